@@ -42,8 +42,19 @@ Result<std::optional<ProducerState::BatchMetadata>> ProducerState::check_append(
   if (!h.has_producer()) return std::optional<BatchMetadata>();
   const Entry* e = find(h.producer_id);
   const Sequence first = h.base_sequence;
+  if (first == kNoSequence) {
+    // Written by the log itself for a producer (transactional offset commits): no
+    // idempotence, but the epoch still fences.
+    if (e != nullptr && h.producer_epoch < e->epoch) {
+      return Status(StatusCode::kProducerFenced,
+                    producer_name(h.producer_id) + " epoch " +
+                        std::to_string(h.producer_epoch.value()) + " is fenced by epoch " +
+                        std::to_string(e->epoch.value()));
+    }
+    return std::optional<BatchMetadata>();
+  }
   if (first.value() < 0) {
-    return invalid_argument(producer_name(h.producer_id) + " sent a batch without a sequence");
+    return invalid_argument(producer_name(h.producer_id) + " sent a negative sequence");
   }
   if (e == nullptr || e->epoch == kNoProducerEpoch) {
     if (first.value() != 0) {
