@@ -160,9 +160,6 @@ Status TopicConfig::validate() const {
   if (segment_bytes < 1024 || segment_bytes > (1ll << 30)) {
     return invalid_argument("segment.bytes must be between 1 KiB and 1 GiB");
   }
-  if (max_batch_bytes > segment_bytes) {
-    return invalid_argument("max.batch.bytes must not exceed segment.bytes");
-  }
   if (index_interval_bytes < 1) return invalid_argument("index.interval.bytes must be positive");
   if (flush_ms < 1) return invalid_argument("flush.ms must be positive");
   return Status();
