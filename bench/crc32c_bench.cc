@@ -1,6 +1,8 @@
 // CRC-32C throughput of the portable and hardware paths at a record, a page and a segment chunk.
 #include <benchmark/benchmark.h>
 
+#include "gbench_main.h"
+
 #include <cstdint>
 #include <random>
 #include <string>
@@ -37,7 +39,10 @@ void BM_Crc32cHardware(benchmark::State& state) {
 BENCHMARK(BM_Crc32cPortable)->Arg(64)->Arg(4 << 10)->Arg(1 << 20);
 BENCHMARK(BM_Crc32cHardware)->Arg(64)->Arg(4 << 10)->Arg(1 << 20);
 
+// The portable table-driven loop is the in-run baseline.
+SLUICE_BENCH_RATIO(crc32c_1mib_hardware_vs_portable_ratio, "BM_Crc32cHardware/1048576",
+                   "BM_Crc32cPortable/1048576");
+
 }  // namespace
 }  // namespace sluice::crc32c
 
-BENCHMARK_MAIN();

@@ -1,7 +1,7 @@
 // The log demo: create a topic on the embedded log, append a million records and read them
 // back, and print the throughput of both. `make demo` runs it until the sample jobs take over.
-#include <CLI/CLI.hpp>
 #include <fmt/core.h>
+#include <CLI/CLI.hpp>
 
 #include <chrono>
 #include <cstdio>
@@ -63,9 +63,10 @@ int main(int argc, char** argv) {
     data_dir = (std::filesystem::temp_directory_path() / "sluice-demo-XXXXXX").string();
     if (mkdtemp(data_dir.data()) == nullptr) return fail(io_error("cannot create a temp dir"));
   }
-  fmt::print("Sluice log demo: {} records of 8-byte keys and 100-byte values, {} per batch, "
-             "into {} partitions\n  data directory: {}\n",
-             records, batch, partitions, data_dir);
+  fmt::print(
+      "Sluice log demo: {} records of 8-byte keys and 100-byte values, {} per batch, "
+      "into {} partitions\n  data directory: {}\n",
+      records, batch, partitions, data_dir);
 
   int rc = 0;
   {

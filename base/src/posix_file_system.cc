@@ -17,7 +17,8 @@ namespace {
 
 class PosixFile final : public File {
  public:
-  PosixFile(std::string path, int fd, uint64_t size) : path_(std::move(path)), fd_(fd), end_(size) {}
+  PosixFile(std::string path, int fd, uint64_t size)
+      : path_(std::move(path)), fd_(fd), end_(size) {}
   ~PosixFile() override { ::close(fd_); }
 
   Result<size_t> read_at(uint64_t offset, char* dst, size_t n) const override {
@@ -38,8 +39,8 @@ class PosixFile final : public File {
     uint64_t pos = end_.load(std::memory_order_relaxed);
     size_t done = 0;
     while (done < data.size()) {
-      ssize_t w = ::pwrite(fd_, data.data() + done, data.size() - done,
-                           static_cast<off_t>(pos + done));
+      ssize_t w =
+          ::pwrite(fd_, data.data() + done, data.size() - done, static_cast<off_t>(pos + done));
       if (w < 0) {
         if (errno == EINTR) continue;
         int err = errno;
@@ -157,8 +158,7 @@ class PosixFileSystem final : public FileSystem {
   Result<std::vector<std::string>> list_dir(const std::string& dir) override {
     std::error_code ec;
     std::vector<std::string> names;
-    for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end;
-         it.increment(ec)) {
+    for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
       names.push_back(it->path().filename().string());
     }
     if (ec) return errno_status("list directory " + dir, ec.value());

@@ -69,7 +69,7 @@ Status decompress_lz4(ByteView in, Bytes& out, size_t max_output) {
 
 Status compress_zstd(ByteView in, Bytes& out) {
   thread_local std::unique_ptr<ZSTD_CCtx, decltype(&ZSTD_freeCCtx)> cctx(ZSTD_createCCtx(),
-                                                                          &ZSTD_freeCCtx);
+                                                                         &ZSTD_freeCCtx);
   size_t bound = ZSTD_compressBound(in.size());
   size_t start = out.size();
   out.resize(start + bound);
@@ -89,10 +89,10 @@ Status decompress_zstd(ByteView in, Bytes& out, size_t max_output) {
   ZSTD_initDStream(dstream.get());
   const size_t start = out.size();
   unsigned long long known = ZSTD_getFrameContentSize(in.data(), in.size());
-  size_t capacity = (known != ZSTD_CONTENTSIZE_UNKNOWN && known != ZSTD_CONTENTSIZE_ERROR &&
-                     known <= max_output)
-                        ? static_cast<size_t>(known) + 1
-                        : in.size() * 4 + 1024;
+  size_t capacity =
+      (known != ZSTD_CONTENTSIZE_UNKNOWN && known != ZSTD_CONTENTSIZE_ERROR && known <= max_output)
+          ? static_cast<size_t>(known) + 1
+          : in.size() * 4 + 1024;
   ZSTD_inBuffer input{in.data(), in.size(), 0};
   size_t written = 0;
   size_t ret = 1;
@@ -126,8 +126,10 @@ Status decompress_zstd(ByteView in, Bytes& out, size_t max_output) {
 
 Status compress(Compression codec, ByteView in, Bytes& out) {
   switch (codec) {
-    case Compression::kLz4: return compress_lz4(in, out);
-    case Compression::kZstd: return compress_zstd(in, out);
+    case Compression::kLz4:
+      return compress_lz4(in, out);
+    case Compression::kZstd:
+      return compress_zstd(in, out);
     default:
       return invalid_argument("cannot compress with " + std::string(compression_name(codec)) +
                               ": Sluice writes lz4 or zstd");
@@ -136,9 +138,13 @@ Status compress(Compression codec, ByteView in, Bytes& out) {
 
 Status decompress(Compression codec, ByteView in, Bytes& out, size_t max_output) {
   switch (codec) {
-    case Compression::kLz4: return decompress_lz4(in, out, max_output);
-    case Compression::kZstd: return decompress_zstd(in, out, max_output);
-    case Compression::kNone: out.append(in); return Status();
+    case Compression::kLz4:
+      return decompress_lz4(in, out, max_output);
+    case Compression::kZstd:
+      return decompress_zstd(in, out, max_output);
+    case Compression::kNone:
+      out.append(in);
+      return Status();
     default:
       return unimplemented("batch compressed with " + std::string(compression_name(codec)) +
                            " cannot be read: Sluice supports lz4 and zstd");

@@ -37,7 +37,7 @@ inline constexpr std::string_view kTopicFile = "topic.json";
 
 // Derived files end with a 16-byte trailer: magic u32 | version u32 | entry count u32 | CRC-32C
 // u32 of everything before the trailer. All integers big-endian.
-inline constexpr uint32_t kIndexMagic = 0x534c4958;     // "SLIX"
+inline constexpr uint32_t kIndexMagic = 0x534c4958;      // "SLIX"
 inline constexpr uint32_t kTimeIndexMagic = 0x534c5449;  // "SLTI"
 inline constexpr uint32_t kTxnIndexMagic = 0x534c5458;   // "SLTX"
 inline constexpr uint32_t kSnapshotMagic = 0x534c5053;   // "SLPS"

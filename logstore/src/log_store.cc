@@ -184,8 +184,8 @@ Status LogStoreImpl::create_topic_internal(std::string_view name, const TopicCon
     t->partitions.push_back(std::move(partition));
   }
   // The config file last: a topic directory without one is an unfinished creation.
-  SLUICE_RETURN_IF_ERROR(write_file_atomically(
-      fs_, t->dir + "/" + std::string(files::kTopicFile), config.to_json()));
+  SLUICE_RETURN_IF_ERROR(
+      write_file_atomically(fs_, t->dir + "/" + std::string(files::kTopicFile), config.to_json()));
   SLUICE_RETURN_IF_ERROR(fs_.sync_dir(topics_dir()));
   topics_[t->name] = std::move(t);
   return Status();
@@ -226,8 +226,8 @@ Status LogStoreImpl::alter_topic(std::string_view name,
     SLUICE_RETURN_IF_ERROR(config.set(key, value));
   }
   SLUICE_RETURN_IF_ERROR(config.validate());
-  SLUICE_RETURN_IF_ERROR(write_file_atomically(
-      fs_, t->dir + "/" + std::string(files::kTopicFile), config.to_json()));
+  SLUICE_RETURN_IF_ERROR(
+      write_file_atomically(fs_, t->dir + "/" + std::string(files::kTopicFile), config.to_json()));
   t->config = config;
   for (const auto& p : t->partitions) p->set_config(config);
   return Status();

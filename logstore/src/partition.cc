@@ -22,9 +22,8 @@ Partition::Partition(FileSystem& fs, Clock& clock, TopicPartition id, std::strin
 
 Partition::~Partition() = default;
 
-Result<std::unique_ptr<Partition>> Partition::open(FileSystem& fs, Clock& clock,
-                                                   TopicPartition id, std::string dir,
-                                                   const TopicConfig& config,
+Result<std::unique_ptr<Partition>> Partition::open(FileSystem& fs, Clock& clock, TopicPartition id,
+                                                   std::string dir, const TopicConfig& config,
                                                    OpenReport& report) {
   std::unique_ptr<Partition> p(new Partition(fs, clock, std::move(id), std::move(dir), config));
   SLUICE_RETURN_IF_ERROR(p->recover(report).with_context("recovering " + p->id_.to_string()));

@@ -86,7 +86,8 @@ class Partition {
   Status recover(OpenReport& report) SLUICE_EXCLUDES(append_mu_);
 
   // --- append internals (partition_append.cc) ---
-  Result<AppendResult> append_locked(Bytes& batch, const BatchHeader& h) SLUICE_REQUIRES(append_mu_);
+  Result<AppendResult> append_locked(Bytes& batch, const BatchHeader& h)
+      SLUICE_REQUIRES(append_mu_);
   Status maybe_roll(size_t incoming_bytes, const BatchHeader& h) SLUICE_REQUIRES(append_mu_);
   Status roll() SLUICE_REQUIRES(append_mu_);
   void advance_ends() SLUICE_REQUIRES(append_mu_);

@@ -13,10 +13,14 @@ constexpr int64_t kMaxRelativeOffset = INT32_MAX;
 
 Compression codec_for(TopicCompression c, Compression producer_codec) {
   switch (c) {
-    case TopicCompression::kNone: return Compression::kNone;
-    case TopicCompression::kLz4: return Compression::kLz4;
-    case TopicCompression::kZstd: return Compression::kZstd;
-    case TopicCompression::kProducer: return producer_codec;
+    case TopicCompression::kNone:
+      return Compression::kNone;
+    case TopicCompression::kLz4:
+      return Compression::kLz4;
+    case TopicCompression::kZstd:
+      return Compression::kZstd;
+    case TopicCompression::kProducer:
+      return producer_codec;
   }
   return producer_codec;
 }
@@ -127,13 +131,16 @@ Result<AppendResult> Partition::append_marker(ProducerId producer, ProducerEpoch
 void Partition::advance_ends() {
   const int64_t written = written_.load(std::memory_order_relaxed);
   switch (config_.flush_policy) {
-    case FlushPolicy::kEveryBatch: durable_.store(written, std::memory_order_release); break;
+    case FlushPolicy::kEveryBatch:
+      durable_.store(written, std::memory_order_release);
+      break;
     case FlushPolicy::kInterval: {
       int64_t none = -1;
       first_unsynced_ms_.compare_exchange_strong(none, clock_.monotonic_ms());
       break;
     }
-    case FlushPolicy::kNever: break;
+    case FlushPolicy::kNever:
+      break;
   }
   std::shared_ptr<Segment> seg = active();
   seg->publish(seg->size());

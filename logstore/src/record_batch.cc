@@ -45,11 +45,16 @@ uint32_t crc_of(const char* batch, size_t size) {
 
 std::string_view compression_name(Compression c) {
   switch (c) {
-    case Compression::kNone: return "none";
-    case Compression::kGzip: return "gzip";
-    case Compression::kSnappy: return "snappy";
-    case Compression::kLz4: return "lz4";
-    case Compression::kZstd: return "zstd";
+    case Compression::kNone:
+      return "none";
+    case Compression::kGzip:
+      return "gzip";
+    case Compression::kSnappy:
+      return "snappy";
+    case Compression::kLz4:
+      return "lz4";
+    case Compression::kZstd:
+      return "zstd";
   }
   return "unknown";
 }
@@ -59,8 +64,7 @@ Result<Compression> parse_compression(std::string_view name) {
                  Compression::kZstd}) {
     if (name == compression_name(c)) return c;
   }
-  return invalid_argument("unknown compression '" + std::string(name) +
-                          "': use none, lz4 or zstd");
+  return invalid_argument("unknown compression '" + std::string(name) + "': use none, lz4 or zstd");
 }
 
 // --- RecordBatchBuilder ---
@@ -184,8 +188,7 @@ Result<BatchHeader> parse_batch_header(ByteView bytes) {
     return corruption("record batch has magic " + std::to_string(h.magic) + ", expected 2");
   }
   if (h.batch_length < kMinBatchLength || h.batch_length > kMaxBatchLength) {
-    return corruption("record batch has an impossible length of " +
-                      std::to_string(h.batch_length));
+    return corruption("record batch has an impossible length of " + std::to_string(h.batch_length));
   }
   if (h.last_offset_delta < 0 || h.record_count < 0) {
     return corruption("record batch has a negative record count or last offset delta");

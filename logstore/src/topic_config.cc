@@ -22,28 +22,38 @@ Status parse_int(std::string_view name, std::string_view value, T min, T& out) {
 
 std::string_view cleanup_name(CleanupPolicy p) {
   switch (p) {
-    case CleanupPolicy::kDelete: return "delete";
-    case CleanupPolicy::kCompact: return "compact";
-    case CleanupPolicy::kCompactDelete: return "compact,delete";
+    case CleanupPolicy::kDelete:
+      return "delete";
+    case CleanupPolicy::kCompact:
+      return "compact";
+    case CleanupPolicy::kCompactDelete:
+      return "compact,delete";
   }
   return "delete";
 }
 
 std::string_view flush_name(FlushPolicy p) {
   switch (p) {
-    case FlushPolicy::kEveryBatch: return "every-batch";
-    case FlushPolicy::kInterval: return "interval";
-    case FlushPolicy::kNever: return "never";
+    case FlushPolicy::kEveryBatch:
+      return "every-batch";
+    case FlushPolicy::kInterval:
+      return "interval";
+    case FlushPolicy::kNever:
+      return "never";
   }
   return "interval";
 }
 
 std::string_view topic_compression_name(TopicCompression c) {
   switch (c) {
-    case TopicCompression::kProducer: return "producer";
-    case TopicCompression::kNone: return "none";
-    case TopicCompression::kLz4: return "lz4";
-    case TopicCompression::kZstd: return "zstd";
+    case TopicCompression::kProducer:
+      return "producer";
+    case TopicCompression::kNone:
+      return "none";
+    case TopicCompression::kLz4:
+      return "lz4";
+    case TopicCompression::kZstd:
+      return "zstd";
   }
   return "producer";
 }
@@ -84,7 +94,8 @@ Status TopicConfig::set(std::string_view name, std::string_view value) {
     }
   }
   if (name == "cleanup.policy") {
-    for (auto p : {CleanupPolicy::kDelete, CleanupPolicy::kCompact, CleanupPolicy::kCompactDelete}) {
+    for (auto p :
+         {CleanupPolicy::kDelete, CleanupPolicy::kCompact, CleanupPolicy::kCompactDelete}) {
       if (value == cleanup_name(p)) {
         cleanup_policy = p;
         return Status();

@@ -22,7 +22,7 @@ TEST(ConcurrencyTest, FourReadersSeeOnlyWholeBatchesInOrderWithoutGapsWhileOneWr
   auto store = LogStore::open(options);  // background maintenance on: flushes run concurrently
   ASSERT_TRUE(store.ok()) << store.status().to_string();
   TopicConfig config;
-  ASSERT_TRUE(config.set("segment.bytes", "262144").ok());   // many rolls during the test
+  ASSERT_TRUE(config.set("segment.bytes", "262144").ok());  // many rolls during the test
   ASSERT_TRUE(config.set("index.interval.bytes", "512").ok());
   ASSERT_TRUE((*store)->create_topic("busy", config).ok());
   const TopicPartition tp{"busy", PartitionId(0)};
@@ -48,8 +48,10 @@ TEST(ConcurrencyTest, FourReadersSeeOnlyWholeBatchesInOrderWithoutGapsWhileOneWr
     Offset next{0};
     int expected_batch = 0;
     while (true) {
-      auto r = (*store)->fetch(
-          {.partition = tp, .offset = next, .max_bytes = size_t(4096 + id * 7919), .max_wait_ms = 5});
+      auto r = (*store)->fetch({.partition = tp,
+                                .offset = next,
+                                .max_bytes = size_t(4096 + id * 7919),
+                                .max_wait_ms = 5});
       ASSERT_TRUE(r.ok()) << "reader " << id << ": " << r.status().to_string();
       ByteView rest = r->batches;
       while (!rest.empty()) {

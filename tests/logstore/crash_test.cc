@@ -46,8 +46,8 @@ uint64_t test_seed() {
 void verify_log(LogStore& store, uint64_t seed, const std::vector<Ack>& acks) {
   std::map<std::string, std::pair<int64_t, std::string>> by_key[crash::kPartitions];
   for (int p = 0; p < crash::kPartitions; ++p) {
-    auto records = read_all(store, {crash::kTopic, PartitionId(p)},
-                            IsolationLevel::kReadUncommitted);
+    auto records =
+        read_all(store, {crash::kTopic, PartitionId(p)}, IsolationLevel::kReadUncommitted);
     ASSERT_TRUE(records.ok()) << records.status().to_string();
     for (const ReadRecord& r : *records) {
       ASSERT_TRUE(r.key.has_value());
@@ -137,10 +137,11 @@ TEST(CrashTest, SigkillAtRandomMomentsLosesNoAcknowledgedRecordAndDuplicatesNone
     kill(pid, SIGKILL);
     int status = 0;
     waitpid(pid, &status, 0);
-    for (ssize_t n; (n = read(fds[0], buf, sizeof(buf))) > 0;) output.append(buf, static_cast<size_t>(n));
+    for (ssize_t n; (n = read(fds[0], buf, sizeof(buf))) > 0;)
+      output.append(buf, static_cast<size_t>(n));
     close(fds[0]);
-    ASSERT_TRUE(WIFSIGNALED(status)) << "the child exited by itself (status " << status
-                                     << "): it could not run the workload";
+    ASSERT_TRUE(WIFSIGNALED(status))
+        << "the child exited by itself (status " << status << "): it could not run the workload";
     std::vector<Ack> round_acks = parse_acks(output);
     if (!round_acks.empty()) ++rounds_with_acks;
     acks.insert(acks.end(), round_acks.begin(), round_acks.end());
@@ -184,8 +185,8 @@ TEST(CrashTest, PowerCutLosesNoRecordAcknowledgedUnderFsyncPerBatch) {
         ASSERT_TRUE(config.set("flush.policy", "every-batch").ok());
         ASSERT_TRUE(config.set("segment.bytes", "65536").ok());
         Status created = (*store)->create_topic(crash::kTopic, config);
-        for (int batch = 0; (created.ok() || created.code() == StatusCode::kAlreadyExists) &&
-                            batch < 100'000;
+        for (int batch = 0;
+             (created.ok() || created.code() == StatusCode::kAlreadyExists) && batch < 100'000;
              ++batch) {
           const int n = crash::records_in_batch(seed, round, batch);
           RecordSet records;

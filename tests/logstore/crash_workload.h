@@ -27,7 +27,8 @@ inline std::string key_of(int round, int batch, int i) {
 }
 
 inline std::string value_of(uint64_t seed, int round, int batch, int i) {
-  uint64_t h = mix(seed ^ mix((static_cast<uint64_t>(round) << 40) ^ (static_cast<uint64_t>(batch) << 16) ^ i));
+  uint64_t h = mix(
+      seed ^ mix((static_cast<uint64_t>(round) << 40) ^ (static_cast<uint64_t>(batch) << 16) ^ i));
   std::string v(16 + h % 400, '\0');
   for (char& c : v) {
     h = mix(h);

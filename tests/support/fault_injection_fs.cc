@@ -91,7 +91,7 @@ void FaultInjectionFileSystem::note_truncated(const std::string& path, uint64_t 
 }
 
 Result<std::unique_ptr<File>> FaultInjectionFileSystem::open(const std::string& path,
-                                                              const OpenOptions& opts) {
+                                                             const OpenOptions& opts) {
   const bool writes = opts.writable || opts.create || opts.truncate;
   if (writes && dead_.load()) return power_is_off();
   const bool existed = base_.exists(path);

@@ -9,14 +9,14 @@ namespace sluice::detail {
 [[noreturn]] void check_failed(const char* condition, const char* file, int line, const char* msg);
 }  // namespace sluice::detail
 
-#define SLUICE_CHECK(cond)                                                         \
-  do {                                                                             \
-    if (!(cond)) [[unlikely]]                                                      \
-      ::sluice::detail::check_failed(#cond, __FILE__, __LINE__, nullptr);          \
+#define SLUICE_CHECK(cond)                                                \
+  do {                                                                    \
+    if (!(cond)) [[unlikely]]                                             \
+      ::sluice::detail::check_failed(#cond, __FILE__, __LINE__, nullptr); \
   } while (0)
 
-#define SLUICE_CHECK_MSG(cond, msg)                                                \
-  do {                                                                             \
-    if (!(cond)) [[unlikely]]                                                      \
-      ::sluice::detail::check_failed(#cond, __FILE__, __LINE__, (msg));            \
+#define SLUICE_CHECK_MSG(cond, msg)                                     \
+  do {                                                                  \
+    if (!(cond)) [[unlikely]]                                           \
+      ::sluice::detail::check_failed(#cond, __FILE__, __LINE__, (msg)); \
   } while (0)

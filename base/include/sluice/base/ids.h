@@ -89,12 +89,10 @@ inline constexpr Timestamp kNoTimestamp{-1};
 
 }  // namespace sluice
 
-#define SLUICE_STRONG_HASH_(T)                                           \
-  template <>                                                            \
-  struct std::hash<T> {                                                  \
-    size_t operator()(T v) const noexcept {                              \
-      return std::hash<T::rep>{}(v.value());                             \
-    }                                                                    \
+#define SLUICE_STRONG_HASH_(T)                                                       \
+  template <>                                                                        \
+  struct std::hash<T> {                                                              \
+    size_t operator()(T v) const noexcept { return std::hash<T::rep>{}(v.value()); } \
   }
 SLUICE_STRONG_HASH_(sluice::Offset);
 SLUICE_STRONG_HASH_(sluice::PartitionId);

@@ -24,9 +24,7 @@ class SLUICE_CAPABILITY("mutex") Mutex {
 
   void lock() SLUICE_ACQUIRE() { mu_.lock(); }
   void unlock() SLUICE_RELEASE() { mu_.unlock(); }
-  bool try_lock() SLUICE_THREAD_ANNOTATION_(try_acquire_capability(true)) {
-    return mu_.try_lock();
-  }
+  bool try_lock() SLUICE_THREAD_ANNOTATION_(try_acquire_capability(true)) { return mu_.try_lock(); }
 
  private:
   friend class CondVar;

@@ -98,8 +98,8 @@ Status errno_status(std::string_view context, int err);
 }  // namespace sluice
 
 // Returns from the current function if `expr` (a Status) is not OK.
-#define SLUICE_RETURN_IF_ERROR(expr)                  \
-  do {                                                \
-    ::sluice::Status sluice_status_ = (expr);         \
-    if (!sluice_status_.ok()) return sluice_status_;  \
+#define SLUICE_RETURN_IF_ERROR(expr)                 \
+  do {                                               \
+    ::sluice::Status sluice_status_ = (expr);        \
+    if (!sluice_status_.ok()) return sluice_status_; \
   } while (0)

@@ -24,8 +24,8 @@ void process(std::string_view name);
 
 }  // namespace sluice::sync_point
 
-#define SLUICE_SYNC_POINT(name)                                         \
-  do {                                                                  \
-    if (::sluice::sync_point::detail::any_enabled()) [[unlikely]]       \
-      ::sluice::sync_point::detail::process(name);                      \
+#define SLUICE_SYNC_POINT(name)                                   \
+  do {                                                            \
+    if (::sluice::sync_point::detail::any_enabled()) [[unlikely]] \
+      ::sluice::sync_point::detail::process(name);                \
   } while (0)

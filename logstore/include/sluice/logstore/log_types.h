@@ -32,7 +32,8 @@ struct TopicPartition {
 // `written` is the end of what has been written to the log files, `durable` the end of what has
 // been synced, `high_watermark` the end readers may see (written or durable, depending on the
 // flush policy), `stable` the end read-committed readers may see (the first offset of the oldest
-// open transaction, or the high watermark). Invariants: durable <= written, stable <= hw <= written.
+// open transaction, or the high watermark). Invariants: durable <= written, stable <= hw <=
+// written.
 template <typename Tag>
 class PartitionEnd {
  public:
@@ -92,7 +93,7 @@ struct FetchRequest {
 // Whole batches, in offset order, starting with the batch that contains the requested offset
 // (which may begin before it: skip records below the offset).
 struct FetchResult {
-  Bytes batches;                           // concatenated encoded batches
+  Bytes batches;                            // concatenated encoded batches
   std::vector<AbortedTransaction> aborted;  // for read-committed: overlapping aborted txns
   Offset log_start{0};
   HighWatermark high_watermark;

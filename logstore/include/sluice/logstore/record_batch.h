@@ -42,8 +42,8 @@ struct RecordHeader {
 
 // A record to append. Views only: the bytes must live until the batch is built.
 struct Record {
-  std::optional<ByteView> key;    // nullopt = null key (distinct from an empty key)
-  std::optional<ByteView> value;  // nullopt = null value: a tombstone in a compacted topic
+  std::optional<ByteView> key;         // nullopt = null key (distinct from an empty key)
+  std::optional<ByteView> value;       // nullopt = null value: a tombstone in a compacted topic
   Timestamp timestamp = kNoTimestamp;  // kNoTimestamp: the builder's default timestamp
   std::span<const RecordHeader> headers = {};
 };

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# make bench: every benchmark, each leaving build/bench-results/<bench>.json.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build}
+results="$build/bench-results"
+mkdir -p "$results"
+echo "== crc32c (Google Benchmark)"
+"$build/bench/crc32c_bench" --out="$results/crc32c.json"
+echo "== log append and read (end to end, against write()/pread() in the same run)"
+"$build/bench/log_append_bench" --dir "$build/bench-data/log" --out "$results/log_append.json"
+echo "results in $results:"
+ls -1 "$results"
