@@ -16,6 +16,9 @@ Status compress_lz4(ByteView in, Bytes& out) {
   LZ4F_preferences_t prefs{};
   prefs.frameInfo.contentSize = in.size();  // lets the reader size its buffer once
   prefs.frameInfo.blockSizeID = LZ4F_max64KB;
+  // Kafka's Java client and broker refuse linked blocks ("Dependent block stream is
+  // unsupported"): every block must decode on its own.
+  prefs.frameInfo.blockMode = LZ4F_blockIndependent;
   size_t bound = LZ4F_compressFrameBound(in.size(), &prefs);
   size_t start = out.size();
   out.resize(start + bound);

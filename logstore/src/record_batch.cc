@@ -1,5 +1,6 @@
 #include "sluice/logstore/record_batch.h"
 
+#include <cstdio>
 #include <string>
 
 #include "compression.h"
@@ -193,6 +194,11 @@ Result<BatchHeader> parse_batch_header(ByteView bytes) {
   if (h.last_offset_delta < 0 || h.record_count < 0) {
     return corruption("record batch has a negative record count or last offset delta");
   }
+  // baseOffset is not covered by the CRC: keep every offset of the batch representable.
+  if (h.base_offset.value() < 0 || h.base_offset.value() > INT64_MAX - 1 - h.last_offset_delta) {
+    return corruption("record batch has an impossible base offset " +
+                      std::to_string(h.base_offset.value()));
+  }
   return h;
 }
 
@@ -222,32 +228,35 @@ Result<RecordIterator> RecordIterator::open(const RecordBatchView& batch) {
   RecordIterator it;
   it.header_ = batch.header();
   if (it.header_.compression() == Compression::kNone) {
-    it.records_ = batch.records_bytes();
+    it.source_ = batch.records_bytes();
   } else {
+    it.compressed_ = true;
     SLUICE_RETURN_IF_ERROR(decompress(it.header_.compression(), batch.records_bytes(),
                                       it.decompressed_, kMaxDecompressedSize));
-    it.records_ = it.decompressed_;
   }
   return it;
 }
 
 Result<bool> RecordIterator::next(RecordView& out) {
   if (seen_ == header_.record_count) {
-    if (!records_.empty()) return corruption("record batch has bytes after its last record");
+    if (!remaining().empty()) {
+      return corruption("record batch has bytes after its last record");
+    }
     return false;
   }
   auto malformed = [&](const char* what) {
     return corruption("record " + std::to_string(seen_) + " of the batch at offset " +
                       std::to_string(header_.base_offset.value()) + " is malformed: " + what);
   };
-  ByteReader in(records_);
+  const ByteView records = remaining();
+  ByteReader in(records);
   int32_t length;
   if (!in.get_varint32(length) || length < 0 || static_cast<size_t>(length) > in.remaining()) {
     return malformed("bad record length");
   }
   ByteView body_bytes;
   (void)in.get_bytes(static_cast<size_t>(length), body_bytes);
-  records_ = ByteView(in.position(), in.remaining());
+  pos_ += static_cast<size_t>(in.position() - records.data());
 
   ByteReader body(body_bytes);
   int8_t attributes;
@@ -275,11 +284,14 @@ Result<bool> RecordIterator::next(RecordView& out) {
   if (body.remaining() != 0) return malformed("bytes left over inside the record");
   last_delta_ = offset_delta;
   ++seen_;
+  int64_t ts = header_.max_timestamp.value();
+  if (header_.timestamp_type() == TimestampType::kCreateTime &&
+      __builtin_add_overflow(header_.base_timestamp.value(), ts_delta, &ts)) {
+    return malformed("timestamp delta overflows");
+  }
   out.offset_delta = offset_delta;
-  out.offset = header_.base_offset + offset_delta;
-  out.timestamp = header_.timestamp_type() == TimestampType::kLogAppendTime
-                      ? header_.max_timestamp
-                      : header_.base_timestamp + ts_delta;
+  out.offset = header_.base_offset + offset_delta;  // parse_batch_header bounds base_offset
+  out.timestamp = Timestamp(ts);
   out.headers = headers_;
   return true;
 }

@@ -197,8 +197,16 @@ class RecordIterator {
  private:
   RecordIterator() = default;
   BatchHeader header_;
+  // The records not yet decoded: [pos_, end) of either the batch's bytes (uncompressed) or
+  // decompressed_. A position rather than a view, so that moving the iterator (and with it a
+  // short string's inline buffer) cannot leave it pointing at the old object.
+  ByteView remaining() const {
+    return (compressed_ ? ByteView(decompressed_) : source_).substr(pos_);
+  }
   Bytes decompressed_;
-  ByteView records_;  // remaining, uncompressed
+  ByteView source_;
+  bool compressed_ = false;
+  size_t pos_ = 0;
   int32_t seen_ = 0;
   int32_t last_delta_ = -1;
   std::vector<RecordHeader> headers_;
