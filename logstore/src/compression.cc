@@ -148,10 +148,13 @@ Status decompress(Compression codec, ByteView in, Bytes& out, size_t max_output)
     case Compression::kNone:
       out.append(in);
       return Status();
-    default:
+    case Compression::kGzip:
+    case Compression::kSnappy:
       return unimplemented("batch compressed with " + std::string(compression_name(codec)) +
                            " cannot be read: Sluice supports lz4 and zstd");
   }
+  return corruption("record batch names an unknown compression codec id " +
+                    std::to_string(static_cast<int>(codec)));
 }
 
 }  // namespace sluice::logstore
