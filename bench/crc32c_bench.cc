@@ -45,4 +45,3 @@ SLUICE_BENCH_RATIO(crc32c_1mib_hardware_vs_portable_ratio, "BM_Crc32cHardware/10
 
 }  // namespace
 }  // namespace sluice::crc32c
-

@@ -72,9 +72,9 @@ int main(int argc, char** argv) {
   sluice::bench::Results results;
   for (const auto& [name, counters] : reporter.values) {
     for (const auto& [counter, value] : counters) {
-      const char* unit = std::strcmp(counter.c_str(), "bytes_per_second") == 0 ? "_mb_s" : "_items_s";
-      results.set(sluice::bench::metric_name(name) + unit,
-                  unit[1] == 'm' ? value / 1e6 : value);
+      const char* unit =
+          std::strcmp(counter.c_str(), "bytes_per_second") == 0 ? "_mb_s" : "_items_s";
+      results.set(sluice::bench::metric_name(name) + unit, unit[1] == 'm' ? value / 1e6 : value);
     }
   }
   for (const auto& r : sluice::bench::ratios()) {

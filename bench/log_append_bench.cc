@@ -6,10 +6,10 @@
 // each flush policy (every-batch, interval = 100 ms, never), log and baseline alternate for
 // --rounds rounds; each figure is the median. The fsync-every-batch cases run for a fixed time.
 // Results: a table on stdout and build/bench-results/log_append.json.
-#include <CLI/CLI.hpp>
 #include <fcntl.h>
 #include <fmt/core.h>
 #include <unistd.h>
+#include <CLI/CLI.hpp>
 
 #include <atomic>
 #include <filesystem>
@@ -43,18 +43,24 @@ struct Config {
 
 std::string policy_name(FlushPolicy p) {
   switch (p) {
-    case FlushPolicy::kEveryBatch: return "fsync";
-    case FlushPolicy::kInterval: return "interval";
-    case FlushPolicy::kNever: return "never";
+    case FlushPolicy::kEveryBatch:
+      return "fsync";
+    case FlushPolicy::kInterval:
+      return "interval";
+    case FlushPolicy::kNever:
+      return "never";
   }
   return "?";
 }
 
 std::string flush_policy_value(FlushPolicy p) {
   switch (p) {
-    case FlushPolicy::kEveryBatch: return "every-batch";
-    case FlushPolicy::kInterval: return "interval";
-    case FlushPolicy::kNever: return "never";
+    case FlushPolicy::kEveryBatch:
+      return "every-batch";
+    case FlushPolicy::kInterval:
+      return "interval";
+    case FlushPolicy::kNever:
+      return "never";
   }
   return "interval";
 }
@@ -184,7 +190,8 @@ std::pair<Run, Run> run_read(const Config& cfg, const Data& data) {
   if (!store.ok()) throw std::runtime_error(store.status().to_string());
   constexpr size_t kChunk = 1 << 20;
   Run log;
-  FetchRequest req{.partition = {"bench", PartitionId(0)}, .offset = Offset(0), .max_bytes = kChunk};
+  FetchRequest req{
+      .partition = {"bench", PartitionId(0)}, .offset = Offset(0), .max_bytes = kChunk};
   double start = bench::now_s();
   while (true) {
     auto r = (*store)->fetch(req);
@@ -226,7 +233,9 @@ int main(int argc, char** argv) {
   std::string out = "build/bench-results/log_append.json";
   double mb = 256;
   bool quick = false;
-  app.add_option("--dir", cfg.dir, "Scratch directory on the disk to measure")->capture_default_str();
+  std::string only;
+  app.add_option("--dir", cfg.dir, "Scratch directory on the disk to measure")
+      ->capture_default_str();
   app.add_option("--rounds", cfg.rounds, "Rounds per case (log and baseline alternate)")
       ->capture_default_str();
   app.add_option("--mb", mb, "MB appended per non-fsync case and round")->capture_default_str();
@@ -234,6 +243,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--out", out, "JSON results file")->capture_default_str();
   app.add_flag("--quick", quick, "Tiny sizes, one round: checks the harness works");
+  app.add_option("--only", only, "Run only the cases whose name contains this text");
   CLI11_PARSE(app, argc, argv);
   if (quick) {
     cfg.rounds = 1;
@@ -257,8 +267,8 @@ int main(int argc, char** argv) {
     for (const Run& r : base) br.push_back(r.records_s()), bm.push_back(r.mb_s());
     double ratio = bench::median(bm) > 0 ? bench::median(lm) / bench::median(bm) : 0;
     if (isatty(STDERR_FILENO)) fmt::print(stderr, "\r{:80}\r", "");
-    fmt::print("{:<28} {:>14.0f} {:>10.1f} {:>14.0f} {:>10.1f} {:>7.2f}\n", name,
-               bench::median(lr), bench::median(lm), bench::median(br), bench::median(bm), ratio);
+    fmt::print("{:<28} {:>14.0f} {:>10.1f} {:>14.0f} {:>10.1f} {:>7.2f}\n", name, bench::median(lr),
+               bench::median(lm), bench::median(br), bench::median(bm), ratio);
     std::fflush(stdout);
     results.set(name + "_records_s", bench::median(lr));
     results.set(name + "_mb_s", bench::median(lm));
@@ -271,7 +281,9 @@ int main(int argc, char** argv) {
       Data data(batch);
       for (FlushPolicy policy : policies) {
         const std::string name = fmt::format("append_{}_{}", batch, policy_name(policy));
-        bench::progress(++done, total, name);
+        ++done;
+        if (name.find(only) == std::string::npos) continue;
+        bench::progress(done, total, name);
         std::vector<Run> log, base;
         for (int r = 0; r < cfg.rounds; ++r) {
           log.push_back(run_log(cfg, data, policy));
@@ -280,7 +292,7 @@ int main(int argc, char** argv) {
         report(name, log, base);
       }
     }
-    {
+    if (std::string("append_1000_interval_encoded").find(only) != std::string::npos) {
       Data data(1000);
       bench::progress(++done, total, "append_1000_interval (encoded from records)");
       std::vector<Run> log, base;
@@ -294,7 +306,9 @@ int main(int argc, char** argv) {
                     for (const Run& r : log) v.push_back(r.records_s());
                     return v;
                   }()));
-
+    }
+    if (std::string("read").find(only) != std::string::npos) {
+      Data data(1000);
       bench::progress(++done, total, "read (CRC verified)");
       std::vector<Run> reads, preads;
       for (int r = 0; r < cfg.rounds; ++r) {

@@ -327,10 +327,15 @@ Result<AppendResult> LogStoreImpl::append(const TopicPartition& tp,
   Compression codec = Compression::kNone;
   if (config.compression == TopicCompression::kLz4) codec = Compression::kLz4;
   if (config.compression == TopicCompression::kZstd) codec = Compression::kZstd;
-  RecordBatchBuilder builder({.compression = codec, .default_timestamp = clock_.now()});
+  // One builder per thread: its buffer is recycled, so steady appends allocate nothing.
+  thread_local RecordBatchBuilder builder;
+  builder.reset({.compression = codec, .default_timestamp = clock_.now()});
+  builder.reserve(estimated_batch_bytes(records));
   for (const Record& r : records) builder.add(r);
   SLUICE_ASSIGN_OR_RETURN(Bytes batch, builder.build());
-  return p->append(batch);
+  auto result = p->append(batch);
+  builder.recycle(std::move(batch));
+  return result;
 }
 
 // --- transactions and groups ---

@@ -122,6 +122,21 @@ class ByteReader {
 
   // A zig-zag varint of at most `max_bytes` bytes.
   bool get_varint(int64_t& out, int max_bytes = kMaxVarint64Bytes) {
+    // Most fields of most records fit one or two bytes.
+    if (end_ - p_ >= 2) {
+      const auto b0 = static_cast<uint8_t>(p_[0]);
+      if (b0 < 0x80) {
+        out = zigzag_decode(b0);
+        p_ += 1;
+        return true;
+      }
+      const auto b1 = static_cast<uint8_t>(p_[1]);
+      if (b1 < 0x80 && max_bytes >= 2) {
+        out = zigzag_decode((b0 & 0x7fu) | (static_cast<uint64_t>(b1) << 7));
+        p_ += 2;
+        return true;
+      }
+    }
     uint64_t u = 0;
     for (int shift = 0, i = 0; i < max_bytes; ++i, shift += 7) {
       if (p_ == end_) return false;

@@ -83,7 +83,11 @@ class RecordBatchBuilder {
   int32_t record_count() const { return count_; }
   bool empty() const { return count_ == 0; }
   // Bytes of the encoded batch so far, before compression.
-  size_t size_bytes() const { return buf_.size(); }
+  size_t size_bytes() const { return used_; }
+  // Makes room for `bytes` of encoded records, to avoid regrowing the buffer while adding.
+  void reserve(size_t bytes) {
+    if (buf_.size() < used_ + bytes) buf_.resize(used_ + bytes);
+  }
 
   // Forces lastOffsetDelta (compaction keeps a batch's original last offset even when its last
   // records were removed). Must be >= the last added offset delta.
@@ -98,16 +102,31 @@ class RecordBatchBuilder {
   void reset();
   void reset(const BatchOptions& options);
 
+  // Gives back the bytes of a built batch once the caller is done with them, so the next batch
+  // is encoded into memory that is already allocated and faulted in (a producer appending
+  // batch after batch then allocates nothing).
+  void recycle(Bytes&& spent) {
+    if (spent.capacity() > buf_.capacity()) {
+      buf_ = std::move(spent);
+      if (buf_.size() < used_) buf_.resize(used_);
+    }
+  }
+
   const BatchOptions& options() const { return options_; }
 
  private:
   BatchOptions options_;
-  Bytes buf_;  // header space followed by the uncompressed records
+  Bytes buf_;             // header space followed by the uncompressed records, then spare room
+  size_t used_ = 0;       // bytes of buf_ in use
+  size_t last_size_ = 0;  // of the last batch built, to size the next one's buffer
   int32_t count_ = 0;
   int32_t last_offset_delta_ = -1;
   Timestamp first_timestamp_ = kNoTimestamp;
   Timestamp max_timestamp_ = kNoTimestamp;
 };
+
+// A generous estimate of the encoded size of `records` (for RecordBatchBuilder::reserve).
+size_t estimated_batch_bytes(std::span<const Record> records);
 
 // The fixed 61-byte header of a batch, decoded.
 struct BatchHeader {
