@@ -19,6 +19,7 @@ function(sluice_add_module name)
   set(target sluice_${name})
   add_library(${target} STATIC ${ARG_SOURCES})
   add_library(sluice::${name} ALIAS ${target})
+  set_target_properties(${target} PROPERTIES EXPORT_NAME ${name})  # sluice::<name> when installed
   target_include_directories(${target}
     PUBLIC $<BUILD_INTERFACE:${CMAKE_CURRENT_SOURCE_DIR}/include>
            $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>

@@ -1,0 +1,29 @@
+// A job author's program built against an installed Sluice (`make install`): the README's
+// example, compiled outside the source tree with find_package(Sluice).
+#include <cstdio>
+#include <string>
+
+#include "sluice/logstore/log_store.h"
+
+int main(int argc, char** argv) {
+  using namespace sluice::logstore;
+  if (argc != 2) return 2;
+  auto store = LogStore::open({.data_dir = argv[1]});
+  if (!store.ok()) {
+    std::puts(store.status().to_string().c_str());
+    return 1;
+  }
+  if (!(*store)->create_topic("page-views", {.partitions = 8}).ok()) return 1;
+  Record r{.key = "page-42", .value = R"({"user":"u1"})"};
+  auto appended = (*store)->append({"page-views", sluice::PartitionId(3)}, {&r, 1});
+  if (!appended.ok()) return 1;
+  auto fetched = (*store)->fetch(
+      {.partition = {"page-views", sluice::PartitionId(3)}, .offset = sluice::Offset(0)});
+  if (!fetched.ok()) return 1;
+  int n = 0;
+  sluice::Status s = for_each_record(*fetched, sluice::Offset(0), IsolationLevel::kReadCommitted,
+                                     [&](const RecordView& rec) { n += rec.value->size() > 0; });
+  std::printf("appended at offset %lld, read back %d record(s)\n",
+              static_cast<long long>(appended->base_offset.value()), n);
+  return s.ok() && n == 1 ? 0 : 1;
+}
