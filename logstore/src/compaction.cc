@@ -3,17 +3,24 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <span>
 #include <unordered_map>
 #include <unordered_set>
 
 #include "log_files.h"
 #include "partition.h"
 #include "sluice/base/check.h"
+#include "sluice/base/sync_point.h"
 
 namespace sluice::logstore {
 namespace {
 
-constexpr std::string_view kCheckpointFile = "cleaner-checkpoint";
+constexpr std::string_view kAllSuffixes[] = {files::kLogSuffix, files::kIndexSuffix,
+                                             files::kTimeIndexSuffix, files::kTxnIndexSuffix,
+                                             files::kSnapshotSuffix};
+constexpr std::string_view kIndexSuffixes[] = {files::kIndexSuffix, files::kTimeIndexSuffix,
+                                               files::kTxnIndexSuffix};
+constexpr std::string_view kSnapshotSuffixes[] = {files::kSnapshotSuffix};
 
 bool is_aborted(const std::vector<AbortedTransaction>& aborted, const BatchHeader& h) {
   return h.transactional() && detail::is_aborted(aborted, h);
@@ -65,94 +72,110 @@ struct Pass {
   std::unordered_map<std::string, Offset> latest;  // key -> offset of its newest record
   std::unordered_set<int64_t> txn_has_data;        // producers whose open txn kept data
   uint64_t records_in = 0, records_out = 0;
-  int64_t next_horizon_ms;  // the earliest delete horizon among the batches kept
+  // The earliest delete horizon still ahead among the batches kept (INT64_MAX: none).
+  int64_t next_horizon_ms = INT64_MAX;
+  // Whether the group being written dropped a transaction marker.
+  bool dropped_marker = false;
+
+  Timestamp new_horizon() const { return now + delete_retention_ms; }
 };
 
 bool horizon_passed(const Pass& pass, const BatchHeader& h) {
   return h.has_delete_horizon() && pass.now >= h.base_timestamp;
 }
 
-// Rewrites one batch for the output: returns an empty Bytes if nothing of it survives.
-Result<Bytes> clean_batch(const RecordBatchView& view, Pass& pass) {
-  const BatchHeader& h = view.header();
-  if (h.control()) {
-    // A marker goes once its transaction has no data left and its horizon has passed.
-    const bool data_left = pass.txn_has_data.erase(h.producer_id.value()) > 0;
-    if (!data_left && horizon_passed(pass, h)) return Bytes();
-    if (h.has_delete_horizon() || data_left) return Bytes(view.bytes());
-    SLUICE_ASSIGN_OR_RETURN(ControlRecord marker, read_control_record(view));
-    Bytes out = build_control_batch(marker.type, h.producer_id, h.producer_epoch,
-                                    marker.coordinator_epoch, h.max_timestamp);
-    // Re-encode with a horizon so that a later pass can drop it.
-    SLUICE_ASSIGN_OR_RETURN(RecordBatchView rebuilt, RecordBatchView::parse(out));
-    SLUICE_ASSIGN_OR_RETURN(RecordIterator it, RecordIterator::open(rebuilt));
-    RecordView r;
-    SLUICE_ASSIGN_OR_RETURN(bool has, it.next(r));
-    SLUICE_CHECK(has);
-    RecordBatchBuilder b({.producer_id = h.producer_id,
-                          .producer_epoch = h.producer_epoch,
-                          .transactional = true,
-                          .control = true,
-                          .delete_horizon = pass.now + pass.delete_retention_ms});
-    b.add(Record{r.key, r.value, h.max_timestamp, {}});
-    return b.build(h.base_offset);
-  }
-  if (is_aborted(pass.aborted, h)) return Bytes();
+// Whether a later record of the same key exists in the dirty part.
+bool superseded(const Pass& pass, const RecordView& r) {
+  if (!r.key) return false;
+  auto found = pass.latest.find(std::string(*r.key));
+  return found != pass.latest.end() && found->second > r.offset;
+}
 
+// A marker goes once its transaction has no data left and its horizon has passed; it gets its
+// horizon from the first pass that finds no data of its transaction left.
+Result<Bytes> clean_marker(const RecordBatchView& view, Pass& pass) {
+  const BatchHeader& h = view.header();
+  const bool data_left = pass.txn_has_data.erase(h.producer_id.value()) > 0;
+  if (!data_left && horizon_passed(pass, h)) {
+    pass.dropped_marker = true;
+    return Bytes();
+  }
+  if (data_left || h.has_delete_horizon()) return Bytes(view.bytes());
   SLUICE_ASSIGN_OR_RETURN(RecordIterator it, RecordIterator::open(view));
-  BatchOptions opts{.compression = h.compression(),
-                    .timestamp_type = h.timestamp_type(),
-                    .producer_id = h.producer_id,
-                    .producer_epoch = h.producer_epoch,
-                    .base_sequence = h.base_sequence,
-                    .transactional = h.transactional(),
-                    .partition_leader_epoch = h.partition_leader_epoch};
-  if (h.has_delete_horizon()) opts.delete_horizon = h.base_timestamp;
+  RecordView r;
+  SLUICE_ASSIGN_OR_RETURN(bool has, it.next(r));
+  if (!has) return corruption("control batch without a control record");
+  RecordBatchBuilder b({.producer_id = h.producer_id,
+                        .producer_epoch = h.producer_epoch,
+                        .transactional = true,
+                        .control = true,
+                        .partition_leader_epoch = h.partition_leader_epoch,
+                        .delete_horizon = pass.new_horizon()});
+  b.add(Record{r.key, r.value, r.timestamp, r.headers}, r.offset_delta);
+  b.set_last_offset_delta(h.last_offset_delta);
+  return b.build(h.base_offset);
+}
+
+// Rewrites a data batch: superseded records go, and tombstones once the batch's horizon has
+// passed. A batch carries a delete horizon exactly while it holds a tombstone.
+Result<Bytes> clean_data(const RecordBatchView& view, Pass& pass) {
+  const BatchHeader& h = view.header();
+  if (is_aborted(pass.aborted, h)) return Bytes();
   const bool drop_tombstones = horizon_passed(pass, h);
-  RecordBatchBuilder b(opts);
-  bool has_tombstone = false;
-  int32_t total = 0;
+  auto survives = [&](const RecordView& r) {
+    return !superseded(pass, r) && (r.value || !drop_tombstones);
+  };
+
+  int32_t total = 0, kept = 0;
+  bool kept_tombstone = false;
+  {
+    SLUICE_ASSIGN_OR_RETURN(RecordIterator it, RecordIterator::open(view));
+    RecordView r;
+    while (true) {
+      SLUICE_ASSIGN_OR_RETURN(bool more, it.next(r));
+      if (!more) break;
+      ++total;
+      if (!survives(r)) continue;
+      ++kept;
+      kept_tombstone |= !r.value;
+    }
+  }
+  pass.records_in += static_cast<uint64_t>(total);
+  pass.records_out += static_cast<uint64_t>(kept);
+  if (kept == 0) return Bytes();
+  if (h.transactional()) pass.txn_has_data.insert(h.producer_id.value());
+
+  std::optional<Timestamp> horizon;
+  if (kept_tombstone) {
+    horizon = h.has_delete_horizon() ? h.base_timestamp : pass.new_horizon();
+  }
+  if (kept == total && horizon.has_value() == h.has_delete_horizon()) {
+    return Bytes(view.bytes());  // nothing changed: keep the original bytes
+  }
+  // Record timestamps are stored relative to the horizon when there is one, so the batch is
+  // built knowing it from the start.
+  RecordBatchBuilder b({.compression = h.compression(),
+                        .timestamp_type = h.timestamp_type(),
+                        .producer_id = h.producer_id,
+                        .producer_epoch = h.producer_epoch,
+                        .base_sequence = h.base_sequence,
+                        .transactional = h.transactional(),
+                        .partition_leader_epoch = h.partition_leader_epoch,
+                        .delete_horizon = horizon});
+  SLUICE_ASSIGN_OR_RETURN(RecordIterator it, RecordIterator::open(view));
   RecordView r;
   while (true) {
     SLUICE_ASSIGN_OR_RETURN(bool more, it.next(r));
     if (!more) break;
-    ++total;
-    ++pass.records_in;
-    if (r.key) {
-      auto found = pass.latest.find(std::string(*r.key));
-      if (found != pass.latest.end() && found->second > r.offset) continue;  // superseded
-    }
-    if (!r.value) {
-      if (drop_tombstones) continue;
-      has_tombstone = true;
-    }
-    b.add(Record{r.key, r.value, r.timestamp, r.headers}, r.offset_delta);
-    ++pass.records_out;
-  }
-  if (b.empty()) return Bytes();
-  if (h.transactional()) pass.txn_has_data.insert(h.producer_id.value());
-  if (b.record_count() == total && (!has_tombstone || h.has_delete_horizon())) {
-    return Bytes(view.bytes());  // nothing changed: keep the original bytes
-  }
-  if (has_tombstone && !h.has_delete_horizon()) {
-    // Restart the batch with a horizon: record timestamps are stored relative to it.
-    opts.delete_horizon = pass.now + pass.delete_retention_ms;
-    RecordBatchBuilder with_horizon(opts);
-    SLUICE_ASSIGN_OR_RETURN(RecordIterator again, RecordIterator::open(view));
-    while (true) {
-      SLUICE_ASSIGN_OR_RETURN(bool more, again.next(r));
-      if (!more) break;
-      if (r.key) {
-        auto found = pass.latest.find(std::string(*r.key));
-        if (found != pass.latest.end() && found->second > r.offset) continue;
-      }
-      with_horizon.add(Record{r.key, r.value, r.timestamp, r.headers}, r.offset_delta);
-    }
-    with_horizon.set_last_offset_delta(h.last_offset_delta);
-    return with_horizon.build(h.base_offset);
+    if (survives(r)) b.add(Record{r.key, r.value, r.timestamp, r.headers}, r.offset_delta);
   }
   b.set_last_offset_delta(h.last_offset_delta);  // the batch keeps its original last offset
   return b.build(h.base_offset);
+}
+
+// Rewrites one batch for the output: returns an empty Bytes if nothing of it survives.
+Result<Bytes> clean_batch(const RecordBatchView& view, Pass& pass) {
+  return view.header().control() ? clean_marker(view, pass) : clean_data(view, pass);
 }
 
 std::string swap_name(Offset base, Offset end) {
@@ -161,22 +184,120 @@ std::string swap_name(Offset base, Offset end) {
   return b + "." + e + std::string(files::kSwapSuffix);
 }
 
-// Deletes the files of every segment with base in [from, to), except `keep_snapshot_of`'s
-// snapshot.
-Status delete_segment_files(FileSystem& fs, const std::string& dir, Offset from, Offset to,
-                            Offset keep_snapshot_of) {
+// Deletes the files with one of `suffixes` of every segment with base in [from, to).
+Status delete_files(FileSystem& fs, const std::string& dir, Offset from, Offset to,
+                    std::span<const std::string_view> suffixes) {
   SLUICE_ASSIGN_OR_RETURN(auto names, fs.list_dir(dir));
   for (const std::string& name : names) {
-    for (std::string_view suffix : {files::kLogSuffix, files::kIndexSuffix,
-                                    files::kTimeIndexSuffix, files::kTxnIndexSuffix,
-                                    files::kSnapshotSuffix}) {
+    for (std::string_view suffix : suffixes) {
       auto base = files::parse_segment_name(name, suffix);
       if (!base || *base < from || *base >= to) continue;
-      if (suffix == files::kSnapshotSuffix && *base == keep_snapshot_of) continue;
       SLUICE_RETURN_IF_ERROR(fs.remove_file(dir + "/" + name));
+      SLUICE_SYNC_POINT("Compaction::AfterOldFileDeleted");
     }
   }
   return Status();
+}
+
+// After the commit point: deletes what the swap file `swap` replaces — the derived files of
+// segment `base` and every file of the segments in (base, end) — then renames the swap file to
+// `<base>.log` (replacing the old one in one step) and syncs the directory.
+Status finish_swap(FileSystem& fs, const std::string& dir, const std::string& swap, Offset base,
+                   Offset end) {
+  SLUICE_RETURN_IF_ERROR(delete_files(fs, dir, base, base.next(), kIndexSuffixes));
+  SLUICE_RETURN_IF_ERROR(delete_files(fs, dir, base.next(), end, kAllSuffixes));
+  SLUICE_RETURN_IF_ERROR(fs.rename(swap, dir + "/" + files::segment_name(base, files::kLogSuffix)));
+  SLUICE_SYNC_POINT("Compaction::AfterSwapRenamed");
+  return fs.sync_dir(dir);
+}
+
+// Sealed segments below the last stable offset and old enough, from the first on: the part of
+// `all` (whose last element is the active segment) a pass may rewrite.
+std::vector<std::shared_ptr<Segment>> cleanable_segments(
+    const std::vector<std::shared_ptr<Segment>>& all, Offset stable, Timestamp now,
+    int64_t min_compaction_lag_ms) {
+  std::vector<std::shared_ptr<Segment>> out;
+  for (size_t i = 0; i + 1 < all.size(); ++i) {
+    const auto& s = all[i];
+    if (all[i + 1]->base_offset() > stable) break;
+    // No lag means no limit, even for records stamped in the future (a producer's skewed clock).
+    if (min_compaction_lag_ms > 0 && s->max_timestamp() != kNoTimestamp &&
+        now - s->max_timestamp() < min_compaction_lag_ms) {
+      break;
+    }
+    out.push_back(s);
+  }
+  return out;
+}
+
+Result<Offset> read_checkpoint(FileSystem& fs, const std::string& path) {
+  if (!fs.exists(path)) return Offset(0);
+  SLUICE_ASSIGN_OR_RETURN(Bytes data, read_file(fs, path));
+  return data.size() == 8 ? Offset(load_be<int64_t>(data.data())) : Offset(0);
+}
+
+// Fills the offset map from the dirty segments (base >= checkpoint): committed data only, so
+// that aborted records never hide an earlier committed value of their key.
+Status build_offset_map(const std::vector<std::shared_ptr<Segment>>& cleanable, Offset checkpoint,
+                        Pass& pass) {
+  for (const auto& s : cleanable) {
+    if (s->base_offset() < checkpoint) continue;
+    SLUICE_RETURN_IF_ERROR(for_each_batch(*s, [&](const RecordBatchView& view) -> Status {
+      const BatchHeader& h = view.header();
+      if (h.control() || is_aborted(pass.aborted, h)) return Status();
+      SLUICE_ASSIGN_OR_RETURN(RecordIterator it, RecordIterator::open(view));
+      RecordView r;
+      while (true) {
+        SLUICE_ASSIGN_OR_RETURN(bool more, it.next(r));
+        if (!more) return Status();
+        if (r.key) pass.latest[std::string(*r.key)] = r.offset;
+      }
+    }));
+  }
+  return Status();
+}
+
+// Writes the cleaned batches of `group` to `path` and syncs it.
+Status write_cleaned(FileSystem& fs, const std::string& path,
+                     const std::vector<std::shared_ptr<Segment>>& group, Pass& pass) {
+  SLUICE_ASSIGN_OR_RETURN(auto out, fs.open(path, {.create = true, .truncate = true}));
+  for (const auto& s : group) {
+    SLUICE_RETURN_IF_ERROR(for_each_batch(*s, [&](const RecordBatchView& view) -> Status {
+      SLUICE_ASSIGN_OR_RETURN(Bytes cleaned, clean_batch(view, pass));
+      if (cleaned.empty()) return Status();
+      SLUICE_ASSIGN_OR_RETURN(BatchHeader kept, parse_batch_header(cleaned));
+      // A horizon already passed on a kept batch (a marker whose transaction still has data)
+      // is not a reason for a pass of its own.
+      if (kept.has_delete_horizon() && kept.base_timestamp > pass.now) {
+        pass.next_horizon_ms = std::min(pass.next_horizon_ms, kept.base_timestamp.value());
+      }
+      return out->append(cleaned);
+    }));
+  }
+  return out->sync();
+}
+
+// Opens the segment a swap installed at `base` and seals it with fresh indexes.
+Result<std::shared_ptr<Segment>> open_compacted(FileSystem& fs, const std::string& dir, Offset base,
+                                                Offset end,
+                                                const std::vector<std::shared_ptr<Segment>>& group,
+                                                int32_t index_interval, int64_t now_ms) {
+  SLUICE_ASSIGN_OR_RETURN(auto fresh, Segment::open(fs, dir, base, now_ms));
+  uint64_t pos = 0;
+  fresh->publish(fresh->size());
+  SLUICE_RETURN_IF_ERROR(for_each_batch(*fresh, [&](const RecordBatchView& view) -> Status {
+    fresh->note_batch(view.header(), pos, index_interval);
+    pos += view.bytes().size();
+    return Status();
+  }));
+  std::vector<AbortedTransaction> aborted;
+  for (const auto& s : group) {
+    for (const AbortedTransaction& a : s->aborted()) aborted.push_back(a);
+  }
+  fresh->set_aborted(std::move(aborted));
+  fresh->set_facts({fresh->size(), end, fresh->max_timestamp()});
+  SLUICE_RETURN_IF_ERROR(fresh->seal());
+  return fresh;
 }
 
 }  // namespace
@@ -207,13 +328,10 @@ Status finish_interrupted_compaction(FileSystem& fs, const std::string& dir) {
     }
     auto base = files::parse_segment_name(name.substr(0, 20), "");
     auto end = files::parse_segment_name(name.substr(21, 20), "");
-    if (!base || !end) continue;
-    spdlog::info("{}: completing an interrupted compaction of offsets [{}, {})", dir,
-                 base->value(), end->value());
-    SLUICE_RETURN_IF_ERROR(delete_segment_files(fs, dir, *base, *end, *base));
-    SLUICE_RETURN_IF_ERROR(
-        fs.rename(dir + "/" + name, dir + "/" + files::segment_name(*base, files::kLogSuffix)));
-    SLUICE_RETURN_IF_ERROR(fs.sync_dir(dir));
+    if (!base || !end || name[20] != '.' || *end <= *base) continue;
+    spdlog::info("{}: completing an interrupted compaction of offsets [{}, {})", dir, base->value(),
+                 end->value());
+    SLUICE_RETURN_IF_ERROR(finish_swap(fs, dir, dir + "/" + name, *base, *end));
   }
   return Status();
 }
@@ -225,31 +343,19 @@ Status Partition::compact(bool force) {
   const Timestamp now = clock_.now();
   const Offset stable = ends().stable.offset();
 
-  // Cleanable: sealed segments below the last stable offset, old enough.
   std::vector<std::shared_ptr<Segment>> all = segments();
-  std::vector<std::shared_ptr<Segment>> cleanable;
-  for (size_t i = 0; i + 1 < all.size(); ++i) {
-    const auto& s = all[i];
-    if (all[i + 1]->base_offset() > stable) break;
-    if (s->max_timestamp() != kNoTimestamp &&
-        now - s->max_timestamp() < config.min_compaction_lag_ms) {
-      break;
-    }
-    cleanable.push_back(s);
-  }
+  std::vector<std::shared_ptr<Segment>> cleanable =
+      cleanable_segments(all, stable, now, config.min_compaction_lag_ms);
   if (cleanable.empty()) return Status();
 
-  Offset checkpoint{0};
-  const std::string checkpoint_path = dir_ + "/" + std::string(kCheckpointFile);
-  if (fs_.exists(checkpoint_path)) {
-    SLUICE_ASSIGN_OR_RETURN(Bytes data, read_file(fs_, checkpoint_path));
-    if (data.size() == 8) checkpoint = Offset(load_be<int64_t>(data.data()));
-  }
+  const std::string checkpoint_path = dir_ + "/" + std::string(files::kCleanerCheckpointFile);
+  SLUICE_ASSIGN_OR_RETURN(Offset checkpoint, read_checkpoint(fs_, checkpoint_path));
   uint64_t total = 0, dirty = 0;
   for (const auto& s : cleanable) {
     total += s->size();
     if (s->base_offset() >= checkpoint) dirty += s->size();
   }
+  if (total == 0) return Status();  // nothing left to clean
   // A pass is due when enough is dirty, or when a tombstone or marker kept by an earlier pass
   // has reached its delete horizon.
   const bool horizon_due = now.value() >= next_horizon_ms_.load();
@@ -258,35 +364,23 @@ Status Partition::compact(bool force) {
     return Status();
   }
 
-  Pass pass{now, config.delete_retention_ms, {}, {}, {}, 0, 0, INT64_MAX};
+  Pass pass{.now = now, .delete_retention_ms = config.delete_retention_ms};
+  const Offset start = cleanable.front()->base_offset();
   const Offset end = all[cleanable.size()]->base_offset();
-  pass.aborted = aborted_between(cleanable.front()->base_offset(), end);
+  pass.aborted = aborted_between(start, end);
 
-  // 1. The offset map over the dirty part (committed data only).
-  for (const auto& s : cleanable) {
-    if (s->base_offset() < checkpoint) continue;
-    SLUICE_RETURN_IF_ERROR(for_each_batch(*s, [&](const RecordBatchView& view) -> Status {
-      const BatchHeader& h = view.header();
-      if (h.control() || is_aborted(pass.aborted, h)) return Status();
-      SLUICE_ASSIGN_OR_RETURN(RecordIterator it, RecordIterator::open(view));
-      RecordView r;
-      while (true) {
-        SLUICE_ASSIGN_OR_RETURN(bool more, it.next(r));
-        if (!more) return Status();
-        if (r.key) pass.latest[std::string(*r.key)] = r.offset;
-      }
-    }));
-  }
+  // 1. The offset map over the dirty part.
+  SLUICE_RETURN_IF_ERROR(build_offset_map(cleanable, checkpoint, pass));
 
-  // 2. Rewrite, group by group.
+  // 2. Rewrite, group by group (consecutive segments whose input fits one segment).
   size_t i = 0;
   while (i < cleanable.size()) {
     size_t j = i;
     uint64_t group_bytes = 0;
     while (j < cleanable.size() &&
-           (j == i || (group_bytes + cleanable[j]->size() <=
-                           static_cast<uint64_t>(config.segment_bytes) &&
-                       cleanable[j]->next_offset() - cleanable[i]->base_offset() < INT32_MAX))) {
+           (j == i ||
+            (group_bytes + cleanable[j]->size() <= static_cast<uint64_t>(config.segment_bytes) &&
+             cleanable[j]->next_offset() - cleanable[i]->base_offset() < INT32_MAX))) {
       group_bytes += cleanable[j]->size();
       ++j;
     }
@@ -295,49 +389,26 @@ Status Partition::compact(bool force) {
     const Offset base = group.front()->base_offset();
 
     const std::string cleaned_path = dir_ + "/" + files::segment_name(base, files::kCleanedSuffix);
-    {
-      SLUICE_ASSIGN_OR_RETURN(auto out, fs_.open(cleaned_path, {.create = true, .truncate = true}));
-      for (const auto& s : group) {
-        SLUICE_RETURN_IF_ERROR(for_each_batch(*s, [&](const RecordBatchView& view) -> Status {
-          SLUICE_ASSIGN_OR_RETURN(Bytes cleaned, clean_batch(view, pass));
-          if (cleaned.empty()) return Status();
-          SLUICE_ASSIGN_OR_RETURN(BatchHeader kept, parse_batch_header(cleaned));
-          if (kept.has_delete_horizon()) {
-            pass.next_horizon_ms = std::min(pass.next_horizon_ms, kept.base_timestamp.value());
-          }
-          return out->append(cleaned);
-        }));
-      }
-      SLUICE_RETURN_IF_ERROR(out->sync());
+    pass.dropped_marker = false;
+    SLUICE_RETURN_IF_ERROR(write_cleaned(fs_, cleaned_path, group, pass));
+    if (pass.dropped_marker) {
+      // A producer snapshot taken inside a transaction whose marker is now gone would reopen
+      // that transaction forever if recovery replayed from it: drop such snapshots before the
+      // commit point (recovery then replays from an earlier one, or from the start).
+      SLUICE_RETURN_IF_ERROR(delete_files(fs_, dir_, start, group_end, kSnapshotSuffixes));
     }
+    SLUICE_SYNC_POINT("Compaction::AfterCleanedWritten");
     const std::string swap_path = dir_ + "/" + swap_name(base, group_end);
     SLUICE_RETURN_IF_ERROR(fs_.rename(cleaned_path, swap_path));
-    SLUICE_RETURN_IF_ERROR(fs_.sync_dir(dir_));  // committed
-    for (std::string_view suffix :
-         {files::kIndexSuffix, files::kTimeIndexSuffix, files::kTxnIndexSuffix}) {
-      std::string p = group.front()->path(suffix);
-      if (fs_.exists(p)) SLUICE_RETURN_IF_ERROR(fs_.remove_file(p));
-    }
-    SLUICE_RETURN_IF_ERROR(delete_segment_files(fs_, dir_, base.next(), group_end, base));
-    SLUICE_RETURN_IF_ERROR(fs_.rename(swap_path, group.front()->path(files::kLogSuffix)));
-    SLUICE_RETURN_IF_ERROR(fs_.sync_dir(dir_));
+    SLUICE_RETURN_IF_ERROR(fs_.sync_dir(dir_));  // the commit point
+    SLUICE_SYNC_POINT("Compaction::AfterSwapCommitted");
+    SLUICE_RETURN_IF_ERROR(finish_swap(fs_, dir_, swap_path, base, group_end));
+    SLUICE_SYNC_POINT("Compaction::AfterSwapFinished");
 
-    // Index the new segment, then swap it into the list in one step.
-    SLUICE_ASSIGN_OR_RETURN(auto fresh, Segment::open(fs_, dir_, base, clock_.monotonic_ms()));
-    uint64_t pos = 0;
-    fresh->publish(fresh->size());
-    SLUICE_RETURN_IF_ERROR(for_each_batch(*fresh, [&](const RecordBatchView& view) -> Status {
-      fresh->note_batch(view.header(), pos, config.index_interval_bytes);
-      pos += view.bytes().size();
-      return Status();
-    }));
-    std::vector<AbortedTransaction> aborted;
-    for (const auto& s : group) {
-      for (const AbortedTransaction& a : s->aborted()) aborted.push_back(a);
-    }
-    fresh->set_aborted(std::move(aborted));
-    fresh->set_facts({fresh->size(), group_end, fresh->max_timestamp()});
-    SLUICE_RETURN_IF_ERROR(fresh->seal());
+    // Index the new segment, then swap it into the list in one step. Appends wait only here.
+    SLUICE_ASSIGN_OR_RETURN(
+        auto fresh, open_compacted(fs_, dir_, base, group_end, group, config.index_interval_bytes,
+                                   clock_.monotonic_ms()));
     {
       MutexLock lock(append_mu_);
       WriterLock seg_lock(segments_mu_);
@@ -347,6 +418,7 @@ Status Partition::compact(bool force) {
       *first = fresh;
       segments_.erase(first + 1, last);
     }
+    SLUICE_SYNC_POINT("Compaction::AfterGroupInstalled");
     i = j;
   }
 
@@ -354,9 +426,9 @@ Status Partition::compact(bool force) {
   Bytes cp;
   append_be<int64_t>(cp, end.value());
   SLUICE_RETURN_IF_ERROR(write_file_atomically(fs_, checkpoint_path, cp));
+  may_have_gaps_.store(true);
   spdlog::debug("{}: compacted offsets [{}, {}): {} records kept of {}", id_.to_string(),
-                cleanable.front()->base_offset().value(), end.value(), pass.records_out,
-                pass.records_in);
+                start.value(), end.value(), pass.records_out, pass.records_in);
   return Status();
 }
 

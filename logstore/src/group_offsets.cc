@@ -9,6 +9,8 @@ namespace {
 
 constexpr int16_t kKeyVersion = 1;
 constexpr int16_t kValueVersion = 3;
+// Strings are int16 length-prefixed.
+constexpr size_t kMaxStringBytes = INT16_MAX;
 
 void put_string(Bytes& out, std::string_view s) {
   append_be<int16_t>(out, static_cast<int16_t>(s.size()));
@@ -37,8 +39,10 @@ GroupOffsets::GroupOffsets(std::vector<std::shared_ptr<Partition>> partitions)
 }
 
 const std::shared_ptr<Partition>& GroupOffsets::partition_for(std::string_view group) const {
-  int64_t h = java_hash(group);
-  return partitions_[static_cast<size_t>(std::llabs(h) % static_cast<int64_t>(partitions_.size()))];
+  // Kafka's Utils.abs, not Math.abs: INT32_MIN maps to 0.
+  const int32_t h = java_hash(group);
+  const int64_t positive = h == INT32_MIN ? 0 : std::llabs(h);
+  return partitions_[static_cast<size_t>(positive % static_cast<int64_t>(partitions_.size()))];
 }
 
 Result<std::optional<std::pair<std::string, TopicPartition>>> decode_offset_key(ByteView key) {
@@ -75,6 +79,20 @@ Result<CommittedOffset> decode_offset_value(ByteView value) {
 
 Result<Bytes> GroupOffsets::encode(std::string_view group, const OffsetMap& offsets,
                                    ProducerIdentity producer, bool transactional) const {
+  if (group.empty()) return invalid_argument("a consumer group id must not be empty");
+  if (group.size() > kMaxStringBytes) {
+    return invalid_argument("consumer group id of " + std::to_string(group.size()) +
+                            " bytes is longer than the " + std::to_string(kMaxStringBytes) +
+                            " bytes allowed");
+  }
+  for (const auto& [tp, committed] : offsets) {
+    if (committed.metadata.size() > kMaxStringBytes) {
+      return invalid_argument("offset metadata of group '" + std::string(group) + "' for " +
+                              tp.to_string() + " is " + std::to_string(committed.metadata.size()) +
+                              " bytes, more than the " + std::to_string(kMaxStringBytes) +
+                              " bytes allowed");
+    }
+  }
   RecordBatchBuilder builder({.producer_id = producer.id,
                               .producer_epoch = producer.epoch,
                               .transactional = transactional});
@@ -103,23 +121,29 @@ Result<Bytes> GroupOffsets::encode(std::string_view group, const OffsetMap& offs
 
 Status GroupOffsets::commit(std::string_view group, const OffsetMap& offsets) {
   if (offsets.empty()) return Status();
-  if (group.empty()) return invalid_argument("a consumer group id must not be empty");
   SLUICE_ASSIGN_OR_RETURN(Bytes batch, encode(group, offsets, {}, false));
-  SLUICE_RETURN_IF_ERROR(partition_for(group)->append(batch).status());
+  SLUICE_ASSIGN_OR_RETURN(AppendResult appended, partition_for(group)->append(batch));
   MutexLock lock(mu_);
-  for (const auto& [tp, committed] : offsets) apply({std::string(group), tp, committed});
+  Offset record = appended.base_offset;  // one record per entry, in map order
+  for (const auto& [tp, committed] : offsets) {
+    apply({std::string(group), tp, committed, record});
+    record = record.next();
+  }
   return Status();
 }
 
 Status GroupOffsets::commit_in_transaction(std::string_view group, const OffsetMap& offsets,
                                            ProducerIdentity producer) {
   if (offsets.empty()) return Status();
-  if (group.empty()) return invalid_argument("a consumer group id must not be empty");
   SLUICE_ASSIGN_OR_RETURN(Bytes batch, encode(group, offsets, producer, true));
-  SLUICE_RETURN_IF_ERROR(partition_for(group)->append(batch).status());
+  SLUICE_ASSIGN_OR_RETURN(AppendResult appended, partition_for(group)->append(batch));
   MutexLock lock(mu_);
   auto& pending = pending_[producer.id];
-  for (const auto& [tp, committed] : offsets) pending.push_back({std::string(group), tp, committed});
+  Offset record = appended.base_offset;
+  for (const auto& [tp, committed] : offsets) {
+    pending.push_back({std::string(group), tp, committed, record});
+    record = record.next();
+  }
   return Status();
 }
 
@@ -135,12 +159,15 @@ void GroupOffsets::on_marker(ProducerId producer, bool committed) {
 
 void GroupOffsets::apply(const Pending& p) {
   if (p.value) {
-    groups_[p.group][p.tp] = *p.value;
+    auto [it, inserted] = groups_[p.group].try_emplace(p.tp, Stored{*p.value, p.record});
+    if (!inserted && it->second.record < p.record) it->second = Stored{*p.value, p.record};
     return;
   }
   auto g = groups_.find(p.group);
   if (g == groups_.end()) return;
-  g->second.erase(p.tp);
+  auto it = g->second.find(p.tp);
+  if (it == g->second.end() || it->second.record > p.record) return;
+  g->second.erase(it);
   if (g->second.empty()) groups_.erase(g);
 }
 
@@ -180,7 +207,7 @@ Status GroupOffsets::load() {
           if (r.offset < req.offset || !r.key) continue;
           SLUICE_ASSIGN_OR_RETURN(auto key, decode_offset_key(*r.key));
           if (!key) continue;
-          Pending p{key->first, key->second, std::nullopt};
+          Pending p{key->first, key->second, std::nullopt, r.offset};
           if (r.value) {
             SLUICE_ASSIGN_OR_RETURN(CommittedOffset v, decode_offset_value(*r.value));
             p.value = v;
@@ -205,13 +232,16 @@ std::optional<CommittedOffset> GroupOffsets::fetch(std::string_view group,
   if (g == groups_.end()) return std::nullopt;
   auto it = g->second.find(tp);
   if (it == g->second.end()) return std::nullopt;
-  return it->second;
+  return it->second.value;
 }
 
 OffsetMap GroupOffsets::fetch_all(std::string_view group) const {
   MutexLock lock(mu_);
+  OffsetMap out;
   auto g = groups_.find(group);
-  return g == groups_.end() ? OffsetMap{} : g->second;
+  if (g == groups_.end()) return out;
+  for (const auto& [tp, stored] : g->second) out.emplace(tp, stored.value);
+  return out;
 }
 
 std::vector<std::string> GroupOffsets::groups() const {

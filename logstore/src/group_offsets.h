@@ -5,10 +5,12 @@
 // topic string | partition int32; OffsetCommitValue v3: version int16 = 3 | offset int64 |
 // leader epoch int32 | metadata string | commit timestamp int64; strings are int16 length +
 // bytes), so that the Kafka listener can serve them unchanged. A group's records all go to
-// partition abs(java_hash(group)) % partitions, as in Kafka.
+// partition abs(java_hash(group)) % partitions, as in Kafka (whose abs maps INT32_MIN to 0).
 //
 // Offsets committed inside a transaction are appended as transactional data and become the
-// group's offsets only when the transaction's commit marker is written (on_marker).
+// group's offsets only when the transaction's commit marker is written (on_marker). Of two
+// commits of the same partition the one whose record is later in the log wins, whatever order
+// they are applied in — as in Kafka, and so that a reload gives what was served before it.
 //
 // Thread safety: thread-safe (one mutex; the appends themselves are serialized per partition).
 #pragma once
@@ -38,7 +40,8 @@ class GroupOffsets {
   // The offsets partition that holds `group`.
   const std::shared_ptr<Partition>& partition_for(std::string_view group) const;
 
-  // Appends and applies a plain (non-transactional) commit.
+  // Appends and applies a plain (non-transactional) commit. kInvalidArgument for an empty group
+  // id, or a group id or metadata longer than a Kafka string can be (32767 bytes).
   Status commit(std::string_view group, const OffsetMap& offsets) SLUICE_EXCLUDES(mu_);
   // Appends a commit inside the producer's transaction; it is applied on the commit marker.
   Status commit_in_transaction(std::string_view group, const OffsetMap& offsets,
@@ -55,10 +58,16 @@ class GroupOffsets {
   static int32_t java_hash(std::string_view s);
 
  private:
+  // A committed offset and the log offset of the record that committed it.
+  struct Stored {
+    CommittedOffset value;
+    Offset record;
+  };
   struct Pending {
     std::string group;
     TopicPartition tp;
     std::optional<CommittedOffset> value;  // nullopt: delete
+    Offset record;                         // where the record is in the offsets partition
   };
   Result<Bytes> encode(std::string_view group, const OffsetMap& offsets, ProducerIdentity producer,
                        bool transactional) const;
@@ -66,7 +75,8 @@ class GroupOffsets {
 
   std::vector<std::shared_ptr<Partition>> partitions_;
   mutable Mutex mu_;
-  std::map<std::string, OffsetMap, std::less<>> groups_ SLUICE_GUARDED_BY(mu_);
+  std::map<std::string, std::map<TopicPartition, Stored>, std::less<>> groups_
+      SLUICE_GUARDED_BY(mu_);
   std::map<ProducerId, std::vector<Pending>> pending_ SLUICE_GUARDED_BY(mu_);
 };
 

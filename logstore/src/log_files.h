@@ -33,6 +33,9 @@ inline constexpr std::string_view kSnapshotSuffix = ".snapshot";
 inline constexpr std::string_view kCleanedSuffix = ".cleaned";  // compaction output in progress
 inline constexpr std::string_view kSwapSuffix = ".swap";        // compaction output ready
 inline constexpr std::string_view kLogStartFile = "log-start";
+// How far compaction has cleaned; its presence also says the partition's sealed segments may
+// have gaps between batches.
+inline constexpr std::string_view kCleanerCheckpointFile = "cleaner-checkpoint";
 inline constexpr std::string_view kTopicFile = "topic.json";
 
 // Derived files end with a 16-byte trailer: magic u32 | version u32 | entry count u32 | CRC-32C

@@ -65,6 +65,7 @@ class LogStoreImpl final : public LogStore {
 
   Result<std::shared_ptr<Partition>> partition(const TopicPartition& tp)
       SLUICE_EXCLUDES(topics_mu_);
+  Clock& clock() const { return clock_; }
   TopicConfig topic_config(std::string_view topic) SLUICE_EXCLUDES(topics_mu_);
 
  private:

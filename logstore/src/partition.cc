@@ -16,7 +16,7 @@ Partition::Partition(FileSystem& fs, Clock& clock, TopicPartition id, std::strin
       id_(std::move(id)),
       dir_(std::move(dir)),
       config_(config),
-      compacted_(config.compacted()),
+      may_have_gaps_(config.compacted()),
       flush_policy_(static_cast<int32_t>(config.flush_policy)),
       flush_ms_(config.flush_ms) {}
 
@@ -33,7 +33,7 @@ Result<std::unique_ptr<Partition>> Partition::open(FileSystem& fs, Clock& clock,
 void Partition::set_config(const TopicConfig& config) {
   MutexLock lock(append_mu_);
   config_ = config;
-  compacted_.store(config.compacted());
+  if (config.compacted()) may_have_gaps_.store(true);
   flush_policy_.store(static_cast<int32_t>(config.flush_policy));
   flush_ms_.store(config.flush_ms);
 }

@@ -130,7 +130,10 @@ class Partition {
   std::atomic<int64_t> high_watermark_{0};
   std::atomic<int64_t> stable_{0};
   std::atomic<int64_t> first_unsynced_ms_{-1};  // when the oldest unsynced write happened
-  std::atomic<bool> compacted_;                 // mirrors config_.compacted() for readers
+  // Whether sealed segments may have gaps between batches: the topic is compacted now or was
+  // compacted before (a cleaner checkpoint exists). Otherwise offsets are dense and a gap means
+  // lost data. The active segment is always dense.
+  std::atomic<bool> may_have_gaps_;
   std::atomic<int32_t> flush_policy_;
   std::atomic<int64_t> flush_ms_;
   // Set when an fsync failed: the kernel may have dropped the dirty pages, so nothing written
@@ -138,8 +141,9 @@ class Partition {
   std::atomic<bool> failed_{false};
 
   Mutex sync_mu_;  // one fsync at a time
-  // The earliest delete horizon compaction left behind (0: unknown, so a pass is due).
-  std::atomic<int64_t> next_horizon_ms_{0};
+  // The earliest future delete horizon compaction left behind. Unknown after a restart, which
+  // counts as "not due" (as in Kafka): the next pass the dirty ratio triggers sets it again.
+  std::atomic<int64_t> next_horizon_ms_{INT64_MAX};
 
   // Long-poll readers wait here for the high watermark to move.
   mutable Mutex wait_mu_;

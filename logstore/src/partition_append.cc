@@ -155,7 +155,12 @@ Status Partition::maybe_roll(size_t incoming_bytes, const BatchHeader& h) {
   std::shared_ptr<Segment> seg = active();
   if (seg->empty()) return Status();
   const bool full = seg->size() + incoming_bytes > static_cast<uint64_t>(config_.segment_bytes);
-  const bool old = clock_.monotonic_ms() - seg->created_ms() >= config_.segment_ms;
+  // Age counts from the segment's first batch (as in Kafka), so an idle topic or a restart does
+  // not make a segment look younger or older than its data.
+  const Timestamp first = seg->first_batch_timestamp();
+  const int64_t age =
+      first != kNoTimestamp ? clock_.now() - first : clock_.monotonic_ms() - seg->created_ms();
+  const bool old = age >= config_.segment_ms;
   const bool offsets_overflow = h.last_offset() - seg->base_offset() > kMaxRelativeOffset;
   if (full || old || offsets_overflow) return roll();
   return Status();
@@ -173,6 +178,7 @@ Status Partition::roll() {
     }
   }
   const Offset base(written_.load(std::memory_order_relaxed));
+  producers_.expire(clock_.now() - config_.producer_id_expiration_ms);
   // The producer state as of the new segment's start: recovery replays only from here.
   SLUICE_RETURN_IF_ERROR(write_file_atomically(
       fs_, dir_ + "/" + files::segment_name(base, files::kSnapshotSuffix), producers_.snapshot()));

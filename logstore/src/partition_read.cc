@@ -74,8 +74,20 @@ Result<FetchResult> Partition::read(const FetchRequest& request) const {
     SLUICE_RETURN_IF_ERROR(read_segment(*seg, request, bound, out));
     if (!out.batches.empty()) break;
     // Nothing at or after the offset in this segment (compaction can leave a gap at its end).
-    seg = segment_after(seg->base_offset());
+    // Look the next one up by offset: if compaction swapped a group of segments in meanwhile,
+    // the segment after this (old) one's base would skip the whole new one.
+    std::shared_ptr<Segment> next = segment_for(std::max(request.offset, seg->next_offset()));
+    if (next == seg || next->base_offset() < seg->base_offset()) {
+      next = segment_after(seg->base_offset());
+    }
+    seg = std::move(next);
     if (seg == nullptr || seg->base_offset() >= bound) break;
+    if (!may_have_gaps_.load(std::memory_order_relaxed) && request.offset < seg->base_offset()) {
+      // A dense log has no gaps: these offsets were lost (recovery reported it).
+      return corruption("no record batch holds " + where(request.offset) +
+                        ": the stored data ends before it and resumes at offset " +
+                        std::to_string(seg->base_offset().value()));
+    }
   }
   if (committed && !out.batches.empty()) {
     out.aborted = aborted_between(request.offset, out.next_offset);
@@ -87,7 +99,7 @@ Status Partition::read_segment(const Segment& seg, const FetchRequest& request, 
                                FetchResult& out) const {
   const Offset target = std::max(request.offset, seg.base_offset());
   const uint64_t visible = seg.visible_bytes();
-  const bool dense = !compacted_.load(std::memory_order_relaxed);
+  const bool dense = !may_have_gaps_.load(std::memory_order_relaxed) || &seg == active().get();
   SegmentIndex::OffsetEntry entry = seg.index().floor(target);
   uint64_t pos = entry.position;
   Offset expected = entry.offset;
@@ -132,8 +144,8 @@ Status Partition::read_segment(const Segment& seg, const FetchRequest& request, 
   expected = first.base_offset;
   while (off + format::kHeaderSize <= want) {
     // The first batch's offset is known exactly: it was just read.
-    auto h = checked_header(ByteView(buf).substr(off), pos + off, visible, expected,
-                            off == 0 || dense);
+    auto h =
+        checked_header(ByteView(buf).substr(off), pos + off, visible, expected, off == 0 || dense);
     if (!h.ok() || h->base_offset >= bound) {
       if (!h.ok() && off == 0) return fail(h.status(), expected, pos + off);
       break;
@@ -167,12 +179,17 @@ std::vector<AbortedTransaction> Partition::aborted_between(Offset from, Offset t
 }
 
 Result<std::optional<Offset>> Partition::offset_for_timestamp(Timestamp ts) const {
-  const Offset hw = ends().high_watermark.offset();
+  const PartitionEnds e = ends();
+  const Offset hw = e.high_watermark.offset();
   for (const auto& seg : segments()) {
     if (seg->max_timestamp() < ts || seg->max_timestamp() == kNoTimestamp) continue;
+    // Records below the log start are deleted, even where their segment is still on disk.
+    if (seg->next_offset() <= e.log_start) continue;
     Offset start = seg->index().time_floor(ts);
-    FetchRequest req{.partition = id_, .offset = std::max(start, seg->base_offset()),
-                     .max_bytes = 1 << 20, .isolation = IsolationLevel::kReadUncommitted};
+    FetchRequest req{.partition = id_,
+                     .offset = std::max({start, seg->base_offset(), e.log_start}),
+                     .max_bytes = 1 << 20,
+                     .isolation = IsolationLevel::kReadUncommitted};
     while (req.offset < hw) {
       FetchResult chunk;
       chunk.next_offset = req.offset;

@@ -107,6 +107,29 @@ Result<ScanOutcome> scan_segment(Segment& seg, ProducerState& state, bool rebuil
   return out;
 }
 
+// In a dense (never compacted) log each segment starts where the one before it ends. A hole
+// means lost data (a sealed segment cut short, a segment file gone): it is reported, and reads
+// there fail instead of silently skipping to the next segment.
+void report_offset_holes(const TopicPartition& id,
+                         const std::vector<std::shared_ptr<Segment>>& segs, OpenReport& report) {
+  for (size_t i = 0; i + 1 < segs.size(); ++i) {
+    const Offset end = segs[i]->next_offset();
+    const Offset next = segs[i + 1]->base_offset();
+    if (end == next) continue;
+    const std::string name = files::segment_name(segs[i]->base_offset(), files::kLogSuffix);
+    const std::string reason =
+        end < next
+            ? "offsets " + std::to_string(end.value()) + " to " + std::to_string(next.value() - 1) +
+                  " are missing: the segment ends at " + std::to_string(end.value()) +
+                  ", the next one starts at " + std::to_string(next.value())
+            : "the segment runs to offset " + std::to_string(end.value() - 1) +
+                  ", past the start of the next one at " + std::to_string(next.value());
+    spdlog::error("{}: sealed segment {}: {} (reads there will fail)", id.to_string(), name,
+                  reason);
+    report.corrupt.push_back({id, name, segs[i]->size(), reason});
+  }
+}
+
 bool has_suffix(std::string_view name, std::string_view suffix) {
   return name.size() >= suffix.size() && name.substr(name.size() - suffix.size()) == suffix;
 }
@@ -144,31 +167,48 @@ Status Partition::recover(OpenReport& report) {
   const int64_t now = clock_.monotonic_ms();
   MutexLock lock(append_mu_);
   const int32_t interval = config_.index_interval_bytes;
-  const bool dense = !config_.compacted();
+  if (fs_.exists(dir_ + "/" + std::string(files::kCleanerCheckpointFile))) {
+    may_have_gaps_.store(true);
+  }
+  const bool dense = !may_have_gaps_.load();
   std::vector<std::shared_ptr<Segment>> segs;
 
   if (bases.empty()) {
     SLUICE_ASSIGN_OR_RETURN(auto seg, Segment::create(fs_, dir_, log_start, now));
     segs.push_back(std::move(seg));
   } else {
-    // Sealed segments: trust their index files if they check out.
+    // Sealed segments: trust their index files if they check out. The active segment's
+    // in-memory indexes are always rebuilt by its scan.
     size_t first_rebuild = bases.size() - 1;
+    std::vector<bool> rebuild_of(bases.size(), false);
+    rebuild_of.back() = true;
     for (size_t i = 0; i < bases.size(); ++i) {
       SLUICE_ASSIGN_OR_RETURN(auto seg, Segment::open(fs_, dir_, bases[i], now));
       if (i + 1 < bases.size()) {
         SegmentFacts facts;
-        auto index = SegmentIndex::load(fs_, dir_, bases[i], seg->size(), facts);
+        std::string bad_index;
+        auto index = SegmentIndex::load(fs_, dir_, bases[i], seg->size(), facts, &bad_index);
         auto txns = load_txn_index(fs_, seg->path(files::kTxnIndexSuffix));
         if (index.ok() && txns.ok()) {
           seg->replace_index(std::move(index).value());
           seg->set_facts(facts);
           seg->set_aborted(std::move(txns).value());
         } else {
+          // All three are rewritten (sealing writes them together); the report names the
+          // ones that were missing or bad.
           first_rebuild = std::min(first_rebuild, i);
-          Status why = index.ok() ? txns.status() : index.status();
-          report.rebuilt.push_back(seg->path(files::kIndexSuffix));
-          spdlog::warn("{}: rebuilding the indexes of {}: {}", id_.to_string(),
-                       files::segment_name(bases[i], files::kLogSuffix), why.message());
+          rebuild_of[i] = true;
+          if (!index.ok()) {
+            report.rebuilt.push_back(bad_index);
+            spdlog::warn("{}: rebuilding the indexes of {}: {}", id_.to_string(),
+                         files::segment_name(bases[i], files::kLogSuffix),
+                         index.status().message());
+          }
+          if (!txns.ok()) {
+            report.rebuilt.push_back(seg->path(files::kTxnIndexSuffix));
+            spdlog::warn("{}: rebuilding the aborted-transaction index of {}: {}", id_.to_string(),
+                         files::segment_name(bases[i], files::kLogSuffix), txns.status().message());
+          }
         }
       }
       segs.push_back(std::move(seg));
@@ -195,7 +235,9 @@ Status Partition::recover(OpenReport& report) {
     for (size_t i = start; i <= last; ++i) {
       Segment& seg = *segs[i];
       const bool active = i == last;
-      const bool rebuild = i >= first_rebuild;
+      // Segments between the snapshot and the last one to rebuild are only replayed (for the
+      // producer state): their loaded indexes are mapped and immutable.
+      const bool rebuild = rebuild_of[i];
       if (active && start < last) {
         // Save the replay of sealed segments for next time.
         SLUICE_RETURN_IF_ERROR(
@@ -206,8 +248,12 @@ Status Partition::recover(OpenReport& report) {
       const std::string name = files::segment_name(seg.base_offset(), files::kLogSuffix);
       if (active) {
         if (!scan.failure.empty()) {
-          TruncatedTail cut{id_, name, scan.valid_bytes, seg.size() - scan.valid_bytes,
-                            scan.next_offset, scan.failure};
+          TruncatedTail cut{.partition = id_,
+                            .segment = name,
+                            .position = scan.valid_bytes,
+                            .bytes_lost = seg.size() - scan.valid_bytes,
+                            .first_lost_offset = scan.next_offset,
+                            .reason = scan.failure};
           spdlog::warn("{}: cutting {} bytes from the end of {} at byte {} (from offset {}): {}",
                        id_.to_string(), cut.bytes_lost, name, cut.position,
                        cut.first_lost_offset.value(), cut.reason);
@@ -222,14 +268,17 @@ Status Partition::recover(OpenReport& report) {
         report.corrupt.push_back({id_, name, scan.valid_bytes, scan.failure});
       }
       if (rebuild && !active) {
-        SegmentFacts facts{seg.size(), scan.failure.empty() ? scan.next_offset
-                                                            : segs[i + 1]->base_offset(),
+        // A compacted segment's offsets run up to the next segment even when its last batches
+        // were compacted away.
+        const bool to_next = !scan.failure.empty() || !dense;
+        SegmentFacts facts{seg.size(), to_next ? segs[i + 1]->base_offset() : scan.next_offset,
                            seg.max_timestamp()};
         seg.set_facts(facts);
         SLUICE_RETURN_IF_ERROR(seg.seal());
       }
     }
     producers_ = std::move(state);
+    if (dense) report_offset_holes(id_, segs, report);
   }
 
   // Snapshots of segments that do not exist (left by a roll that failed) are stray.

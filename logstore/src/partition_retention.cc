@@ -1,6 +1,8 @@
 // Partition: retention (delete whole sealed segments by age and size) and delete_records.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "partition.h"
 
 namespace sluice::logstore {
@@ -16,8 +18,8 @@ Status Partition::enforce_retention() {
 
   // An active segment whose data has all expired is rolled, so that it can go too.
   std::shared_ptr<Segment> act = active();
-  if (deletes && config_.retention_ms >= 0 && !act->empty() && act->max_timestamp() != kNoTimestamp &&
-      now - act->max_timestamp() > config_.retention_ms) {
+  if (deletes && config_.retention_ms >= 0 && !act->empty() &&
+      act->max_timestamp() != kNoTimestamp && now - act->max_timestamp() > config_.retention_ms) {
     SLUICE_RETURN_IF_ERROR(roll());
   }
 
@@ -27,7 +29,8 @@ Status Partition::enforce_retention() {
   std::vector<std::shared_ptr<Segment>> doomed;
   for (size_t i = 0; i + 1 < all.size(); ++i) {  // never the active segment
     const auto& s = all[i];
-    const bool expired = deletes && config_.retention_ms >= 0 && s->max_timestamp() != kNoTimestamp &&
+    const bool expired = deletes && config_.retention_ms >= 0 &&
+                         s->max_timestamp() != kNoTimestamp &&
                          now - s->max_timestamp() > config_.retention_ms;
     const bool too_big = deletes && config_.retention_bytes >= 0 &&
                          total - s->size() >= static_cast<uint64_t>(config_.retention_bytes);
@@ -38,10 +41,12 @@ Status Partition::enforce_retention() {
     doomed.push_back(s);
   }
   if (doomed.empty()) return Status();
-  const Offset new_start = all[doomed.size()]->base_offset();
+  // delete_records() may have put the log start past the first segment left.
+  const int64_t old_start = log_start_.load();
+  const int64_t new_start = std::max(all[doomed.size()]->base_offset().value(), old_start);
   spdlog::info("{}: retention deletes {} segment(s), log start {} -> {}", id_.to_string(),
-               doomed.size(), log_start_.load(), new_start.value());
-  if (new_start.value() > log_start_.load()) log_start_.store(new_start.value());
+               doomed.size(), old_start, new_start);
+  log_start_.store(new_start);
   return remove_segments(doomed);
 }
 

@@ -26,6 +26,7 @@ class LocalProducer final : public Producer {
       Status added = store_.add_partitions_to_transaction(config_.transactional_id, id_, {tp});
       if (!added.ok()) return fail(added);
       txn_partitions_.insert(tp);
+      registered_ = true;
     }
     const Sequence seq = next_seq_[tp];
     RecordBatchBuilder builder({.compression = config_.compression,
@@ -33,7 +34,7 @@ class LocalProducer final : public Producer {
                                 .producer_epoch = id_.epoch,
                                 .base_sequence = seq,
                                 .transactional = in_txn_,
-                                .default_timestamp = Clock::system().now()});
+                                .default_timestamp = store_.clock().now()});
     for (const Record& r : records) builder.add(r);
     SLUICE_ASSIGN_OR_RETURN(Bytes batch, builder.build());
     auto result = store_.append_batch(tp, batch);
@@ -52,6 +53,7 @@ class LocalProducer final : public Producer {
     if (in_txn_) return Status(StatusCode::kInvalidTxnState, "a transaction is already open");
     in_txn_ = true;
     must_abort_ = false;
+    registered_ = false;
     txn_partitions_.clear();
     return Status();
   }
@@ -60,6 +62,12 @@ class LocalProducer final : public Producer {
     SLUICE_RETURN_IF_ERROR(usable());
     if (!in_txn_) return Status(StatusCode::kInvalidTxnState, "no transaction is open");
     Status s = store_.transactional_offset_commit(config_.transactional_id, id_, group, offsets);
+    // These errors come before the coordinator adds anything to the transaction; after any
+    // other, the transaction may be open there and has to be ended there.
+    const bool refused_early = s.code() == StatusCode::kNotFound ||
+                               s.code() == StatusCode::kProducerFenced ||
+                               s.code() == StatusCode::kInvalidTxnState;
+    if (!refused_early) registered_ = true;
     return s.ok() ? s : fail(s);
   }
 
@@ -70,8 +78,18 @@ class LocalProducer final : public Producer {
       return Status(StatusCode::kInvalidTxnState,
                     "an append of this transaction failed; abort_transaction() and retry");
     }
+    if (!registered_) {  // nothing was appended or sent: there is nothing to commit
+      in_txn_ = false;
+      return Status();
+    }
     Status s = store_.end_transaction(config_.transactional_id, id_, true);
-    if (!s.ok()) return fail(s);
+    if (!s.ok()) {
+      if (s.code() == StatusCode::kProducerFenced) return fail(s);
+      // The commit may have passed its commit point, after which only a commit can end it:
+      // the transaction stays open here so that commit_transaction() can be retried (the
+      // coordinator resumes it).
+      return s;
+    }
     in_txn_ = false;
     return s;
   }
@@ -79,6 +97,11 @@ class LocalProducer final : public Producer {
   Status abort_transaction() override {
     if (fenced_) return fenced_status_;
     if (!in_txn_) return Status(StatusCode::kInvalidTxnState, "no transaction is open");
+    if (!registered_) {  // nothing was appended or sent: there is nothing to abort
+      in_txn_ = false;
+      must_abort_ = false;
+      return Status();
+    }
     Status s = store_.end_transaction(config_.transactional_id, id_, false);
     if (s.code() == StatusCode::kProducerFenced) fenced_ = true, fenced_status_ = s;
     if (!s.ok()) return s;
@@ -117,6 +140,9 @@ class LocalProducer final : public Producer {
   std::set<TopicPartition> txn_partitions_;
   bool in_txn_ = false;
   bool must_abort_ = false;
+  // Whether the coordinator knows of the open transaction (a partition or offsets were added):
+  // an empty transaction ends here, without it, as Kafka's producer does.
+  bool registered_ = false;
   bool fenced_ = false;
   Status fenced_status_;
 };
@@ -127,8 +153,8 @@ Result<std::unique_ptr<Producer>> LogStoreImpl::create_producer(const ProducerCo
   if (config.compression == Compression::kGzip || config.compression == Compression::kSnappy) {
     return invalid_argument("producer compression must be none, lz4 or zstd");
   }
-  SLUICE_ASSIGN_OR_RETURN(ProducerIdentity id, init_producer_id(config.transactional_id,
-                                                                config.transaction_timeout_ms));
+  SLUICE_ASSIGN_OR_RETURN(ProducerIdentity id,
+                          init_producer_id(config.transactional_id, config.transaction_timeout_ms));
   return std::unique_ptr<Producer>(std::make_unique<LocalProducer>(*this, config, id));
 }
 

@@ -9,17 +9,13 @@ namespace sluice::logstore {
 namespace {
 
 // Sequence numbers wrap to 0 after INT32_MAX.
-Sequence next_sequence(Sequence s) {
-  return Sequence(s.value() == INT32_MAX ? 0 : s.value() + 1);
-}
+Sequence next_sequence(Sequence s) { return Sequence(s.value() == INT32_MAX ? 0 : s.value() + 1); }
 
 std::string producer_name(ProducerId id) { return "producer " + std::to_string(id.value()); }
 
 }  // namespace
 
-ProducerState::Entry& ProducerState::entry_for(ProducerId producer) {
-  return producers_[producer];
-}
+ProducerState::Entry& ProducerState::entry_for(ProducerId producer) { return producers_[producer]; }
 
 const ProducerState::Entry* ProducerState::find(ProducerId producer) const {
   auto it = producers_.find(producer);
@@ -46,10 +42,10 @@ Result<std::optional<ProducerState::BatchMetadata>> ProducerState::check_append(
     // Written by the log itself for a producer (transactional offset commits): no
     // idempotence, but the epoch still fences.
     if (e != nullptr && h.producer_epoch < e->epoch) {
-      return Status(StatusCode::kProducerFenced,
-                    producer_name(h.producer_id) + " epoch " +
-                        std::to_string(h.producer_epoch.value()) + " is fenced by epoch " +
-                        std::to_string(e->epoch.value()));
+      return Status(StatusCode::kProducerFenced, producer_name(h.producer_id) + " epoch " +
+                                                     std::to_string(h.producer_epoch.value()) +
+                                                     " is fenced by epoch " +
+                                                     std::to_string(e->epoch.value()));
     }
     return std::optional<BatchMetadata>();
   }
@@ -65,10 +61,10 @@ Result<std::optional<ProducerState::BatchMetadata>> ProducerState::check_append(
     return std::optional<BatchMetadata>();
   }
   if (h.producer_epoch < e->epoch) {
-    return Status(StatusCode::kProducerFenced,
-                  producer_name(h.producer_id) + " epoch " +
-                      std::to_string(h.producer_epoch.value()) + " is fenced by epoch " +
-                      std::to_string(e->epoch.value()));
+    return Status(StatusCode::kProducerFenced, producer_name(h.producer_id) + " epoch " +
+                                                   std::to_string(h.producer_epoch.value()) +
+                                                   " is fenced by epoch " +
+                                                   std::to_string(e->epoch.value()));
   }
   if (h.producer_epoch > e->epoch) {
     // A new epoch starts its sequences over.
@@ -117,10 +113,10 @@ void ProducerState::on_append(const BatchHeader& h) {
 Status ProducerState::check_marker(ProducerId producer, ProducerEpoch epoch) const {
   const Entry* e = find(producer);
   if (e != nullptr && epoch < e->epoch) {
-    return Status(StatusCode::kProducerFenced,
-                  "transaction marker of " + producer_name(producer) + " epoch " +
-                      std::to_string(epoch.value()) + " is fenced by epoch " +
-                      std::to_string(e->epoch.value()));
+    return Status(StatusCode::kProducerFenced, "transaction marker of " + producer_name(producer) +
+                                                   " epoch " + std::to_string(epoch.value()) +
+                                                   " is fenced by epoch " +
+                                                   std::to_string(e->epoch.value()));
   }
   return Status();
 }
@@ -213,8 +209,7 @@ Result<ProducerState> ProducerState::from_snapshot(ByteView bytes) {
     int64_t id, ts, txn;
     int16_t epoch;
     uint8_t n;
-    if (!in.get_be(id) || !in.get_be(epoch) || !in.get_be(ts) || !in.get_be(txn) ||
-        !in.get_be(n)) {
+    if (!in.get_be(id) || !in.get_be(epoch) || !in.get_be(ts) || !in.get_be(txn) || !in.get_be(n)) {
       return corruption("producer snapshot is truncated");
     }
     Entry& e = state.producers_[ProducerId(id)];
@@ -224,8 +219,7 @@ Result<ProducerState> ProducerState::from_snapshot(ByteView bytes) {
     for (uint8_t j = 0; j < n; ++j) {
       int32_t fs, ls;
       int64_t fo, lo, bt;
-      if (!in.get_be(fs) || !in.get_be(ls) || !in.get_be(fo) || !in.get_be(lo) ||
-          !in.get_be(bt)) {
+      if (!in.get_be(fs) || !in.get_be(ls) || !in.get_be(fo) || !in.get_be(lo) || !in.get_be(bt)) {
         return corruption("producer snapshot is truncated");
       }
       e.recent.push_back({Sequence(fs), Sequence(ls), Offset(fo), Offset(lo), Timestamp(bt)});

@@ -107,8 +107,11 @@ Status SegmentIndex::persist(FileSystem& fs, const std::string& dir, const Segme
   }
   std::string index_path = dir + "/" + files::segment_name(base_, files::kIndexSuffix);
   std::string time_path = dir + "/" + files::segment_name(base_, files::kTimeIndexSuffix);
-  SLUICE_RETURN_IF_ERROR(write_file_atomically(fs, index_path, index));
+  // The time index first: the offset index carries the facts that load() checks against the
+  // log, so it is the one that makes the pair current. Stopped in between, a new time index
+  // sits beside an offset index that no longer matches the log, and both are rebuilt.
   SLUICE_RETURN_IF_ERROR(write_file_atomically(fs, time_path, times));
+  SLUICE_RETURN_IF_ERROR(write_file_atomically(fs, index_path, index));
   SegmentFacts ignored;
   SLUICE_ASSIGN_OR_RETURN(auto loaded, load(fs, dir, base_, facts.size, ignored));
   MutexLock lock(mu_);
@@ -124,39 +127,59 @@ Status SegmentIndex::persist(FileSystem& fs, const std::string& dir, const Segme
 
 Result<std::unique_ptr<SegmentIndex>> SegmentIndex::load(FileSystem& fs, const std::string& dir,
                                                          Offset base, uint64_t log_size,
-                                                         SegmentFacts& facts) {
-  std::string index_path = dir + "/" + files::segment_name(base, files::kIndexSuffix);
-  std::string time_path = dir + "/" + files::segment_name(base, files::kTimeIndexSuffix);
-  if (!fs.exists(index_path) || !fs.exists(time_path)) return not_found("index files missing");
-  SLUICE_ASSIGN_OR_RETURN(auto offset_file, fs.map_readonly(index_path));
-  SLUICE_ASSIGN_OR_RETURN(auto time_file, fs.map_readonly(time_path));
-  SLUICE_ASSIGN_OR_RETURN(DerivedFileBody ob,
-                          check_derived_file(offset_file->data(), files::kIndexMagic,
-                                             files::kIndexHeaderSize, files::kOffsetEntrySize));
-  SLUICE_ASSIGN_OR_RETURN(DerivedFileBody tb, check_derived_file(time_file->data(),
-                                                                 files::kTimeIndexMagic, 0,
-                                                                 files::kTimeEntrySize));
-  facts.size = load_be<uint64_t>(ob.header.data());
-  facts.next_offset = Offset(load_be<int64_t>(ob.header.data() + 8));
-  facts.max_timestamp = Timestamp(load_be<int64_t>(ob.header.data() + 16));
+                                                         SegmentFacts& facts,
+                                                         std::string* bad_file) {
+  const std::string index_path = dir + "/" + files::segment_name(base, files::kIndexSuffix);
+  const std::string time_path = dir + "/" + files::segment_name(base, files::kTimeIndexSuffix);
+  auto bad = [&](const std::string& path, const Status& why) {
+    if (bad_file != nullptr) *bad_file = path;
+    return why.with_context(path);
+  };
+  if (!fs.exists(index_path)) return bad(index_path, not_found("index file missing"));
+  if (!fs.exists(time_path)) return bad(time_path, not_found("time index file missing"));
+  auto offset_file = fs.map_readonly(index_path);
+  if (!offset_file.ok()) return bad(index_path, offset_file.status());
+  auto time_file = fs.map_readonly(time_path);
+  if (!time_file.ok()) return bad(time_path, time_file.status());
+  auto ob = check_derived_file((*offset_file)->data(), files::kIndexMagic, files::kIndexHeaderSize,
+                               files::kOffsetEntrySize);
+  if (!ob.ok()) return bad(index_path, ob.status());
+  auto tb =
+      check_derived_file((*time_file)->data(), files::kTimeIndexMagic, 0, files::kTimeEntrySize);
+  if (!tb.ok()) return bad(time_path, tb.status());
+  facts.size = load_be<uint64_t>(ob->header.data());
+  facts.next_offset = Offset(load_be<int64_t>(ob->header.data() + 8));
+  facts.max_timestamp = Timestamp(load_be<int64_t>(ob->header.data() + 16));
   if (facts.size != log_size) {
-    return corruption("index describes a log of " + std::to_string(facts.size) +
-                      " bytes, the log has " + std::to_string(log_size));
+    return bad(index_path, corruption("index describes a log of " + std::to_string(facts.size) +
+                                      " bytes, the log has " + std::to_string(log_size)));
   }
-  if (facts.next_offset < base) return corruption("index has a next offset below its base");
+  if (facts.next_offset < base) {
+    return bad(index_path, corruption("index has a next offset below its base"));
+  }
   auto index = std::make_unique<SegmentIndex>(base);
   MutexLock lock(index->mu_);
-  index->offset_file_ = std::move(offset_file);
-  index->time_file_ = std::move(time_file);
-  index->mapped_offsets_ = ob.entries;
-  index->mapped_times_ = tb.entries;
+  index->offset_file_ = std::move(offset_file).value();
+  index->time_file_ = std::move(time_file).value();
+  index->mapped_offsets_ = ob->entries;
+  index->mapped_times_ = tb->entries;
   // Entries must increase and point inside the log; otherwise the file cannot be trusted.
   for (size_t i = 0; i < index->offset_count(); ++i) {
     OffsetEntry e = index->offset_at(i);
     if (e.position >= log_size || e.offset >= facts.next_offset ||
         (i > 0 && (e.offset <= index->offset_at(i - 1).offset ||
                    e.position <= index->offset_at(i - 1).position))) {
-      return corruption("offset index entries out of order or out of bounds");
+      return bad(index_path, corruption("offset index entries out of order or out of bounds"));
+    }
+  }
+  // Time entries: timestamps increase, offsets do not decrease and stay inside the segment
+  // (a lookup starts its scan at one, so one past the end would skip the answer).
+  for (size_t i = 0; i < index->time_count(); ++i) {
+    TimeEntry e = index->time_at(i);
+    if (e.offset >= facts.next_offset ||
+        (i > 0 && (e.max_timestamp <= index->time_at(i - 1).max_timestamp ||
+                   e.offset < index->time_at(i - 1).offset))) {
+      return bad(time_path, corruption("time index entries out of order or out of bounds"));
     }
   }
   return index;
@@ -209,6 +232,7 @@ void Segment::set_aborted(std::vector<AbortedTransaction> txns) {
 }
 
 void Segment::note_batch(const BatchHeader& h, uint64_t position, int32_t index_interval_bytes) {
+  if (position == 0) first_batch_timestamp_ = h.max_timestamp;
   if (position > 0 && bytes_since_index_ >= static_cast<uint64_t>(index_interval_bytes)) {
     index_->append_offset({h.base_offset, static_cast<uint32_t>(position)});
     bytes_since_index_ = 0;
@@ -233,8 +257,9 @@ Status Segment::append(const BatchHeader& h, ByteView batch, int32_t index_inter
     // Leave no partial batch behind: recovery would cut it anyway, but a later append must not
     // land after garbage.
     Status cut = file_->truncate(position);
-    if (!cut.ok()) return s.with_context("append failed and the partial write could not be cut (" +
-                                         cut.to_string() + ")");
+    if (!cut.ok())
+      return s.with_context("append failed and the partial write could not be cut (" +
+                            cut.to_string() + ")");
     return s;
   }
   note_batch(h, position, index_interval_bytes);
@@ -243,6 +268,7 @@ Status Segment::append(const BatchHeader& h, ByteView batch, int32_t index_inter
 
 Status Segment::truncate(uint64_t size, Offset next_offset) {
   SLUICE_RETURN_IF_ERROR(file_->truncate(size));
+  if (size == 0) first_batch_timestamp_ = kNoTimestamp;
   next_offset_.store(next_offset.value(), std::memory_order_release);
   if (visible_bytes() > size) publish(size);
   return Status();
@@ -289,8 +315,8 @@ Status Segment::remove_files() {
 Result<std::vector<AbortedTransaction>> load_txn_index(FileSystem& fs, const std::string& path) {
   if (!fs.exists(path)) return not_found(path + " is missing");
   SLUICE_ASSIGN_OR_RETURN(Bytes data, read_file(fs, path));
-  SLUICE_ASSIGN_OR_RETURN(DerivedFileBody body, check_derived_file(data, files::kTxnIndexMagic, 0,
-                                                                   files::kTxnEntrySize));
+  SLUICE_ASSIGN_OR_RETURN(DerivedFileBody body,
+                          check_derived_file(data, files::kTxnIndexMagic, 0, files::kTxnEntrySize));
   std::vector<AbortedTransaction> out;
   for (uint32_t i = 0; i < body.count; ++i) {
     const char* p = body.entries.data() + i * files::kTxnEntrySize;

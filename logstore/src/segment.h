@@ -67,10 +67,12 @@ class SegmentIndex {
       SLUICE_EXCLUDES(mu_);
 
   // Maps an existing segment's index files and checks them against the log file's size.
-  // kNotFound or kCorruption when they cannot be trusted: the caller rebuilds them.
+  // kNotFound or kCorruption when they cannot be trusted: the caller rebuilds them. On error,
+  // `bad_file` (when given) is set to the path of the file at fault.
   static Result<std::unique_ptr<SegmentIndex>> load(FileSystem& fs, const std::string& dir,
                                                     Offset base, uint64_t log_size,
-                                                    SegmentFacts& facts);
+                                                    SegmentFacts& facts,
+                                                    std::string* bad_file = nullptr);
 
  private:
   OffsetEntry offset_at(size_t i) const SLUICE_REQUIRES(mu_);
@@ -144,10 +146,14 @@ class Segment {
 
   // Milliseconds (monotonic clock) when this segment started taking appends in this process.
   int64_t created_ms() const { return created_ms_; }
+  // The largest timestamp in the segment's first batch, kNoTimestamp while it is empty (or when
+  // that batch has none). segment.ms counts from it, as Kafka's does, so a segment's age
+  // survives a restart and an idle segment is not rolled right after its first batch. Writer
+  // only (like the other write-side methods).
+  Timestamp first_batch_timestamp() const { return first_batch_timestamp_; }
 
  private:
-  Segment(FileSystem& fs, std::string dir, Offset base, std::unique_ptr<File> file,
-          int64_t now_ms);
+  Segment(FileSystem& fs, std::string dir, Offset base, std::unique_ptr<File> file, int64_t now_ms);
 
   FileSystem& fs_;
   const std::string dir_;
@@ -164,6 +170,7 @@ class Segment {
   uint64_t bytes_since_index_ = 0;
   Timestamp last_time_entry_ = kNoTimestamp;
   Offset max_timestamp_offset_{0};
+  Timestamp first_batch_timestamp_ = kNoTimestamp;
 
   mutable Mutex mu_;
   std::vector<AbortedTransaction> aborted_ SLUICE_GUARDED_BY(mu_);

@@ -81,6 +81,9 @@ Status TopicConfig::set(std::string_view name, std::string_view value) {
     return parse_int<int64_t>(name, value, 0, min_compaction_lag_ms);
   }
   if (name == "max.batch.bytes") return parse_int<int32_t>(name, value, 64, max_batch_bytes);
+  if (name == "producer.id.expiration.ms") {
+    return parse_int<int64_t>(name, value, 1, producer_id_expiration_ms);
+  }
   if (name == "min.cleanable.dirty.ratio") {
     try {
       size_t used = 0;
@@ -161,6 +164,7 @@ std::map<std::string, std::string> TopicConfig::to_map() const {
       {"message.timestamp.type",
        timestamp_type == TimestampType::kCreateTime ? "CreateTime" : "LogAppendTime"},
       {"max.batch.bytes", std::to_string(max_batch_bytes)},
+      {"producer.id.expiration.ms", std::to_string(producer_id_expiration_ms)},
   };
 }
 

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sluice/base/check.h"
+#include "sluice/base/sync_point.h"
 
 namespace sluice::logstore {
 namespace {
@@ -26,12 +27,18 @@ Status append_record(Partition& log, std::string_view key, const std::string& va
 
 std::string_view TransactionCoordinator::state_name(State s) {
   switch (s) {
-    case State::kEmpty: return "Empty";
-    case State::kOngoing: return "Ongoing";
-    case State::kPrepareCommit: return "PrepareCommit";
-    case State::kPrepareAbort: return "PrepareAbort";
-    case State::kCompleteCommit: return "CompleteCommit";
-    case State::kCompleteAbort: return "CompleteAbort";
+    case State::kEmpty:
+      return "Empty";
+    case State::kOngoing:
+      return "Ongoing";
+    case State::kPrepareCommit:
+      return "PrepareCommit";
+    case State::kPrepareAbort:
+      return "PrepareAbort";
+    case State::kCompleteCommit:
+      return "CompleteCommit";
+    case State::kCompleteAbort:
+      return "CompleteAbort";
   }
   return "Unknown";
 }
@@ -105,6 +112,22 @@ Status TransactionCoordinator::bump_epoch(Txn& txn) {
   return Status();
 }
 
+void TransactionCoordinator::fence(Txn& txn) {
+  if (txn.epoch.value() < INT16_MAX) {
+    txn.epoch = ProducerEpoch(static_cast<int16_t>(txn.epoch.value() + 1));
+  }
+}
+
+Status TransactionCoordinator::sync_data(Txn& txn) {
+  for (const TopicPartition& tp : txn.partitions) {
+    auto partition = lookup_(tp);
+    if (!partition.ok()) continue;  // a deleted topic
+    if ((*partition)->config().flush_policy == FlushPolicy::kNever) continue;
+    SLUICE_RETURN_IF_ERROR((*partition)->sync());
+  }
+  return Status();
+}
+
 Status TransactionCoordinator::complete(Txn& txn, bool commit) {
   const ControlType type = commit ? ControlType::kCommit : ControlType::kAbort;
   std::vector<std::shared_ptr<Partition>> written;
@@ -116,11 +139,16 @@ Status TransactionCoordinator::complete(Txn& txn, bool commit) {
                    partition.status().message());
       continue;
     }
-    bool open = false;
+    // An abort marks every partition of the transaction, open there or not: its epoch fences
+    // an append that passed check_append() before the abort and reaches the partition after
+    // it. A commit marks only where the transaction is still open, so a resumed commit does not
+    // write a marker twice.
+    bool open = !commit;
     for (const auto& [pid, epoch] : (*partition)->open_transactions()) open |= pid == txn.pid;
-    if (!open) continue;  // marker already written (a resumed completion)
+    if (!open) continue;
     SLUICE_RETURN_IF_ERROR((*partition)->append_marker(txn.pid, txn.epoch, type, 0).status());
     written.push_back(*partition);
+    SLUICE_SYNC_POINT("TransactionCoordinator::AfterMarker");
   }
   // Markers must be durable before Complete: recovery trusts Complete.
   for (const auto& p : written) SLUICE_RETURN_IF_ERROR(p->sync());
@@ -131,7 +159,9 @@ Status TransactionCoordinator::complete(Txn& txn, bool commit) {
 }
 
 Status TransactionCoordinator::abort_with_new_epoch(Txn& txn) {
-  SLUICE_RETURN_IF_ERROR(bump_epoch(txn));
+  // Not bump_epoch(): the markers must carry the producer id whose transaction is open, even
+  // when its epochs are used up.
+  fence(txn);
   txn.state = State::kPrepareAbort;
   SLUICE_RETURN_IF_ERROR(persist(txn));
   return complete(txn, false);
@@ -172,7 +202,8 @@ Result<ProducerIdentity> TransactionCoordinator::init_producer_id(std::string_vi
       case State::kPrepareAbort:
         SLUICE_RETURN_IF_ERROR(abort_with_new_epoch(*txn));
         break;
-      default: break;
+      default:
+        break;
     }
     SLUICE_RETURN_IF_ERROR(bump_epoch(*txn));
   }
@@ -193,14 +224,14 @@ Status TransactionCoordinator::add_partitions(std::string_view id, ProducerIdent
     return Status(StatusCode::kInvalidTxnState,
                   "transaction '" + txn->id + "' is completing; wait for it to end");
   }
+  // All partitions are checked before any is added: a refused request must not leave behind an
+  // open transaction that nothing will end (it would time out and fence its producer).
+  for (const TopicPartition& tp : partitions) SLUICE_RETURN_IF_ERROR(lookup_(tp).status());
   if (txn->state != State::kOngoing) {
     txn->state = State::kOngoing;
     txn->started_ms = clock_.monotonic_ms();
   }
-  for (const TopicPartition& tp : partitions) {
-    SLUICE_RETURN_IF_ERROR(lookup_(tp).status());
-    txn->partitions.insert(tp);
-  }
+  txn->partitions.insert(partitions.begin(), partitions.end());
   return Status();
 }
 
@@ -213,13 +244,17 @@ Status TransactionCoordinator::check_append(ProducerId producer, ProducerEpoch e
                       " sent transactional data but has no transactional id; call "
                       "init_producer_id first");
   }
-  MutexLock lock(txn->mu);
-  SLUICE_RETURN_IF_ERROR(check_identity(*txn, {producer, epoch}));
-  if (txn->state != State::kOngoing || !txn->partitions.count(tp)) {
-    return Status(StatusCode::kInvalidTxnState,
-                  "transaction '" + txn->id + "' has not added partition " + tp.to_string() +
-                      " (state " + std::string(state_name(txn->state)) + ")");
+  {
+    MutexLock lock(txn->mu);
+    SLUICE_RETURN_IF_ERROR(check_identity(*txn, {producer, epoch}));
+    if (txn->state != State::kOngoing || !txn->partitions.count(tp)) {
+      return Status(StatusCode::kInvalidTxnState,
+                    "transaction '" + txn->id + "' has not added partition " + tp.to_string() +
+                        " (state " + std::string(state_name(txn->state)) + ")");
+    }
   }
+  // The append follows without the lock, so an abort can come in between; see complete().
+  SLUICE_SYNC_POINT("TransactionCoordinator::AfterCheckAppend");
   return Status();
 }
 
@@ -230,17 +265,29 @@ Status TransactionCoordinator::end_transaction(std::string_view id, ProducerIden
   MutexLock lock(txn->mu);
   if (producer.id == txn->pid && producer.epoch < txn->epoch &&
       txn->state == State::kCompleteAbort) {
-    return Status(StatusCode::kProducerFenced,
-                  "transaction '" + txn->id + "' was aborted (timed out or fenced by a newer "
-                  "producer); close this producer");
+    return Status(StatusCode::kProducerFenced, "transaction '" + txn->id +
+                                                   "' was aborted (timed out or fenced by a newer "
+                                                   "producer); close this producer");
   }
   SLUICE_RETURN_IF_ERROR(check_identity(*txn, producer));
   switch (txn->state) {
-    case State::kOngoing:
+    case State::kOngoing: {
+      // For a commit this durable write is the commit point. The state moves only once the
+      // write succeeded: a retry after a failed write must write it again, because markers
+      // written without a durable PrepareCommit would be half aborted by recovery.
+      if (commit) {
+        SLUICE_RETURN_IF_ERROR(sync_data(*txn));
+        SLUICE_SYNC_POINT("TransactionCoordinator::BeforePrepareCommit");
+      }
       txn->state = commit ? State::kPrepareCommit : State::kPrepareAbort;
-      // For a commit this durable write is the commit point.
-      SLUICE_RETURN_IF_ERROR(persist(*txn));
+      Status persisted = persist(*txn);
+      if (!persisted.ok()) {
+        txn->state = State::kOngoing;
+        return persisted;
+      }
+      if (commit) SLUICE_SYNC_POINT("TransactionCoordinator::AfterPrepareCommit");
       return complete(*txn, commit);
+    }
     case State::kPrepareCommit:
     case State::kPrepareAbort:
       if (commit != (txn->state == State::kPrepareCommit)) break;
@@ -250,11 +297,12 @@ Status TransactionCoordinator::end_transaction(std::string_view id, ProducerIden
       // A retry of an end that already happened, or an empty transaction.
       if (commit == (txn->state == State::kCompleteCommit)) return Status();
       break;
-    case State::kEmpty: return Status();  // nothing was added: nothing to do
+    case State::kEmpty:
+      return Status();  // nothing was added: nothing to do
   }
-  return Status(StatusCode::kInvalidTxnState,
-                "cannot " + std::string(commit ? "commit" : "abort") + " transaction '" +
-                    txn->id + "' in state " + std::string(state_name(txn->state)));
+  return Status(StatusCode::kInvalidTxnState, "cannot " + std::string(commit ? "commit" : "abort") +
+                                                  " transaction '" + txn->id + "' in state " +
+                                                  std::string(state_name(txn->state)));
 }
 
 Result<int> TransactionCoordinator::abort_timed_out() {
@@ -264,15 +312,25 @@ Result<int> TransactionCoordinator::abort_timed_out() {
     for (const auto& [id, txn] : txns_) all.push_back(txn);
   }
   int aborted = 0;
+  Status first;
   const int64_t now = clock_.monotonic_ms();
   for (const auto& txn : all) {
     MutexLock lock(txn->mu);
-    if (txn->state != State::kOngoing || now - txn->started_ms < txn->timeout_ms) continue;
-    spdlog::warn("transaction '{}' of producer {} timed out after {} ms: aborting it", txn->id,
-                 txn->pid.value(), now - txn->started_ms);
-    SLUICE_RETURN_IF_ERROR(abort_with_new_epoch(*txn));
-    ++aborted;
+    Status s;
+    if (txn->state == State::kPrepareCommit || txn->state == State::kPrepareAbort) {
+      // A completion that failed partway, whose producer may never retry it: finish it, or the
+      // last stable offsets of its partitions stay behind until a restart.
+      spdlog::info("transaction '{}': finishing its {}", txn->id, state_name(txn->state));
+      s = complete(*txn, txn->state == State::kPrepareCommit);
+    } else if (txn->state == State::kOngoing && now - txn->started_ms >= txn->timeout_ms) {
+      spdlog::warn("transaction '{}' of producer {} timed out after {} ms: aborting it", txn->id,
+                   txn->pid.value(), now - txn->started_ms);
+      s = abort_with_new_epoch(*txn);
+      if (s.ok()) ++aborted;
+    }
+    if (!s.ok() && first.ok()) first = s.with_context("transaction '" + txn->id + "'");
   }
+  if (!first.ok()) return first;
   return aborted;
 }
 
@@ -322,8 +380,8 @@ Status TransactionCoordinator::recover(const std::vector<std::shared_ptr<Partiti
         txn->epoch = ProducerEpoch(j.at("epoch").get<int16_t>());
         txn->timeout_ms = j.at("timeout_ms").get<int64_t>();
         std::string state = j.at("state").get<std::string>();
-        for (State s : {State::kEmpty, State::kOngoing, State::kPrepareCommit,
-                        State::kPrepareAbort, State::kCompleteCommit, State::kCompleteAbort}) {
+        for (State s : {State::kEmpty, State::kOngoing, State::kPrepareCommit, State::kPrepareAbort,
+                        State::kCompleteCommit, State::kCompleteAbort}) {
           if (state == state_name(s)) txn->state = s;
         }
         for (const auto& p : j.at("partitions")) {
@@ -365,8 +423,8 @@ Status TransactionCoordinator::recover(const std::vector<std::shared_ptr<Partiti
       if (txn) {
         MutexLock lock(txn->mu);
         if (!aborted.count(pid)) {
-          // Fence the producer that was writing it.
-          SLUICE_RETURN_IF_ERROR(bump_epoch(*txn));
+          // Fence the producer that was writing it (keeping its producer id for the markers).
+          fence(*txn);
           txn->state = State::kCompleteAbort;
           txn->partitions.clear();
           SLUICE_RETURN_IF_ERROR(persist(*txn));

@@ -57,6 +57,10 @@ struct TopicConfig {
   TimestampType timestamp_type = TimestampType::kCreateTime;
   // The largest batch an append accepts, in bytes.
   int32_t max_batch_bytes = 8 << 20;
+  // An idempotent producer idle this long (no open transaction) is forgotten when a segment
+  // rolls: a retry of its old batches is then no longer recognized (Kafka's
+  // producer.id.expiration.ms).
+  int64_t producer_id_expiration_ms = 24ll * 3600 * 1000;
 
   bool compacted() const { return cleanup_policy != CleanupPolicy::kDelete; }
   bool deletes() const { return cleanup_policy != CleanupPolicy::kCompact; }
