@@ -87,7 +87,8 @@ struct Data {
   std::vector<Record> records;
 };
 
-std::unique_ptr<LogStore> fresh_store(const Config& cfg, FlushPolicy policy) {
+std::unique_ptr<LogStore> fresh_store(const Config& cfg, FlushPolicy policy,
+                                      const std::string& validation = "full") {
   fs::remove_all(cfg.dir);
   LogStoreOptions options;
   options.data_dir = cfg.dir;
@@ -96,6 +97,7 @@ std::unique_ptr<LogStore> fresh_store(const Config& cfg, FlushPolicy policy) {
   TopicConfig config;
   (void)config.set("flush.policy", flush_policy_value(policy));
   (void)config.set("segment.bytes", std::to_string(1 << 30));
+  (void)config.set("record.validation", validation);
   Status s = (*store)->create_topic("bench", config);
   if (!s.ok()) throw std::runtime_error(s.to_string());
   return std::move(store).value();
@@ -103,8 +105,9 @@ std::unique_ptr<LogStore> fresh_store(const Config& cfg, FlushPolicy policy) {
 
 // The log: pre-built batches appended as a broker receives them (CRC and records validated,
 // offsets assigned, indexes updated, written, synced as the policy says).
-Run run_log(const Config& cfg, const Data& data, FlushPolicy policy) {
-  auto store = fresh_store(cfg, policy);
+Run run_log(const Config& cfg, const Data& data, FlushPolicy policy,
+            const std::string& validation = "full") {
+  auto store = fresh_store(cfg, policy, validation);
   Bytes batch = data.batch();
   const TopicPartition tp{"bench", PartitionId(0)};
   const bool timed = policy == FlushPolicy::kEveryBatch;
@@ -256,7 +259,7 @@ int main(int argc, char** argv) {
   const std::vector<int> batch_sizes = {1, 100, 1000, 10000};
   const std::vector<FlushPolicy> policies = {FlushPolicy::kEveryBatch, FlushPolicy::kInterval,
                                              FlushPolicy::kNever};
-  const int total = static_cast<int>(batch_sizes.size() * policies.size()) + 2;
+  const int total = static_cast<int>(batch_sizes.size() * policies.size()) + 3;
   int done = 0;
   fmt::print("{:<28} {:>14} {:>10} {:>14} {:>10} {:>7}\n", "case", "log rec/s", "log MB/s",
              "base rec/s", "base MB/s", "ratio");
@@ -291,6 +294,18 @@ int main(int argc, char** argv) {
         }
         report(name, log, base);
       }
+    }
+    if (std::string("append_1000_interval_crc_validation").find(only) != std::string::npos) {
+      // The same as append_1000_interval with record.validation=crc: the batch's CRC and header
+      // are checked, its records are not walked.
+      Data data(1000);
+      bench::progress(++done, total, "append_1000_interval (record.validation=crc)");
+      std::vector<Run> log, base;
+      for (int r = 0; r < cfg.rounds; ++r) {
+        log.push_back(run_log(cfg, data, FlushPolicy::kInterval, "crc"));
+        base.push_back(run_baseline(cfg, data, FlushPolicy::kInterval));
+      }
+      report("append_1000_interval_crc_validation", log, base);
     }
     if (std::string("append_1000_interval_encoded").find(only) != std::string::npos) {
       Data data(1000);

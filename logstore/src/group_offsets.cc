@@ -122,7 +122,8 @@ Result<Bytes> GroupOffsets::encode(std::string_view group, const OffsetMap& offs
 Status GroupOffsets::commit(std::string_view group, const OffsetMap& offsets) {
   if (offsets.empty()) return Status();
   SLUICE_ASSIGN_OR_RETURN(Bytes batch, encode(group, offsets, {}, false));
-  SLUICE_ASSIGN_OR_RETURN(AppendResult appended, partition_for(group)->append(batch));
+  SLUICE_ASSIGN_OR_RETURN(AppendResult appended,
+                          partition_for(group)->append(batch, BatchOrigin::kLocal));
   MutexLock lock(mu_);
   Offset record = appended.base_offset;  // one record per entry, in map order
   for (const auto& [tp, committed] : offsets) {
@@ -136,7 +137,8 @@ Status GroupOffsets::commit_in_transaction(std::string_view group, const OffsetM
                                            ProducerIdentity producer) {
   if (offsets.empty()) return Status();
   SLUICE_ASSIGN_OR_RETURN(Bytes batch, encode(group, offsets, producer, true));
-  SLUICE_ASSIGN_OR_RETURN(AppendResult appended, partition_for(group)->append(batch));
+  SLUICE_ASSIGN_OR_RETURN(AppendResult appended,
+                          partition_for(group)->append(batch, BatchOrigin::kLocal));
   MutexLock lock(mu_);
   auto& pending = pending_[producer.id];
   Offset record = appended.base_offset;

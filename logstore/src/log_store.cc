@@ -311,12 +311,21 @@ Result<FetchResult> LogStoreImpl::fetch(const FetchRequest& request) {
 }
 
 Result<AppendResult> LogStoreImpl::append_batch(const TopicPartition& tp, Bytes& batch) {
+  return append_batch_from(tp, batch, BatchOrigin::kClient);
+}
+
+Result<AppendResult> LogStoreImpl::append_local_batch(const TopicPartition& tp, Bytes& batch) {
+  return append_batch_from(tp, batch, BatchOrigin::kLocal);
+}
+
+Result<AppendResult> LogStoreImpl::append_batch_from(const TopicPartition& tp, Bytes& batch,
+                                                     BatchOrigin origin) {
   SLUICE_ASSIGN_OR_RETURN(auto p, partition(tp));
   SLUICE_ASSIGN_OR_RETURN(BatchHeader h, parse_batch_header(batch));
   if (h.transactional() && !h.control()) {
     SLUICE_RETURN_IF_ERROR(coordinator_->check_append(h.producer_id, h.producer_epoch, tp));
   }
-  return p->append(batch);
+  return p->append(batch, origin);
 }
 
 Result<AppendResult> LogStoreImpl::append(const TopicPartition& tp,
@@ -333,7 +342,7 @@ Result<AppendResult> LogStoreImpl::append(const TopicPartition& tp,
   builder.reserve(estimated_batch_bytes(records));
   for (const Record& r : records) builder.add(r);
   SLUICE_ASSIGN_OR_RETURN(Bytes batch, builder.build());
-  auto result = p->append(batch);
+  auto result = p->append(batch, BatchOrigin::kLocal);
   builder.recycle(std::move(batch));
   return result;
 }

@@ -33,6 +33,8 @@ class LogStoreImpl final : public LogStore {
   Status alter_topic(std::string_view name,
                      const std::map<std::string, std::string>& changes) override;
   Result<AppendResult> append_batch(const TopicPartition& tp, Bytes& batch) override;
+  // append_batch for batches this process encoded itself (the Producer): not re-validated.
+  Result<AppendResult> append_local_batch(const TopicPartition& tp, Bytes& batch);
   Result<ProducerIdentity> init_producer_id(std::string_view transactional_id,
                                             int64_t timeout_ms) override;
   Status add_partitions_to_transaction(std::string_view transactional_id, ProducerIdentity producer,
@@ -78,6 +80,8 @@ class LogStoreImpl final : public LogStore {
 
   std::string topics_dir() const { return data_dir_ + "/topics"; }
   Status load_topic(const std::string& name, OpenReport& report) SLUICE_EXCLUDES(topics_mu_);
+  Result<AppendResult> append_batch_from(const TopicPartition& tp, Bytes& batch,
+                                         BatchOrigin origin);
   Status create_topic_internal(std::string_view name, const TopicConfig& config)
       SLUICE_EXCLUDES(topics_mu_);
   Status ensure_internal_topics() SLUICE_EXCLUDES(topics_mu_);

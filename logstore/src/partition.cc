@@ -18,6 +18,7 @@ Partition::Partition(FileSystem& fs, Clock& clock, TopicPartition id, std::strin
       config_(config),
       may_have_gaps_(config.compacted()),
       flush_policy_(static_cast<int32_t>(config.flush_policy)),
+      record_validation_(static_cast<int32_t>(config.record_validation)),
       flush_ms_(config.flush_ms) {}
 
 Partition::~Partition() = default;
@@ -35,6 +36,7 @@ void Partition::set_config(const TopicConfig& config) {
   config_ = config;
   if (config.compacted()) may_have_gaps_.store(true);
   flush_policy_.store(static_cast<int32_t>(config.flush_policy));
+  record_validation_.store(static_cast<int32_t>(config.record_validation));
   flush_ms_.store(config.flush_ms);
 }
 

@@ -28,6 +28,12 @@
 
 namespace sluice::logstore {
 
+// Where a batch comes from, which decides how much of it append() checks.
+enum class BatchOrigin {
+  kClient,  // from outside the process: checked as the topic's record.validation says
+  kLocal,   // encoded by this process's RecordBatchBuilder: well-formed by construction
+};
+
 class Partition {
  public:
   // Opens (creating if needed) the partition in `dir`, recovering it: torn tails cut, missing or
@@ -45,7 +51,8 @@ class Partition {
   // Appends one encoded batch: checks it, deduplicates retries of idempotent producers, assigns
   // offsets (rewriting `batch` in place), writes it and makes it durable as the flush policy
   // says. `batch` may be re-encoded when the topic's compression requires it.
-  Result<AppendResult> append(Bytes& batch) SLUICE_EXCLUDES(append_mu_);
+  Result<AppendResult> append(Bytes& batch, BatchOrigin origin = BatchOrigin::kClient)
+      SLUICE_EXCLUDES(append_mu_);
 
   // Appends a transaction marker for `producer` (commit or abort of its open transaction).
   Result<AppendResult> append_marker(ProducerId producer, ProducerEpoch epoch, ControlType type,
@@ -135,6 +142,7 @@ class Partition {
   // lost data. The active segment is always dense.
   std::atomic<bool> may_have_gaps_;
   std::atomic<int32_t> flush_policy_;
+  std::atomic<int32_t> record_validation_;
   std::atomic<int64_t> flush_ms_;
   // Set when an fsync failed: the kernel may have dropped the dirty pages, so nothing written
   // since the last good sync can be trusted; appends are refused until the partition reopens.

@@ -27,7 +27,7 @@ Compression codec_for(TopicCompression c, Compression producer_codec) {
 
 }  // namespace
 
-Result<AppendResult> Partition::append(Bytes& batch) {
+Result<AppendResult> Partition::append(Bytes& batch, BatchOrigin origin) {
   SLUICE_ASSIGN_OR_RETURN(RecordBatchView view, RecordBatchView::parse(batch));
   if (view.bytes().size() != batch.size()) {
     return invalid_argument("append of " + id_.to_string() +
@@ -38,10 +38,22 @@ Result<AppendResult> Partition::append(Bytes& batch) {
     return invalid_argument("append of " + id_.to_string() +
                             ": control batches are written by the log itself, not by producers");
   }
-  // Full validation (CRC, every record) outside the lock: it is CPU work that can run in
-  // parallel with other partitions' appends and with this partition's disk write.
-  Status valid = validate_batch(view, /*require_dense=*/true).status();
-  if (!valid.ok()) return valid.with_context("append of " + id_.to_string() + " refused");
+  // Validation outside the lock: it is CPU work that can run in parallel with other
+  // partitions' appends and with this partition's disk write.
+  if (origin == BatchOrigin::kClient) {
+    Status valid;
+    if (static_cast<RecordValidation>(record_validation_.load()) == RecordValidation::kFull) {
+      valid = validate_batch(view, /*require_dense=*/true).status();
+    } else {
+      valid = view.verify_crc();
+      if (valid.ok() && (h.record_count < 1 || h.last_offset_delta != h.record_count - 1)) {
+        valid = invalid_argument("record batch's lastOffsetDelta " +
+                                 std::to_string(h.last_offset_delta) + " does not match its " +
+                                 std::to_string(h.record_count) + " records");
+      }
+    }
+    if (!valid.ok()) return valid.with_context("append of " + id_.to_string() + " refused");
+  }
 
   MutexLock lock(append_mu_);
   if (closed_) return failed_precondition(id_.to_string() + " is closed");

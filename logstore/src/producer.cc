@@ -29,17 +29,20 @@ class LocalProducer final : public Producer {
       registered_ = true;
     }
     const Sequence seq = next_seq_[tp];
-    RecordBatchBuilder builder({.compression = config_.compression,
-                                .producer_id = id_.id,
-                                .producer_epoch = id_.epoch,
-                                .base_sequence = seq,
-                                .transactional = in_txn_,
-                                .default_timestamp = store_.clock().now()});
-    for (const Record& r : records) builder.add(r);
-    SLUICE_ASSIGN_OR_RETURN(Bytes batch, builder.build());
-    auto result = store_.append_batch(tp, batch);
+    builder_.reset({.compression = config_.compression,
+                    .producer_id = id_.id,
+                    .producer_epoch = id_.epoch,
+                    .base_sequence = seq,
+                    .transactional = in_txn_,
+                    .default_timestamp = store_.clock().now()});
+    builder_.reserve(estimated_batch_bytes(records));
+    for (const Record& r : records) builder_.add(r);
+    const int32_t count = builder_.record_count();
+    SLUICE_ASSIGN_OR_RETURN(Bytes batch, builder_.build());
+    auto result = store_.append_local_batch(tp, batch);
+    builder_.recycle(std::move(batch));
     if (!result.ok()) return fail(result.status());
-    int64_t next = static_cast<int64_t>(seq.value()) + builder.record_count();
+    int64_t next = static_cast<int64_t>(seq.value()) + count;
     if (next > INT32_MAX) next -= static_cast<int64_t>(INT32_MAX) + 1;
     next_seq_[tp] = Sequence(static_cast<int32_t>(next));
     return result;
@@ -137,6 +140,7 @@ class LocalProducer final : public Producer {
   const ProducerConfig config_;
   ProducerIdentity id_;
   std::map<TopicPartition, Sequence> next_seq_;
+  RecordBatchBuilder builder_;  // reused: its buffer is recycled after every append
   std::set<TopicPartition> txn_partitions_;
   bool in_txn_ = false;
   bool must_abort_ = false;

@@ -132,6 +132,17 @@ Status TopicConfig::set(std::string_view name, std::string_view value) {
     return invalid_argument("bad compression.type '" + std::string(value) +
                             "': use producer, none, lz4 or zstd");
   }
+  if (name == "record.validation") {
+    if (value == "full") {
+      record_validation = RecordValidation::kFull;
+    } else if (value == "crc") {
+      record_validation = RecordValidation::kCrc;
+    } else {
+      return invalid_argument("bad record.validation '" + std::string(value) +
+                              "': use full or crc");
+    }
+    return Status();
+  }
   if (name == "message.timestamp.type") {
     if (value == "CreateTime") {
       timestamp_type = TimestampType::kCreateTime;
@@ -165,6 +176,7 @@ std::map<std::string, std::string> TopicConfig::to_map() const {
        timestamp_type == TimestampType::kCreateTime ? "CreateTime" : "LogAppendTime"},
       {"max.batch.bytes", std::to_string(max_batch_bytes)},
       {"producer.id.expiration.ms", std::to_string(producer_id_expiration_ms)},
+      {"record.validation", record_validation == RecordValidation::kFull ? "full" : "crc"},
   };
 }
 

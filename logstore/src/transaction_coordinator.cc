@@ -20,7 +20,7 @@ Status append_record(Partition& log, std::string_view key, const std::string& va
   RecordBatchBuilder b;
   b.add(Record{.key = key, .value = ByteView(value)});
   SLUICE_ASSIGN_OR_RETURN(Bytes batch, b.build());
-  return log.append(batch).status();
+  return log.append(batch, BatchOrigin::kLocal).status();
 }
 
 }  // namespace

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include "sluice/base/crc32c.h"
+
 #include <filesystem>
 #include <thread>
 
@@ -170,6 +172,46 @@ TEST_F(LogStoreTest, SecondOpenOfTheSameDirectoryIsRefused) {
   options.background_maintenance = false;
   auto second = LogStore::open(options);
   EXPECT_EQ(second.status().code(), StatusCode::kFailedPrecondition);
+}
+
+}  // namespace
+}  // namespace sluice::logstore
+
+namespace sluice::logstore {
+namespace {
+
+// A batch whose CRC is right but whose first record's length runs past the batch: what a buggy
+// client could send.
+Bytes batch_with_malformed_record() {
+  Bytes batch = testing::encode(RecordSet::numbered(0, 2));
+  batch[format::kHeaderSize] = 0x7e;  // zig-zag 63: longer than the records that follow
+  store_be<uint32_t>(batch.data() + format::kCrcPos,
+                     crc32c::value(ByteView(batch).substr(format::kAttributesPos)));
+  return batch;
+}
+
+TEST_F(LogStoreTest, FullRecordValidationRefusesAClientBatchWithAMalformedRecord) {
+  create("t");
+  Bytes batch = batch_with_malformed_record();
+  auto r = store_->append_batch(tp("t"), batch);
+  EXPECT_EQ(r.status().code(), StatusCode::kCorruption) << r.status().to_string();
+  EXPECT_NE(r.status().message().find("t/0"), std::string::npos) << r.status().message();
+  EXPECT_EQ(store_->partition_ends(tp("t"))->high_watermark.offset(), Offset(0));
+}
+
+TEST_F(LogStoreTest, CrcOnlyValidationStoresItAndReadersReportTheMalformedRecord) {
+  TopicConfig config;
+  ASSERT_TRUE(config.set("record.validation", "crc").ok());
+  create("t", config);
+  Bytes batch = batch_with_malformed_record();
+  auto r = store_->append_batch(tp("t"), batch);
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  auto records = read_all(*store_, tp("t"));
+  EXPECT_EQ(records.status().code(), StatusCode::kCorruption);
+  // The CRC is still checked.
+  Bytes flipped = testing::encode(RecordSet::numbered(0, 2));
+  flipped.back() ^= 0x01;
+  EXPECT_EQ(store_->append_batch(tp("t"), flipped).status().code(), StatusCode::kCorruption);
 }
 
 }  // namespace

@@ -28,6 +28,13 @@ enum class FlushPolicy : int8_t {
   kNever,       // left to the operating system; survives a process crash, not a power cut
 };
 
+// How much of a batch from a client is checked before it is appended. Batches that the
+// process built itself (LogClient::append, Producer, internal topics) are trusted either way.
+enum class RecordValidation : int8_t {
+  kFull,  // CRC, header, and every record's framing and offsets (what Kafka's broker does)
+  kCrc,   // CRC and header only: faster; a malformed record is then found by its readers
+};
+
 // Which codec batches are stored with. kProducer keeps whatever the producer sent.
 enum class TopicCompression : int8_t { kProducer, kNone, kLz4, kZstd };
 
@@ -61,6 +68,7 @@ struct TopicConfig {
   // rolls: a retry of its old batches is then no longer recognized (Kafka's
   // producer.id.expiration.ms).
   int64_t producer_id_expiration_ms = 24ll * 3600 * 1000;
+  RecordValidation record_validation = RecordValidation::kFull;
 
   bool compacted() const { return cleanup_policy != CleanupPolicy::kDelete; }
   bool deletes() const { return cleanup_policy != CleanupPolicy::kCompact; }
