@@ -32,18 +32,6 @@ std::string_view cleanup_name(CleanupPolicy p) {
   return "delete";
 }
 
-std::string_view flush_name(FlushPolicy p) {
-  switch (p) {
-    case FlushPolicy::kEveryBatch:
-      return "every-batch";
-    case FlushPolicy::kInterval:
-      return "interval";
-    case FlushPolicy::kNever:
-      return "never";
-  }
-  return "interval";
-}
-
 std::string_view topic_compression_name(TopicCompression c) {
   switch (c) {
     case TopicCompression::kProducer:
@@ -59,6 +47,18 @@ std::string_view topic_compression_name(TopicCompression c) {
 }
 
 }  // namespace
+
+std::string_view flush_policy_name(FlushPolicy p) {
+  switch (p) {
+    case FlushPolicy::kEveryBatch:
+      return "every-batch";
+    case FlushPolicy::kInterval:
+      return "interval";
+    case FlushPolicy::kNever:
+      return "never";
+  }
+  return "interval";
+}
 
 std::string TopicPartition::to_string() const {
   return topic + "/" + std::to_string(partition.value());
@@ -113,7 +113,7 @@ Status TopicConfig::set(std::string_view name, std::string_view value) {
   }
   if (name == "flush.policy") {
     for (auto p : {FlushPolicy::kEveryBatch, FlushPolicy::kInterval, FlushPolicy::kNever}) {
-      if (value == flush_name(p)) {
+      if (value == flush_policy_name(p)) {
         flush_policy = p;
         return Status();
       }
@@ -166,7 +166,7 @@ std::map<std::string, std::string> TopicConfig::to_map() const {
       {"retention.bytes", std::to_string(retention_bytes)},
       {"cleanup.policy", std::string(cleanup_name(cleanup_policy))},
       {"compression.type", std::string(topic_compression_name(compression))},
-      {"flush.policy", std::string(flush_name(flush_policy))},
+      {"flush.policy", std::string(flush_policy_name(flush_policy))},
       {"flush.ms", std::to_string(flush_ms)},
       {"index.interval.bytes", std::to_string(index_interval_bytes)},
       {"delete.retention.ms", std::to_string(delete_retention_ms)},

@@ -1057,10 +1057,8 @@ TEST_F(CompactionCrashTest, AProcessCrashAtAnyStepOfTheSwapRecoversToBeforeOrAft
   }
 }
 
-// A power cut at a step: whatever was not synced is lost. (Not between renaming the swap file
-// to `.log` and syncing the directory: the fault-injecting file system models an unsynced
-// rename by deleting the file, which no journaling file system does; the process-crash test
-// covers that step.)
+// A power cut at a step: whatever was not synced is lost, and a rename whose directory was not
+// synced yet is undone.
 class CompactionPowerCutTest : public CompactionCrashTest,
                                public ::testing::WithParamInterface<const char*> {};
 
@@ -1088,8 +1086,8 @@ TEST_P(CompactionPowerCutTest, RecoversToBeforeOrAfterTheGroup) {
 INSTANTIATE_TEST_SUITE_P(
     SwapSteps, CompactionPowerCutTest,
     ::testing::Values("Compaction::AfterCleanedWritten", "Compaction::AfterSwapCommitted",
-                      "Compaction::AfterOldFileDeleted", "Compaction::AfterSwapFinished",
-                      "Compaction::AfterGroupInstalled"),
+                      "Compaction::AfterOldFileDeleted", "Compaction::AfterSwapRenamed",
+                      "Compaction::AfterSwapFinished", "Compaction::AfterGroupInstalled"),
     [](const auto& info) { return std::string(info.param).substr(std::strlen("Compaction::")); });
 
 }  // namespace

@@ -268,7 +268,7 @@ TEST_F(ProducerTest, IdempotentProducerNumbersItsBatchesPerPartition) {
 }
 
 TEST_F(ProducerTest, FailedAppendMakesTheIdempotentProducerStartANewProducerId) {
-  testing::FaultInjectionFileSystem fs;
+  testing::FaultInjectionFileSystem& fs = fault_fs_;
   ASSERT_NO_FATAL_FAILURE(open(&fs));
   auto made = store_->create_producer({});
   ASSERT_TRUE(made.ok()) << made.status().to_string();

@@ -138,15 +138,31 @@ Status FaultInjectionFileSystem::remove_all(const std::string& path) {
 
 Status FaultInjectionFileSystem::rename(const std::string& from, const std::string& to) {
   if (dead_.load()) return power_is_off();
-  SLUICE_RETURN_IF_ERROR(base_.rename(from, to));
   MutexLock lock(mu_);
+  // Until the directory is synced, a power cut undoes the rename: `from` is back, and a `to`
+  // it replaced is back with its old contents (kept meanwhile through a hard link).
+  auto target = files_.find(to);
+  const bool target_durable =
+      base_.exists(to) && (target == files_.end() || target->second.dir_entry_synced);
+  if (target_durable && !replaced_.count(to)) {
+    std::string backup = to + ".power-cut-backup-" + std::to_string(++backups_);
+    std::error_code ec;
+    std::filesystem::create_hard_link(to, backup, ec);
+    if (ec) return errno_status("link " + to, ec.value());
+    replaced_[to] = backup;
+  }
+  SLUICE_RETURN_IF_ERROR(base_.rename(from, to));
+  FileState state;
   auto it = files_.find(from);
   if (it != files_.end()) {
-    FileState state = it->second;
-    state.dir_entry_synced = false;  // the new name is not durable until the dir is synced
+    state = it->second;
     files_.erase(it);
-    files_[to] = state;
+  } else {
+    SLUICE_ASSIGN_OR_RETURN(state.synced_size, base_.file_size(to));  // untouched: all durable
   }
+  if (state.dir_entry_synced) state.durable_name = from;
+  state.dir_entry_synced = false;
+  files_[to] = state;
   return Status();
 }
 
@@ -155,7 +171,18 @@ Status FaultInjectionFileSystem::sync_dir(const std::string& dir) {
   SLUICE_RETURN_IF_ERROR(base_.sync_dir(dir));
   MutexLock lock(mu_);
   for (auto& [path, state] : files_) {
-    if (parent_of(path) == dir) state.dir_entry_synced = true;
+    if (parent_of(path) == dir) {
+      state.dir_entry_synced = true;
+      state.durable_name.clear();
+    }
+  }
+  for (auto it = replaced_.begin(); it != replaced_.end();) {
+    if (parent_of(it->first) != dir) {
+      ++it;
+      continue;
+    }
+    SLUICE_RETURN_IF_ERROR(base_.remove_file(it->second));  // the rename is durable now
+    it = replaced_.erase(it);
   }
   return Status();
 }
@@ -174,16 +201,25 @@ Status FaultInjectionFileSystem::apply_power_cut() {
   MutexLock lock(mu_);
   for (const auto& [path, state] : files_) {
     if (!base_.exists(path)) continue;
+    std::string name = path;
     if (!state.dir_entry_synced) {
-      // The file's directory entry never reached the disk: the file is gone (a renamed file
-      // is treated the same way, which is the harsher of the possible outcomes).
-      SLUICE_RETURN_IF_ERROR(base_.remove_file(path));
-      continue;
+      if (state.durable_name.empty()) {
+        // Created and never made durable under any name: gone.
+        SLUICE_RETURN_IF_ERROR(base_.remove_file(path));
+        continue;
+      }
+      // Renamed but not synced: it is back under its durable name.
+      SLUICE_RETURN_IF_ERROR(base_.rename(path, state.durable_name));
+      name = state.durable_name;
     }
-    SLUICE_ASSIGN_OR_RETURN(auto file, base_.open(path, {.writable = true}));
+    SLUICE_ASSIGN_OR_RETURN(auto file, base_.open(name, {.writable = true}));
     if (file->size() > state.synced_size) SLUICE_RETURN_IF_ERROR(file->truncate(state.synced_size));
   }
+  for (const auto& [path, backup] : replaced_) {
+    SLUICE_RETURN_IF_ERROR(base_.rename(backup, path));  // the file an undone rename replaced
+  }
   files_.clear();
+  replaced_.clear();
   return Status();
 }
 

@@ -5,8 +5,10 @@
 // - Failing syncs (EIO).
 // - A power cut: after power_cut() (or automatically after N write operations) every operation
 //   fails; apply_power_cut() then makes the files on disk look as they would after the machine
-//   lost power — every file cut back to its last synced size, and every file whose directory
-//   entry was never synced removed. (Like leveldb's FaultInjectionTestEnv.)
+//   lost power — every file cut back to its last synced size, every file whose directory
+//   entry was never synced removed, and every rename not yet made durable by a directory sync
+//   undone (the file back under its old name, and a file it replaced back too). Like leveldb's
+//   FaultInjectionTestEnv.
 //
 // Thread safety: thread-safe.
 #pragma once
@@ -60,6 +62,7 @@ class FaultInjectionFileSystem final : public FileSystem {
   struct FileState {
     uint64_t synced_size = 0;
     bool dir_entry_synced = true;
+    std::string durable_name;  // renamed from here, and the rename not yet synced
   };
 
   FileSystem& base_;
@@ -69,6 +72,9 @@ class FaultInjectionFileSystem final : public FileSystem {
   std::atomic<bool> dead_{false};
   Mutex mu_;
   std::map<std::string, FileState> files_ SLUICE_GUARDED_BY(mu_);
+  // Rename targets that existed durably: path -> hard link to their old contents.
+  std::map<std::string, std::string> replaced_ SLUICE_GUARDED_BY(mu_);
+  int backups_ SLUICE_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace sluice::testing

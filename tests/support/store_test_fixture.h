@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "fault_injection_fs.h"
 #include "log_test_util.h"
 #include "sluice/base/sync_point.h"
 #include "sluice/logstore/log_store.h"
@@ -134,6 +135,9 @@ class StoreTest : public ::testing::Test {
 
   TempDir dir_;
   ManualClock clock_;
+  // For tests that inject faults: open(&fault_fs_). Declared before store_ so that it outlives
+  // the store (whose close() still syncs through it).
+  FaultInjectionFileSystem fault_fs_;
   logstore::LogStoreOptions options_;
   logstore::OpenReport report_;
   std::unique_ptr<logstore::LogStore> store_;

@@ -35,6 +35,9 @@ enum class RecordValidation : int8_t {
   kCrc,   // CRC and header only: faster; a malformed record is then found by its readers
 };
 
+// "every-batch", "interval" or "never": the value of the flush.policy option.
+std::string_view flush_policy_name(FlushPolicy p);
+
 // Which codec batches are stored with. kProducer keeps whatever the producer sent.
 enum class TopicCompression : int8_t { kProducer, kNone, kLz4, kZstd };
 
