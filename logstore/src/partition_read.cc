@@ -167,14 +167,14 @@ Status Partition::read_segment(const Segment& seg, const FetchRequest& request, 
 }
 
 std::vector<AbortedTransaction> Partition::aborted_between(Offset from, Offset to) const {
+  // An abort marker is never before the data it aborts, so only segments from the one holding
+  // `from` on can hold a relevant entry. Per read-committed fetch: no copies of the list.
   std::vector<AbortedTransaction> out;
-  std::vector<std::shared_ptr<Segment>> all = segments();
-  for (const auto& seg : all) {
-    if (seg->next_offset() <= from && seg != all.back()) continue;
-    for (const AbortedTransaction& a : seg->aborted()) {
-      if (a.last_offset >= from && a.first_offset < to) out.push_back(a);
-    }
-  }
+  ReaderLock lock(segments_mu_);
+  auto it = std::upper_bound(segments_.begin(), segments_.end(), from,
+                             [](Offset o, const auto& s) { return o < s->base_offset(); });
+  if (it != segments_.begin()) --it;
+  for (; it != segments_.end(); ++it) (*it)->collect_aborted(from, to, out);
   return out;
 }
 

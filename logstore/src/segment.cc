@@ -221,6 +221,13 @@ std::vector<AbortedTransaction> Segment::aborted() const {
   return aborted_;
 }
 
+void Segment::collect_aborted(Offset from, Offset to, std::vector<AbortedTransaction>& out) const {
+  MutexLock lock(mu_);
+  for (const AbortedTransaction& a : aborted_) {
+    if (a.last_offset >= from && a.first_offset < to) out.push_back(a);
+  }
+}
+
 void Segment::add_aborted(const AbortedTransaction& txn) {
   MutexLock lock(mu_);
   aborted_.push_back(txn);

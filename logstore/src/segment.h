@@ -122,6 +122,9 @@ class Segment {
   bool empty() const { return size() == 0; }
   // Aborted transactions whose abort marker is in this segment, in marker order.
   std::vector<AbortedTransaction> aborted() const SLUICE_EXCLUDES(mu_);
+  // Appends to `out` those that overlap [from, to): last offset >= from, first offset < to.
+  void collect_aborted(Offset from, Offset to, std::vector<AbortedTransaction>& out) const
+      SLUICE_EXCLUDES(mu_);
 
   // --- write side: the partition's writer only ---
 
