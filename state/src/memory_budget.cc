@@ -1,0 +1,54 @@
+// The process-wide RocksDB memory budget: one LRU block cache shared by every task's RocksDB
+// instance, and one write-buffer manager that charges every memtable to that same cache.
+#include "memory_budget_impl.h"
+
+#include <algorithm>
+
+namespace sluice::state {
+
+std::shared_ptr<StateMemoryBudget> StateMemoryBudget::create(size_t bytes) {
+  return std::make_shared<RocksMemoryBudget>(std::max<size_t>(bytes, 8 << 20));
+}
+
+RocksMemoryBudget::RocksMemoryBudget(size_t bytes) : bytes_(bytes) {
+  rocksdb::LRUCacheOptions cache;
+  cache.capacity = bytes;
+  // Few shards: the cap is enforced per shard, and memtable reservations are pinned in whole
+  // 256 KiB entries, so many small shards could each overshoot their slice.
+  cache.num_shard_bits = 2;
+  // Index and filter blocks (cached too, see table_options()) go to the high-priority pool so
+  // that scans of data blocks do not evict them.
+  cache.high_pri_pool_ratio = 0.1;
+  cache_ = rocksdb::NewLRUCache(cache);
+  // Memtables may take up to half the budget; their memory is reserved in the cache, so block
+  // cache + memtables <= bytes: blocks are evicted to make room. No write stalls: a stalled
+  // writer of one task's DB would wait for flushes that only writes to the other DBs (by the
+  // same thread, often) would trigger — a deadlock. Instead every DB written to while the
+  // manager is over its limit flushes its oldest memtable.
+  write_buffers_ = std::make_shared<rocksdb::WriteBufferManager>(bytes / 2, cache_,
+                                                                 /*allow_stall=*/false);
+}
+
+MemoryUsage RocksMemoryBudget::usage() const {
+  MemoryUsage u;
+  u.cache_bytes = cache_->GetUsage();
+  u.pinned_bytes = cache_->GetPinnedUsage();
+  u.memtable_bytes = write_buffers_->memory_usage();
+  return u;
+}
+
+void RocksMemoryBudget::configure(rocksdb::DBOptions& db, rocksdb::ColumnFamilyOptions& cf) const {
+  db.write_buffer_manager = write_buffers_;
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = cache_;
+  table.cache_index_and_filter_blocks = true;
+  table.cache_index_and_filter_blocks_with_high_priority = true;
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  table.block_size = 16 << 10;
+  cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  // Small memtables: many stores share one budget; the manager flushes the largest when full.
+  cf.write_buffer_size = std::clamp<size_t>(bytes_ / 8, 1 << 20, 64 << 20);
+  cf.max_write_buffer_number = 3;
+}
+
+}  // namespace sluice::state

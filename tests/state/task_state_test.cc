@@ -1,0 +1,297 @@
+// TaskState: stores over RocksDB (and memory) with changelogs in a real log, commits, restore.
+#include "sluice/state/task_state.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "log_test_util.h"
+#include "sluice/logstore/log_store.h"
+#include "temp_dir.h"
+
+namespace sluice::state {
+namespace {
+
+using logstore::IsolationLevel;
+using logstore::TopicPartition;
+
+#define ASSERT_OK(expr)                               \
+  do {                                                \
+    auto status_ = (expr);                            \
+    ASSERT_TRUE(status_.ok()) << status_.to_string(); \
+  } while (0)
+
+class TaskStateTest : public ::testing::TestWithParam<bool> {
+ protected:
+  void SetUp() override {
+    logstore::LogStoreOptions options;
+    options.data_dir = log_dir_.path();
+    options.background_maintenance = false;
+    options.offsets_topic_partitions = 1;
+    auto log = logstore::LogStore::open(options);
+    ASSERT_TRUE(log.ok()) << log.status().to_string();
+    log_ = std::move(log).value();
+    open_state();
+  }
+
+  bool persistent() const { return GetParam(); }
+
+  void open_state() {
+    state_.reset();
+    restored_ = 0;
+    TaskStateOptions options;
+    options.state_dir = state_dir_.path() + "/task-0_1";
+    options.application_id = "app";
+    options.partition = PartitionId(1);
+    options.changelog_partitions = 2;
+    options.log = log_.get();
+    options.persistent = persistent();
+    options.on_restore = [this](const RestoreProgress& p) {
+      if (p.done) restored_ += p.records;
+    };
+    auto state = TaskState::open(options);
+    ASSERT_TRUE(state.ok()) << state.status().to_string();
+    state_ = std::move(state).value();
+  }
+
+  KeyValueStore& kv(const std::string& name = "counts", bool cached = true) {
+    auto store = state_->key_value_store({.name = name, .cached = cached});
+    EXPECT_TRUE(store.ok()) << store.status().to_string();
+    return **store;
+  }
+
+  std::optional<std::string> get(KeyValueStore& store, const std::string& key) {
+    auto v = store.get(key);
+    EXPECT_TRUE(v.ok()) << v.status().to_string();
+    return v.ok() ? *v : std::nullopt;
+  }
+
+  // The records of the store's changelog, read uncommitted.
+  std::vector<testing::ReadRecord> changelog(
+      const std::string& store = "counts",
+      IsolationLevel isolation = IsolationLevel::kReadUncommitted) {
+    auto records =
+        testing::read_all(*log_, {"app-" + store + "-changelog", PartitionId(1)}, isolation);
+    EXPECT_TRUE(records.ok()) << records.status().to_string();
+    return records.ok() ? *records : std::vector<testing::ReadRecord>{};
+  }
+
+  testing::TempDir log_dir_, state_dir_;
+  std::unique_ptr<logstore::LogStore> log_;
+  std::unique_ptr<TaskState> state_;
+  int64_t restored_ = 0;
+};
+
+TEST_P(TaskStateTest, CommittedWritesSurviveReopenWithoutReplayingTheChangelog) {
+  KeyValueStore& store = kv();
+  ASSERT_OK(store.put("a", "1"));
+  ASSERT_OK(store.put("b", "2"));
+  ASSERT_OK(state_->commit());
+  ASSERT_NO_FATAL_FAILURE(open_state());
+  KeyValueStore& again = kv();
+  EXPECT_EQ(get(again, "a"), "1");
+  EXPECT_EQ(get(again, "b"), "2");
+  // RocksDB kept the state and its changelog offset; memory had to replay everything.
+  EXPECT_EQ(restored_, persistent() ? 0 : 2);
+}
+
+TEST_P(TaskStateTest, WritesThatWereNeverFlushedAreGoneAfterReopen) {
+  KeyValueStore& store = kv();
+  ASSERT_OK(store.put("a", "1"));
+  ASSERT_OK(state_->commit());
+  ASSERT_OK(store.put("a", "2"));
+  ASSERT_OK(store.put("b", "3"));
+  ASSERT_NO_FATAL_FAILURE(open_state());  // no commit: as after a crash
+  KeyValueStore& again = kv();
+  EXPECT_EQ(get(again, "a"), "1");
+  EXPECT_EQ(get(again, "b"), std::nullopt);
+}
+
+TEST_P(TaskStateTest, FlushedButUnappliedWritesAreReplayedFromTheChangelogTail) {
+  KeyValueStore& store = kv();
+  ASSERT_OK(store.put("a", "1"));
+  ASSERT_OK(state_->commit());
+  ASSERT_OK(store.put("a", "2"));
+  ASSERT_OK(store.put("c", "4"));
+  ASSERT_OK(state_->flush(nullptr));  // in the changelog, not yet in RocksDB
+  ASSERT_NO_FATAL_FAILURE(open_state());
+  KeyValueStore& again = kv();
+  EXPECT_EQ(get(again, "a"), "2");
+  EXPECT_EQ(get(again, "c"), "4");
+  EXPECT_EQ(restored_, persistent() ? 2 : 3);  // only the tail after the stored offset
+}
+
+TEST_P(TaskStateTest, RestartReplaysOnlyTheChangelogTailAfterTheCheckpoint) {
+  KeyValueStore& store = kv();
+  for (int i = 0; i < 100; ++i) ASSERT_OK(store.put("k" + std::to_string(i), "v"));
+  ASSERT_OK(state_->commit());
+  for (int i = 0; i < 7; ++i) ASSERT_OK(store.put("t" + std::to_string(i), "w"));
+  ASSERT_OK(state_->flush(nullptr));
+  ASSERT_NO_FATAL_FAILURE(open_state());
+  kv();
+  EXPECT_EQ(restored_, persistent() ? 7 : 107);
+}
+
+TEST_P(TaskStateTest, LostStateDirectoryIsRebuiltExactlyFromTheChangelog) {
+  KeyValueStore& store = kv();
+  for (int i = 0; i < 50; ++i) ASSERT_OK(store.put("k" + std::to_string(i), std::to_string(i)));
+  ASSERT_OK(store.remove("k7"));
+  ASSERT_OK(store.put("k8", "changed"));
+  ASSERT_OK(state_->commit());
+  std::map<std::string, std::string> before;
+  {
+    auto it = store.range(std::nullopt, std::nullopt);
+    ASSERT_TRUE(it.ok());
+    for (; (*it)->valid(); (*it)->next()) before[std::string((*it)->key())] = (*it)->value();
+  }
+  state_.reset();
+  std::filesystem::remove_all(state_dir_.path());
+  ASSERT_NO_FATAL_FAILURE(open_state());
+  KeyValueStore& again = kv();
+  std::map<std::string, std::string> after;
+  auto it = again.range(std::nullopt, std::nullopt);
+  ASSERT_TRUE(it.ok());
+  for (; (*it)->valid(); (*it)->next()) after[std::string((*it)->key())] = (*it)->value();
+  EXPECT_EQ(after, before);
+  EXPECT_EQ(before.size(), 49u);
+  EXPECT_GT(restored_, 0);
+}
+
+TEST_P(TaskStateTest, CacheSendsOneChangelogRecordPerKeyPerCommit) {
+  KeyValueStore& store = kv();
+  for (int round = 0; round < 10; ++round) {
+    for (int k = 0; k < 5; ++k) {
+      auto v = store.get("k" + std::to_string(k));
+      ASSERT_TRUE(v.ok());
+      int n = *v ? std::stoi(**v) : 0;
+      ASSERT_OK(store.put("k" + std::to_string(k), std::to_string(n + 1)));
+    }
+  }
+  ASSERT_OK(state_->commit());
+  auto records = changelog();
+  ASSERT_EQ(records.size(), 5u);
+  for (const auto& r : records) EXPECT_EQ(r.value, "10");
+}
+
+TEST_P(TaskStateTest, UncachedStoreLogsEveryUpdateAndTombstonesRemovals) {
+  KeyValueStore& store = kv("plain", /*cached=*/false);
+  ASSERT_OK(store.put("a", "1"));
+  ASSERT_OK(store.put("a", "2"));
+  ASSERT_OK(store.remove("a"));
+  ASSERT_OK(state_->commit());
+  auto records = changelog("plain");
+  ASSERT_EQ(records.size(), 3u);
+  EXPECT_EQ(records[2].key, "a");
+  EXPECT_EQ(records[2].value, std::nullopt);
+}
+
+TEST_P(TaskStateTest, AbortedTransactionLeavesTheStoresAtTheLastCommit) {
+  auto producer = log_->create_producer({.transactional_id = "app-0"});
+  ASSERT_TRUE(producer.ok()) << producer.status().to_string();
+  KeyValueStore& store = kv();
+  ASSERT_OK((*producer)->begin_transaction());
+  ASSERT_OK(store.put("a", "committed"));
+  ASSERT_OK(state_->flush(producer->get()));
+  ASSERT_OK((*producer)->commit_transaction());
+  ASSERT_OK(state_->apply());
+
+  ASSERT_OK((*producer)->begin_transaction());
+  ASSERT_OK(store.put("a", "aborted"));
+  ASSERT_OK(store.put("b", "aborted"));
+  ASSERT_OK(state_->flush(producer->get()));
+  ASSERT_OK((*producer)->abort_transaction());
+  ASSERT_OK(state_->abort());
+  EXPECT_EQ(get(store, "a"), "committed");
+  EXPECT_EQ(get(store, "b"), std::nullopt);
+
+  // A full restore reads the changelog read-committed: the aborted records never come back.
+  state_.reset();
+  std::filesystem::remove_all(state_dir_.path());
+  ASSERT_NO_FATAL_FAILURE(open_state());
+  KeyValueStore& again = kv();
+  EXPECT_EQ(get(again, "a"), "committed");
+  EXPECT_EQ(get(again, "b"), std::nullopt);
+}
+
+TEST_P(TaskStateTest, StoreCannotBeReopenedAsAnotherKind) {
+  kv("x");
+  ASSERT_OK(state_->commit());
+  auto as_window =
+      state_->window_store({.name = "x", .kind = StoreKind::kWindow, .retention_ms = 1000});
+  EXPECT_EQ(as_window.status().code(), StatusCode::kInvalidArgument);
+  auto mismatched = state_->key_value_store({.name = "y", .kind = StoreKind::kWindow});
+  EXPECT_EQ(mismatched.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(state_->key_value_store({.name = "bad/name"}).status().code(),
+            StatusCode::kInvalidArgument);
+}
+
+TEST_P(TaskStateTest, RestoreReportsProgressAndCompletion) {
+  KeyValueStore& store = kv("big", /*cached=*/false);
+  for (int i = 0; i < 3000; ++i) ASSERT_OK(store.put("k" + std::to_string(i), "v"));
+  ASSERT_OK(state_->flush(nullptr));  // changelog only: the reopen must replay all of it
+  std::vector<RestoreProgress> seen;
+  state_.reset();
+  TaskStateOptions options;
+  options.state_dir = state_dir_.path() + "/task-0_1";
+  options.application_id = "app";
+  options.partition = PartitionId(1);
+  options.changelog_partitions = 2;
+  options.log = log_.get();
+  options.persistent = persistent();
+  options.on_restore = [&](const RestoreProgress& p) { seen.push_back(p); };
+  auto state = TaskState::open(options);
+  ASSERT_TRUE(state.ok());
+  ASSERT_TRUE((*state)->key_value_store({.name = "big", .cached = false}).ok());
+  ASSERT_FALSE(seen.empty());
+  EXPECT_TRUE(seen.back().done);
+  EXPECT_EQ(seen.back().records, 3000);
+  EXPECT_EQ(seen.back().changelog, (TopicPartition{"app-big-changelog", PartitionId(1)}));
+  EXPECT_GT(seen.back().bytes, 3000);
+}
+
+TEST_P(TaskStateTest, WindowAndSessionStoresAreRebuiltExactlyFromTheirChangelogs) {
+  const StoreSpec window_spec{.name = "w", .kind = StoreKind::kWindow, .retention_ms = 60'000};
+  const StoreSpec session_spec{.name = "s", .kind = StoreKind::kSession, .retention_ms = 60'000};
+  auto window = state_->window_store(window_spec);
+  auto session = state_->session_store(session_spec);
+  ASSERT_TRUE(window.ok() && session.ok());
+  ASSERT_OK((*window)->put("a", Timestamp(1000), "one"));
+  ASSERT_OK((*window)->put("a", Timestamp(2000), "two"));
+  ASSERT_OK((*window)->put("b", Timestamp(1000), "three"));
+  ASSERT_OK((*window)->put("b", Timestamp(1000), std::nullopt));
+  ASSERT_OK((*session)->put("u", {Timestamp(10), Timestamp(20)}, "x"));
+  ASSERT_OK((*session)->put("u", {Timestamp(30), Timestamp(40)}, "y"));
+  ASSERT_OK((*session)->remove("u", {Timestamp(10), Timestamp(20)}));
+  ASSERT_OK(state_->commit());
+  state_.reset();
+  std::filesystem::remove_all(state_dir_.path());
+  ASSERT_NO_FATAL_FAILURE(open_state());
+  window = state_->window_store(window_spec);
+  session = state_->session_store(session_spec);
+  ASSERT_TRUE(window.ok() && session.ok());
+  EXPECT_EQ(*(*window)->fetch("a", Timestamp(1000)), "one");
+  EXPECT_EQ(*(*window)->fetch("a", Timestamp(2000)), "two");
+  EXPECT_EQ(*(*window)->fetch("b", Timestamp(1000)), std::nullopt);
+  EXPECT_EQ(*(*session)->fetch("u", {Timestamp(10), Timestamp(20)}), std::nullopt);
+  EXPECT_EQ(*(*session)->fetch("u", {Timestamp(30), Timestamp(40)}), "y");
+}
+
+TEST_P(TaskStateTest, AbortForgetsAStreamTimeThatWasNeverCommitted) {
+  const StoreSpec spec{.name = "w", .kind = StoreKind::kWindow, .retention_ms = 1000};
+  auto window = state_->window_store(spec);
+  ASSERT_TRUE(window.ok());
+  ASSERT_OK((*window)->put("a", Timestamp(5000), "kept"));
+  ASSERT_OK((*window)->advance_stream_time(Timestamp(5000)));
+  ASSERT_OK(state_->commit());
+  ASSERT_OK((*window)->advance_stream_time(Timestamp(9000)));  // would expire the window
+  EXPECT_EQ(*(*window)->fetch("a", Timestamp(5000)), std::nullopt);
+  ASSERT_OK(state_->abort());
+  EXPECT_EQ((*window)->stream_time(), Timestamp(5000));
+  EXPECT_EQ(*(*window)->fetch("a", Timestamp(5000)), "kept");
+}
+
+INSTANTIATE_TEST_SUITE_P(RocksDbAndMemory, TaskStateTest, ::testing::Values(true, false),
+                         [](const auto& info) { return info.param ? "RocksDb" : "InMemory"; });
+
+}  // namespace
+}  // namespace sluice::state
