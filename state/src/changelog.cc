@@ -118,7 +118,7 @@ Status ChangelogBuffer::flush(logstore::LogClient& log, logstore::Producer* prod
     size_t bytes = 0;
     for (; i < records_.size() && batch.size() < kRecordsPerBatch && bytes < kBytesPerBatch; ++i) {
       const auto& [k, v] = records_[i];
-      logstore::Record r{.key = ByteView(k)};
+      logstore::Record r{.key = ByteView(k), .headers = headers_};
       if (v) r.value = ByteView(*v);
       batch.push_back(r);
       bytes += k.size() + (v ? v->size() : 0);

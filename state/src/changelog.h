@@ -18,7 +18,10 @@ namespace sluice::state {
 
 class ChangelogBuffer {
  public:
-  explicit ChangelogBuffer(logstore::TopicPartition topic) : topic_(std::move(topic)) {}
+  // `headers` go on every record (their bytes must outlive the buffer).
+  explicit ChangelogBuffer(logstore::TopicPartition topic,
+                           std::vector<logstore::RecordHeader> headers = {})
+      : topic_(std::move(topic)), headers_(std::move(headers)) {}
 
   const logstore::TopicPartition& topic() const { return topic_; }
   void add(ByteView key, std::optional<ByteView> value);
@@ -38,6 +41,7 @@ class ChangelogBuffer {
 
  private:
   logstore::TopicPartition topic_;
+  std::vector<logstore::RecordHeader> headers_;
   std::vector<std::pair<Bytes, std::optional<Bytes>>> records_;
   std::optional<Offset> flushed_;
 };

@@ -12,7 +12,10 @@ std::shared_ptr<StateMemoryBudget> StateMemoryBudget::create(size_t bytes) {
 
 RocksMemoryBudget::RocksMemoryBudget(size_t bytes) : bytes_(bytes) {
   rocksdb::LRUCacheOptions cache;
-  cache.capacity = bytes;
+  // The cache may hold blocks that reads and compactions have pinned beyond its capacity (a
+  // strict limit would fail those reads instead), so it is sized a little under the budget:
+  // the headroom absorbs what is pinned at any moment.
+  cache.capacity = bytes - std::clamp<size_t>(bytes / 16, 1 << 20, 64 << 20);
   // Few shards: the cap is enforced per shard, and memtable reservations are pinned in whole
   // 256 KiB entries, so many small shards could each overshoot their slice.
   cache.num_shard_bits = 2;

@@ -5,6 +5,7 @@
 #include <rocksdb/db.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <map>
@@ -17,6 +18,7 @@
 #include "rocks_window_stores.h"
 #include "rocks_writer.h"
 #include "sluice/state/in_memory_stores.h"
+#include "ttl_store.h"
 
 namespace sluice::state {
 namespace {
@@ -25,6 +27,9 @@ using logstore::TopicPartition;
 
 constexpr std::string_view kOffsetKeyPrefix = "changelog-offset/";
 constexpr std::string_view kKindKeyPrefix = "store-kind/";
+constexpr std::string_view kTtlKeyPrefix = "store-ttl/";
+// The least a TTL sweep examines at each commit (more when more was written since the last).
+constexpr size_t kSweepMinimum = 1000;
 constexpr size_t kRestoreFetchBytes = 8 << 20;
 
 std::string_view kind_name(StoreKind k) {
@@ -62,7 +67,20 @@ Status validate_spec(const StoreSpec& spec, StoreKind kind) {
   return Status();
 }
 
-// One store and the layers over it: inner (RocksDB or memory) <- logged <- cached.
+// Values of a store with TTL carry write times; a changelog written with and a store opened
+// without (or the reverse) would mix the two.
+Status check_ttl_format(const StoreSpec& spec, const TopicPartition& tp,
+                        const logstore::RecordView& r) {
+  const bool stamped = std::ranges::any_of(
+      r.headers, [](const logstore::RecordHeader& h) { return h.key == kTtlChangelogHeader; });
+  if (stamped == (spec.ttl_ms > 0)) return Status();
+  return invalid_argument("changelog " + tp.to_string() + " was written by store '" + spec.name +
+                          "' " + (stamped ? "with" : "without") + " a TTL, which is now opened " +
+                          (stamped ? "without" : "with") +
+                          " one; use a new store name (or reset the application's state)");
+}
+
+// One store and the layers over it: inner (RocksDB or memory) <- logged <- cached <- ttl.
 struct StoreEntry {
   StoreSpec spec;
   rocksdb::ColumnFamilyHandle* cf = nullptr;
@@ -74,6 +92,7 @@ struct StoreEntry {
   std::unique_ptr<WindowStore> window_logged;
   std::unique_ptr<SessionStore> session_logged;
   std::unique_ptr<KeyValueStore> kv_cached;
+  std::unique_ptr<TtlKeyValueStore> kv_ttl;
   int64_t restored = 0;
 };
 
@@ -181,6 +200,7 @@ Result<StoreEntry*> TaskStateImpl::entry(const StoreSpec& spec, StoreKind kind) 
   }
   auto e = std::make_unique<StoreEntry>();
   e->spec = spec;
+  bool record_format = false;
   if (options_.persistent) {
     // The kind is recorded with the data: reopening a store as another kind is refused.
     const std::string kind_key = std::string(kKindKeyPrefix) + spec.name;
@@ -190,12 +210,17 @@ Result<StoreEntry*> TaskStateImpl::entry(const StoreSpec& spec, StoreKind kind) 
                               " data and cannot be opened as a " + std::string(kind_name(kind)) +
                               " store");
     }
-    if (!stored) {
-      SLUICE_RETURN_IF_ERROR(
-          from_rocks(db_->Put(rocksdb::WriteOptions(), db_->DefaultColumnFamily(), kind_key,
-                              std::string(kind_name(kind))),
-                     "recording store " + spec.name));
+    // So is whether its values carry TTL stamps: that cannot change under existing data.
+    const std::string ttl_key = std::string(kTtlKeyPrefix) + spec.name;
+    SLUICE_ASSIGN_OR_RETURN(auto stamped, writer_->get(db_->DefaultColumnFamily(), ttl_key));
+    if (stored && stamped.has_value() != (spec.ttl_ms > 0)) {
+      return invalid_argument(
+          "store '" + spec.name + "' was created " + (stamped ? "with" : "without") +
+          " a TTL and cannot be reopened " + (stamped ? "without" : "with") + " one: its values " +
+          (stamped ? "carry" : "lack") +
+          " write times; use a new store name (or reset the application's state)");
     }
+    record_format = !stored;
     auto cf = cf_by_name_.find(spec.name);
     if (cf == cf_by_name_.end()) {
       rocksdb::ColumnFamilyOptions cf_options;
@@ -214,6 +239,16 @@ Result<StoreEntry*> TaskStateImpl::entry(const StoreSpec& spec, StoreKind kind) 
     SLUICE_RETURN_IF_ERROR(ensure_changelog(*e));
     SLUICE_RETURN_IF_ERROR(restore(*e));
   }
+  if (record_format) {
+    // Recorded once the restore has accepted the changelog's format.
+    rocksdb::WriteBatch batch;
+    batch.Put(db_->DefaultColumnFamily(), std::string(kKindKeyPrefix) + spec.name,
+              std::string(kind_name(kind)));
+    if (spec.ttl_ms > 0)
+      batch.Put(db_->DefaultColumnFamily(), std::string(kTtlKeyPrefix) + spec.name, "1");
+    SLUICE_RETURN_IF_ERROR(
+        from_rocks(db_->Write(rocksdb::WriteOptions(), &batch), "recording store " + spec.name));
+  }
   // Window and session stores are always reached through the wrapper (logging or not): abort()
   // replaces them so they drop a stream time that was never committed.
   switch (kind) {
@@ -229,6 +264,10 @@ Result<StoreEntry*> TaskStateImpl::entry(const StoreSpec& spec, StoreKind kind) 
   }
   if (kind == StoreKind::kKeyValue && spec.cached) {
     e->kv_cached = make_cached(e->kv_logged ? *e->kv_logged : *e->kv, cache_, nullptr);
+  }
+  if (kind == StoreKind::kKeyValue && spec.ttl_ms > 0) {
+    KeyValueStore& below = e->kv_cached ? *e->kv_cached : e->kv_logged ? *e->kv_logged : *e->kv;
+    e->kv_ttl = make_ttl(below, spec.ttl_ms, clock_);
   }
   return stores_.emplace(spec.name, std::move(e)).first->second.get();
 }
@@ -282,7 +321,10 @@ Status TaskStateImpl::ensure_changelog(StoreEntry& e) {
                                " partitions; task partition " +
                                std::to_string(options_.partition.value()) + " needs more");
   }
-  e.changelog = std::make_unique<ChangelogBuffer>(TopicPartition{topic, options_.partition});
+  std::vector<logstore::RecordHeader> headers;
+  if (e.spec.ttl_ms > 0) headers.push_back({.key = kTtlChangelogHeader});
+  e.changelog = std::make_unique<ChangelogBuffer>(TopicPartition{topic, options_.partition},
+                                                  std::move(headers));
   return Status();
 }
 
@@ -374,6 +416,9 @@ Status TaskStateImpl::restore(StoreEntry& e) {
         *chunk, req.offset, logstore::IsolationLevel::kReadCommitted,
         [&](const logstore::RecordView& r) -> Status {
           if (r.offset >= end || !r.key) return Status();
+          if (r.value && e.spec.kind == StoreKind::kKeyValue) {
+            SLUICE_RETURN_IF_ERROR(check_ttl_format(e.spec, tp, r));
+          }
           ++progress.records;
           progress.bytes += static_cast<int64_t>(r.key->size() + (r.value ? r.value->size() : 0));
           return apply_record(e, *r.key, r.value);
@@ -413,6 +458,7 @@ Status TaskStateImpl::restore(StoreEntry& e) {
 
 Result<KeyValueStore*> TaskStateImpl::key_value_store(const StoreSpec& spec) {
   SLUICE_ASSIGN_OR_RETURN(StoreEntry * e, entry(spec, StoreKind::kKeyValue));
+  if (e->kv_ttl) return e->kv_ttl.get();
   if (e->kv_cached) return e->kv_cached.get();
   if (e->kv_logged) return e->kv_logged.get();
   return e->kv.get();
@@ -430,6 +476,11 @@ Result<SessionStore*> TaskStateImpl::session_store(const StoreSpec& spec) {
 
 Status TaskStateImpl::flush(logstore::Producer* producer) {
   if (closed_) return failed_precondition("the task's state is closed");
+  for (auto& [name, e] : stores_) {
+    if (!e->kv_ttl) continue;
+    const size_t budget = std::max(kSweepMinimum, 2 * e->kv_ttl->writes_since_sweep());
+    SLUICE_RETURN_IF_ERROR(e->kv_ttl->sweep(budget).status().with_context("expiring " + name));
+  }
   SLUICE_RETURN_IF_ERROR(cache_.flush_all());
   for (auto& [name, e] : stores_) {
     if (e->changelog && !e->changelog->empty()) {
@@ -488,12 +539,20 @@ StateMetrics TaskStateImpl::metrics() const {
   m.cache_hits = cache_.hits();
   m.cache_misses = cache_.misses();
   for (const auto& [name, e] : stores_) {
-    m.restored_records += e->restored;
+    StoreMetrics& sm = m.stores.emplace_back();
+    sm.name = name;
+    sm.kind = e->spec.kind;
+    sm.restored_records = e->restored;
+    if (e->kv_ttl) sm.expired_records = e->kv_ttl->expired();
     if (e->cf != nullptr) {
-      uint64_t keys = 0;
-      db_->GetIntProperty(e->cf, "rocksdb.estimate-num-keys", &keys);
-      m.estimated_keys += keys;
+      db_->GetIntProperty(e->cf, "rocksdb.estimate-num-keys", &sm.estimated_keys);
+      db_->GetIntProperty(e->cf, "rocksdb.total-sst-files-size", &sm.disk_bytes);
+      db_->GetIntProperty(e->cf, "rocksdb.cur-size-all-mem-tables", &sm.memtable_bytes);
+    } else if (e->kv) {
+      sm.estimated_keys = e->kv->approximate_count().value_or(0);
     }
+    m.restored_records += sm.restored_records;
+    m.estimated_keys += sm.estimated_keys;
   }
   if (db_) {
     std::error_code ec;

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <map>
 
 #include "log_test_util.h"
 #include "sluice/logstore/log_store.h"
@@ -46,6 +47,7 @@ class TaskStateTest : public ::testing::TestWithParam<bool> {
     options.changelog_partitions = 2;
     options.log = log_.get();
     options.persistent = persistent();
+    options.clock = &clock_;
     options.on_restore = [this](const RestoreProgress& p) {
       if (p.done) restored_ += p.records;
     };
@@ -76,6 +78,24 @@ class TaskStateTest : public ::testing::TestWithParam<bool> {
     return records.ok() ? *records : std::vector<testing::ReadRecord>{};
   }
 
+  // The key -> value contents of a key-value store.
+  std::map<std::string, std::string> contents(KeyValueStore& store) {
+    std::map<std::string, std::string> out;
+    auto it = store.range(std::nullopt, std::nullopt);
+    EXPECT_TRUE(it.ok()) << it.status().to_string();
+    if (!it.ok()) return out;
+    for (; (*it)->valid(); (*it)->next()) out[std::string((*it)->key())] = (*it)->value();
+    EXPECT_TRUE((*it)->status().ok()) << (*it)->status().to_string();
+    return out;
+  }
+
+  KeyValueStore& ttl_kv(const std::string& name, int64_t ttl_ms) {
+    auto store = state_->key_value_store({.name = name, .ttl_ms = ttl_ms});
+    EXPECT_TRUE(store.ok()) << store.status().to_string();
+    return **store;
+  }
+
+  ManualClock clock_;
   testing::TempDir log_dir_, state_dir_;
   std::unique_ptr<logstore::LogStore> log_;
   std::unique_ptr<TaskState> state_;
@@ -288,6 +308,103 @@ TEST_P(TaskStateTest, AbortForgetsAStreamTimeThatWasNeverCommitted) {
   ASSERT_OK(state_->abort());
   EXPECT_EQ((*window)->stream_time(), Timestamp(5000));
   EXPECT_EQ(*(*window)->fetch("a", Timestamp(5000)), "kept");
+}
+
+TEST_P(TaskStateTest, TtlHidesEntriesNotWrittenForTheTtlAndTombstonesThemInTheChangelog) {
+  KeyValueStore& store = ttl_kv("sessions", 1000);
+  ASSERT_OK(store.put("old", "1"));
+  ASSERT_OK(store.put("renewed", "2"));
+  ASSERT_OK(state_->commit());
+  clock_.advance_ms(600);
+  ASSERT_OK(store.put("renewed", "3"));
+  ASSERT_OK(state_->commit());
+  clock_.advance_ms(400);  // "old" is 1000 ms old: expired; "renewed" is 400 ms old
+  EXPECT_EQ(get(store, "old"), std::nullopt);
+  EXPECT_EQ(get(store, "renewed"), "3");
+  EXPECT_EQ(contents(store), (std::map<std::string, std::string>{{"renewed", "3"}}));
+  ASSERT_OK(state_->commit());
+  // The expiry reached the changelog as a tombstone, so a restore cannot bring "old" back.
+  std::vector<testing::ReadRecord> log = changelog("sessions");
+  ASSERT_FALSE(log.empty());
+  EXPECT_EQ(log.back().key, "old");
+  EXPECT_EQ(log.back().value, std::nullopt);
+  const StateMetrics m = state_->metrics();
+  ASSERT_EQ(m.stores.size(), 1u);
+  EXPECT_EQ(m.stores[0].expired_records, 1);
+}
+
+TEST_P(TaskStateTest, TtlSweepExpiresEntriesNobodyReadsAndARestoreEqualsTheLiveState) {
+  KeyValueStore& store = ttl_kv("visits", 10'000);
+  for (int i = 0; i < 2500; ++i) ASSERT_OK(store.put("k" + std::to_string(i), "v"));
+  ASSERT_OK(state_->commit());
+  clock_.advance_ms(5'000);
+  for (int i = 0; i < 10; ++i) ASSERT_OK(store.put("fresh" + std::to_string(i), "w"));
+  ASSERT_OK(state_->commit());
+  clock_.advance_ms(5'000);  // the 2500 expire; the 10 have 5 s left
+  // Nothing reads the expired keys: the per-commit sweeps alone remove them, a bounded number
+  // of entries at a time.
+  for (int i = 0; i < 5; ++i) ASSERT_OK(state_->commit());
+  EXPECT_EQ(state_->metrics().stores[0].expired_records, 2500);
+  int tombstones = 0;
+  for (const auto& r : changelog("visits")) tombstones += r.value ? 0 : 1;
+  EXPECT_EQ(tombstones, 2500);
+  const auto live = contents(store);
+  EXPECT_EQ(live.size(), 10u);
+
+  // Restored from the changelog alone, the store is the live one, write times included: the
+  // survivors still expire when they would have.
+  state_.reset();
+  std::filesystem::remove_all(state_dir_.path());
+  ASSERT_NO_FATAL_FAILURE(open_state());
+  KeyValueStore& again = ttl_kv("visits", 10'000);
+  EXPECT_EQ(contents(again), live);
+  clock_.advance_ms(5'000);
+  EXPECT_TRUE(contents(again).empty());
+}
+
+TEST_P(TaskStateTest, TtlCannotBeAddedToOrDroppedFromAStoreWithData) {
+  ASSERT_OK(kv("plain").put("a", "1"));
+  ASSERT_OK(ttl_kv("stamped", 1000).put("b", "2"));
+  ASSERT_OK(state_->commit());
+  // Persistent stores refuse from their recorded format; in-memory ones when their restore
+  // meets the changelog's.
+  ASSERT_NO_FATAL_FAILURE(open_state());
+  auto with = state_->key_value_store({.name = "plain", .ttl_ms = 1000});
+  EXPECT_EQ(with.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(with.status().message().find("without a TTL"), std::string::npos)
+      << with.status().to_string();
+  auto without = state_->key_value_store({.name = "stamped"});
+  EXPECT_EQ(without.status().code(), StatusCode::kInvalidArgument) << without.status().to_string();
+
+  // Lost local state: the changelog alone still tells.
+  state_.reset();
+  std::filesystem::remove_all(state_dir_.path());
+  ASSERT_NO_FATAL_FAILURE(open_state());
+  EXPECT_EQ(state_->key_value_store({.name = "stamped"}).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(get(ttl_kv("stamped", 1000), "b"), "2");
+}
+
+TEST_P(TaskStateTest, MetricsReportKeysDiskMemoryAndRestorePerStore) {
+  KeyValueStore& store = kv("metered", /*cached=*/false);
+  for (int i = 0; i < 1000; ++i) ASSERT_OK(store.put("k" + std::to_string(i), "value"));
+  ASSERT_OK(state_->commit());
+  StateMetrics m = state_->metrics();
+  ASSERT_EQ(m.stores.size(), 1u);
+  EXPECT_EQ(m.stores[0].name, "metered");
+  EXPECT_GT(m.stores[0].estimated_keys, 500u);  // RocksDB's is an estimate
+  EXPECT_LE(m.stores[0].estimated_keys, 1000u * 2);
+  if (persistent()) {
+    EXPECT_GT(m.stores[0].memtable_bytes, 0u);
+    EXPECT_GT(m.disk_bytes, 0u);
+  }
+  state_.reset();
+  std::filesystem::remove_all(state_dir_.path());
+  ASSERT_NO_FATAL_FAILURE(open_state());
+  kv("metered", false);
+  m = state_->metrics();
+  EXPECT_EQ(m.stores[0].restored_records, 1000);
+  EXPECT_EQ(m.restored_records, 1000);
 }
 
 INSTANTIATE_TEST_SUITE_P(RocksDbAndMemory, TaskStateTest, ::testing::Values(true, false),

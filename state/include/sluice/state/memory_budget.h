@@ -2,7 +2,10 @@
 //
 // Every task's RocksDB instance shares one block cache, and its memtables are charged to that
 // same cache through one write-buffer manager, so block cache + memtables of all stores of all
-// tasks stay within `bytes` (RocksDB stalls writes rather than exceed it). Record caches are
+// tasks stay within `bytes`: when memtables reach half of it the written DB flushes its oldest
+// memtable, and blocks are evicted to make room for memtable reservations. The cache is sized
+// 1/16 under `bytes` (1 to 64 MiB), headroom for blocks pinned by reads and compactions in
+// flight, which an LRU cache without a strict limit may hold beyond its capacity. Record caches are
 // accounted separately (TaskStateOptions::cache_bytes) and should be planned inside the same
 // overall figure.
 //

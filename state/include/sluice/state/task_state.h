@@ -27,6 +27,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "sluice/base/clock.h"
 #include "sluice/base/ids.h"
@@ -72,13 +73,24 @@ struct TaskStateOptions {
   RestoreListener on_restore;
 };
 
+struct StoreMetrics {
+  std::string name;
+  StoreKind kind = StoreKind::kKeyValue;
+  uint64_t disk_bytes = 0;      // its column family's SST files (0 in memory)
+  uint64_t memtable_bytes = 0;  // its column family's memtables
+  uint64_t estimated_keys = 0;  // key-value stores: approximate_count(); others: RocksDB's estimate
+  int64_t restored_records = 0;  // changelog records replayed since the task opened
+  int64_t expired_records = 0;   // key-value stores with a TTL: entries removed as expired
+};
+
 struct StateMetrics {
-  uint64_t disk_bytes = 0;      // SST and WAL files
+  uint64_t disk_bytes = 0;      // the task's RocksDB directory: SST, WAL and manifest files
   uint64_t estimated_keys = 0;  // over all stores
   MemoryUsage memory;           // of the shared budget (all tasks)
   uint64_t cache_bytes = 0;     // this task's record cache in use
   uint64_t cache_hits = 0, cache_misses = 0;
   int64_t restored_records = 0;
+  std::vector<StoreMetrics> stores;  // by name
 };
 
 class TaskState {
