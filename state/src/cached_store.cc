@@ -19,11 +19,12 @@ class CachedKeyValueStore final : public KeyValueStore {
     RecordCache::Lookup hit = cache_.get(id_, key);
     if (hit.hit) return *hit.value;
     SLUICE_ASSIGN_OR_RETURN(std::optional<Bytes> value, inner_.get(key));
-    SLUICE_RETURN_IF_ERROR(cache_.put(id_, key, value, /*dirty=*/false));
+    SLUICE_RETURN_IF_ERROR(cache_.put(
+        id_, key, value ? std::optional<ByteView>(*value) : std::nullopt, /*dirty=*/false));
     return value;
   }
   Status put(ByteView key, ByteView value) override {
-    return cache_.put(id_, key, Bytes(value), /*dirty=*/true);
+    return cache_.put(id_, key, value, /*dirty=*/true);
   }
   Status remove(ByteView key) override { return cache_.put(id_, key, std::nullopt, true); }
 

@@ -50,7 +50,7 @@ void RocksMemoryBudget::configure(rocksdb::DBOptions& db, rocksdb::ColumnFamilyO
   table.block_size = 16 << 10;
   cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   // Small memtables: many stores share one budget; the manager flushes the largest when full.
-  cf.write_buffer_size = std::clamp<size_t>(bytes_ / 8, 1 << 20, 64 << 20);
+  cf.write_buffer_size = std::clamp<size_t>(bytes_ / 32, 1 << 20, 16 << 20);
   cf.max_write_buffer_number = 3;
 }
 

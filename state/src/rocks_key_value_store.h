@@ -61,7 +61,7 @@ class RocksKeyValueStore final : public KeyValueStore {
   StoreSpec spec_;
   RocksWriter& writer_;
   rocksdb::ColumnFamilyHandle* cf_;
-  OpenIterators open_;
+  TrackedIterators open_{writer_};
 };
 
 // The smallest key greater than every key starting with `prefix`; nullopt when there is none

@@ -190,7 +190,7 @@ class RocksSessionStore final : public SessionStore {
   rocksdb::ColumnFamilyHandle* const cf_;
   SegmentedTime time_;
   // Declared last, so it goes first: iterators left open copy out while the rest is intact.
-  OpenIterators open_;
+  TrackedIterators open_{writer_};
 };
 
 }  // namespace

@@ -288,7 +288,7 @@ class RocksWindowStore final : public WindowStore {
   rocksdb::ColumnFamilyHandle* const cf_;
   SegmentedTime time_;
   // Declared last, so it goes first: iterators left open copy out while the rest is intact.
-  OpenIterators open_;
+  TrackedIterators open_{writer_};
 };
 
 }  // namespace

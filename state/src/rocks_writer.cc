@@ -1,8 +1,94 @@
 #include "rocks_writer.h"
 
-#include <rocksdb/comparator.h>
+#include <algorithm>
 
 namespace sluice::state {
+namespace {
+
+// The DB under a column family's buffered writes, forward only. The overlay wins where both
+// hold a key; its removals hide the DB's entries.
+class OverlayIterator final : public rocksdb::Iterator {
+ public:
+  OverlayIterator(std::unique_ptr<rocksdb::Iterator> base,
+                  std::shared_ptr<const RocksWriter::Sorted> overlay)
+      : base_(std::move(base)), overlay_(std::move(overlay)) {}
+
+  bool Valid() const override {
+    if (!status_.ok() || !base_->status().ok()) return false;
+    return from_base_ ? base_->Valid() : pos_ < overlay_->size();
+  }
+  void SeekToFirst() override {
+    base_->SeekToFirst();
+    pos_ = 0;
+    settle();
+  }
+  void Seek(const rocksdb::Slice& target) override {
+    base_->Seek(target);
+    const std::string_view t(target.data(), target.size());
+    pos_ = static_cast<size_t>(
+        std::lower_bound(overlay_->begin(), overlay_->end(), t,
+                         [](const auto* e, std::string_view k) { return e->first < k; }) -
+        overlay_->begin());
+    settle();
+  }
+  void Next() override {
+    if (from_base_) {
+      base_->Next();
+    } else {
+      ++pos_;
+    }
+    settle();
+  }
+  rocksdb::Slice key() const override {
+    if (from_base_) return base_->key();
+    const Bytes& k = (*overlay_)[pos_]->first;
+    return {k.data(), k.size()};
+  }
+  rocksdb::Slice value() const override {
+    if (from_base_) return base_->value();
+    const Bytes& v = *(*overlay_)[pos_]->second;
+    return {v.data(), v.size()};
+  }
+  rocksdb::Status status() const override { return status_.ok() ? base_->status() : status_; }
+  void SeekToLast() override { unsupported(); }
+  void SeekForPrev(const rocksdb::Slice&) override { unsupported(); }
+  void Prev() override { unsupported(); }
+
+ private:
+  void unsupported() {
+    status_ = rocksdb::Status::NotSupported("state store iterators only move forward");
+  }
+  // Positions on the smaller of the two current keys, skipping removed ones.
+  void settle() {
+    for (;;) {
+      if (pos_ == overlay_->size()) {
+        from_base_ = true;
+        return;
+      }
+      const auto& [key, value] = *(*overlay_)[pos_];
+      const int c =
+          base_->Valid() ? base_->key().compare(rocksdb::Slice(key.data(), key.size())) : 1;
+      if (c < 0) {
+        from_base_ = true;
+        return;
+      }
+      if (c == 0) base_->Next();  // shadowed by the buffered write
+      if (value) {
+        from_base_ = false;
+        return;
+      }
+      ++pos_;  // a buffered removal
+    }
+  }
+
+  std::unique_ptr<rocksdb::Iterator> base_;
+  std::shared_ptr<const RocksWriter::Sorted> overlay_;
+  size_t pos_ = 0;
+  bool from_base_ = true;
+  rocksdb::Status status_;
+};
+
+}  // namespace
 
 Status from_rocks(const rocksdb::Status& s, std::string_view context) {
   if (s.ok()) return Status();
@@ -18,8 +104,25 @@ Status from_rocks(const rocksdb::Status& s, std::string_view context) {
   return internal_error(std::move(msg));
 }
 
-RocksWriter::RocksWriter(rocksdb::DB* db)
-    : db_(db), batch_(rocksdb::BytewiseComparator(), 0, /*overwrite_key=*/true) {}
+RocksWriter::RocksWriter(rocksdb::DB* db) : db_(db) {}
+
+void RocksWriter::buffer(rocksdb::ColumnFamilyHandle* cf, ByteView key,
+                         std::optional<ByteView> value) {
+  Overlay& o = overlay(cf);
+  o.sorted.reset();
+  auto it = o.entries.find(key);
+  if (it == o.entries.end()) {
+    o.entries.emplace(Bytes(key), value ? std::optional<Bytes>(Bytes(*value)) : std::nullopt);
+  } else if (value) {
+    if (it->second) {
+      it->second->assign(value->data(), value->size());
+    } else {
+      it->second.emplace(*value);
+    }
+  } else {
+    it->second.reset();
+  }
+}
 
 Status RocksWriter::put(rocksdb::ColumnFamilyHandle* cf, ByteView key, ByteView value) {
   rocksdb::Slice k(key.data(), key.size()), v(value.data(), value.size());
@@ -27,7 +130,9 @@ Status RocksWriter::put(rocksdb::ColumnFamilyHandle* cf, ByteView key, ByteView 
     SLUICE_RETURN_IF_ERROR(from_rocks(bulk_->Put(cf, k, v), "restore write"));
     return maybe_flush_bulk();
   }
-  return from_rocks(batch_.Put(cf, k, v), "buffered write");
+  SLUICE_RETURN_IF_ERROR(from_rocks(batch_.Put(cf, k, v), "buffered write"));
+  buffer(cf, key, value);
+  return Status();
 }
 
 Status RocksWriter::remove(rocksdb::ColumnFamilyHandle* cf, ByteView key) {
@@ -36,7 +141,9 @@ Status RocksWriter::remove(rocksdb::ColumnFamilyHandle* cf, ByteView key) {
     SLUICE_RETURN_IF_ERROR(from_rocks(bulk_->Delete(cf, k), "restore delete"));
     return maybe_flush_bulk();
   }
-  return from_rocks(batch_.Delete(cf, k), "buffered delete");
+  SLUICE_RETURN_IF_ERROR(from_rocks(batch_.Delete(cf, k), "buffered delete"));
+  buffer(cf, key, std::nullopt);
+  return Status();
 }
 
 Status RocksWriter::remove_range(rocksdb::ColumnFamilyHandle* cf, ByteView from, ByteView to) {
@@ -46,10 +153,16 @@ Status RocksWriter::remove_range(rocksdb::ColumnFamilyHandle* cf, ByteView from,
 }
 
 Result<std::optional<Bytes>> RocksWriter::get(rocksdb::ColumnFamilyHandle* cf, ByteView key) {
+  if (!bulk_) {
+    auto o = overlays_.find(cf->GetID());
+    if (o != overlays_.end()) {
+      auto it = o->second.entries.find(key);
+      if (it != o->second.entries.end()) return it->second;
+    }
+  }
   std::string value;
-  rocksdb::Slice k(key.data(), key.size());
-  rocksdb::Status s = bulk_ ? db_->Get(rocksdb::ReadOptions(), cf, k, &value)
-                            : batch_.GetFromBatchAndDB(db_, rocksdb::ReadOptions(), cf, k, &value);
+  rocksdb::Status s =
+      db_->Get(rocksdb::ReadOptions(), cf, rocksdb::Slice(key.data(), key.size()), &value);
   if (s.IsNotFound()) return std::optional<Bytes>();
   SLUICE_RETURN_IF_ERROR(from_rocks(s, "read"));
   return std::optional<Bytes>(std::move(value));
@@ -59,19 +172,35 @@ std::unique_ptr<rocksdb::Iterator> RocksWriter::iterator(rocksdb::ColumnFamilyHa
                                                          const rocksdb::ReadOptions& options) {
   std::unique_ptr<rocksdb::Iterator> base(db_->NewIterator(options, cf));
   if (bulk_) return base;
-  return std::unique_ptr<rocksdb::Iterator>(batch_.NewIteratorWithBase(cf, base.release()));
+  auto found = overlays_.find(cf->GetID());
+  if (found == overlays_.end() || found->second.entries.empty()) return base;
+  Overlay& o = found->second;
+  if (!o.sorted) {
+    auto sorted = std::make_shared<Sorted>();
+    sorted->reserve(o.entries.size());
+    for (const auto& e : o.entries) sorted->push_back(&e);
+    std::sort(sorted->begin(), sorted->end(),
+              [](const auto* a, const auto* b) { return a->first < b->first; });
+    o.sorted = std::move(sorted);
+  }
+  return std::make_unique<OverlayIterator>(std::move(base), o.sorted);
 }
 
 Status RocksWriter::commit() {
-  if (batch_.GetWriteBatch()->Count() == 0) return Status();
-  Status s = from_rocks(db_->Write(write_options_, batch_.GetWriteBatch()), "commit to RocksDB");
-  if (s.ok()) batch_.Clear();
+  if (batch_.Count() == 0) return Status();
+  for (OpenIterators* open : tracked_) open->detach_all();
+  Status s = from_rocks(db_->Write(write_options_, &batch_), "commit to RocksDB");
+  if (s.ok()) discard();
   return s;
 }
 
-void RocksWriter::discard() { batch_.Clear(); }
+void RocksWriter::discard() {
+  for (OpenIterators* open : tracked_) open->detach_all();
+  batch_.Clear();
+  overlays_.clear();
+}
 
-bool RocksWriter::empty() { return batch_.GetWriteBatch()->Count() == 0; }
+bool RocksWriter::empty() { return batch_.Count() == 0; }
 
 void RocksWriter::begin_bulk() { bulk_ = std::make_unique<rocksdb::WriteBatch>(); }
 

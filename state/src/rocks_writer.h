@@ -1,20 +1,28 @@
 // RocksWriter: how a task's stores write to its RocksDB instance.
 //
-// Between commits every write goes into one WriteBatchWithIndex (reads see it: get() and
-// iterators merge it over the DB), and reaches the DB only in commit(), atomically with
-// whatever the caller adds last (the changelog offsets). During a restore, writes go into a
-// plain WriteBatch instead — no index to maintain — flushed to the DB every few thousand records.
+// Between commits every write goes into one WriteBatch, and reaches the DB only in commit(),
+// atomically with whatever the caller adds last (the changelog offsets). Reads see the buffered
+// writes through an overlay: per column family, a hash map from key to its latest buffered
+// value (or removal) that get() consults first, and that iterators merge, sorted on demand,
+// over a DB iterator. (RocksDB's WriteBatchWithIndex does the same with a skiplist on every
+// write, which cost as much again as the DB write itself; a hash insert is far cheaper, and
+// scans — the rare case — pay for the sorting.) During a restore, writes go into a plain batch
+// flushed to the DB every few thousand records, with no overlay.
 //
 // Thread safety: thread-confined to the task.
 #pragma once
 
 #include <rocksdb/db.h>
-#include <rocksdb/utilities/write_batch_with_index.h>
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
 
+#include "detachable_iterator.h"
 #include "sluice/base/bytes.h"
 #include "sluice/base/result.h"
 
@@ -36,14 +44,23 @@ class RocksWriter {
   Status remove_range(rocksdb::ColumnFamilyHandle* cf, ByteView from, ByteView to);
 
   Result<std::optional<Bytes>> get(rocksdb::ColumnFamilyHandle* cf, ByteView key);
-  // An iterator over the DB with the buffered writes merged in.
+  // An iterator over the DB with the buffered writes merged in. Forward only (Seek,
+  // SeekToFirst, Next; the others report NotSupported). Valid until the next commit() or
+  // discard(), and it sees the buffered writes as of its creation only as long as nothing is
+  // written to its column family (the stores detach their iterators before writing).
   std::unique_ptr<rocksdb::Iterator> iterator(rocksdb::ColumnFamilyHandle* cf,
                                               const rocksdb::ReadOptions& options);
 
-  // Applies the buffered writes to the DB in one atomic write and starts a new buffer.
+  // Applies the buffered writes to the DB in one atomic write and starts a new buffer. The
+  // stores' open iterators are detached first: they keep what they saw.
   Status commit();
-  // Drops the buffered writes.
+  // Drops the buffered writes (detaching the open iterators first).
   void discard();
+
+  // The open iterators of a store over this writer, detached before every commit() and
+  // discard(), which free the buffered writes those iterators may point into.
+  void track(OpenIterators* open) { tracked_.push_back(open); }
+  void untrack(OpenIterators* open) { std::erase(tracked_, open); }
   bool empty();
 
   // Restore mode: writes go to a plain batch, committed every `kRestoreBatch` records.
@@ -53,12 +70,41 @@ class RocksWriter {
 
  private:
   static constexpr int kRestoreBatch = 20'000;
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  using Entries = std::unordered_map<Bytes, std::optional<Bytes>, Hash, std::equal_to<>>;
+
+ public:
+  // The buffered writes of one column family in key order (nullopt value: a removal).
+  using Sorted = std::vector<const Entries::value_type*>;
+
+ private:
+  struct Overlay {
+    Entries entries;
+    std::shared_ptr<const Sorted> sorted;  // null after a write; rebuilt by iterator()
+  };
+  Overlay& overlay(rocksdb::ColumnFamilyHandle* cf) { return overlays_[cf->GetID()]; }
+  void buffer(rocksdb::ColumnFamilyHandle* cf, ByteView key, std::optional<ByteView> value);
   Status maybe_flush_bulk();
 
   rocksdb::DB* db_;
-  rocksdb::WriteBatchWithIndex batch_;
+  rocksdb::WriteBatch batch_;
+  std::unordered_map<uint32_t, Overlay> overlays_;  // by column family id
+  std::vector<OpenIterators*> tracked_;
   std::unique_ptr<rocksdb::WriteBatch> bulk_;
   rocksdb::WriteOptions write_options_;
+};
+
+// A store's open iterators, registered with its writer for as long as the store lives.
+class TrackedIterators : public OpenIterators {
+ public:
+  explicit TrackedIterators(RocksWriter& writer) : writer_(writer) { writer_.track(this); }
+  ~TrackedIterators() { writer_.untrack(this); }
+
+ private:
+  RocksWriter& writer_;
 };
 
 }  // namespace sluice::state

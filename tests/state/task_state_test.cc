@@ -407,6 +407,27 @@ TEST_P(TaskStateTest, MetricsReportKeysDiskMemoryAndRestorePerStore) {
   EXPECT_EQ(m.restored_records, 1000);
 }
 
+TEST_P(TaskStateTest, IteratorOpenAcrossCommitsKeepsSeeingTheStoreAsItWas) {
+  KeyValueStore& store = kv("scanned", /*cached=*/false);
+  for (int i = 0; i < 10; ++i) ASSERT_OK(store.put("k" + std::to_string(i), "old"));
+  ASSERT_OK(state_->commit());
+  ASSERT_OK(store.put("k5", "buffered"));  // not yet committed: the iterator sees it
+  auto it = store.range(std::nullopt, std::nullopt);
+  ASSERT_TRUE(it.ok()) << it.status().to_string();
+  (*it)->next();
+  ASSERT_OK(state_->commit());
+  ASSERT_OK(store.put("k6", "new"));
+  ASSERT_OK(store.remove("k7"));
+  ASSERT_OK(state_->abort());
+  std::map<std::string, std::string> seen;
+  for (; (*it)->valid(); (*it)->next()) seen[std::string((*it)->key())] = (*it)->value();
+  ASSERT_OK((*it)->status());
+  EXPECT_EQ(seen.size(), 9u);
+  EXPECT_EQ(seen["k5"], "buffered");
+  EXPECT_EQ(seen["k6"], "old");
+  EXPECT_EQ(seen["k7"], "old");
+}
+
 INSTANTIATE_TEST_SUITE_P(RocksDbAndMemory, TaskStateTest, ::testing::Values(true, false),
                          [](const auto& info) { return info.param ? "RocksDb" : "InMemory"; });
 

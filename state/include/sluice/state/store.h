@@ -9,7 +9,9 @@
 // commit, together with the changelog records that describe them (task_state.h).
 //
 // Thread safety: a store is thread-confined to its task (one stream thread at a time). An
-// iterator is valid until the next write to its store and must not outlive it.
+// iterator sees the store as it was when the iterator was made, even if the store is written or
+// the task commits while it is open (it then walks a copy of what it had left); it must not
+// outlive its store.
 #pragma once
 
 #include <cstdint>
