@@ -4,6 +4,7 @@
 #include <string>
 
 #include "sluice/logstore/log_store.h"
+#include "sluice/state/task_state.h"
 
 int main(int argc, char** argv) {
   using namespace sluice::logstore;
@@ -25,5 +26,16 @@ int main(int argc, char** argv) {
                                      [&](const RecordView& rec) { n += rec.value->size() > 0; });
   std::printf("appended at offset %lld, read back %d record(s)\n",
               static_cast<long long>(appended->base_offset.value()), n);
-  return s.ok() && n == 1 ? 0 : 1;
+  if (!s.ok() || n != 1) return 1;
+
+  // A RocksDB store with its changelog in the log.
+  auto state = sluice::state::TaskState::open({.state_dir = std::string(argv[1]) + "/state/0_0",
+                                               .application_id = "consumer",
+                                               .log = store->get()});
+  if (!state.ok()) return 1;
+  auto counts = (*state)->key_value_store({.name = "counts"});
+  if (!counts.ok() || !(*counts)->put("page-42", "1").ok() || !(*state)->commit().ok()) return 1;
+  auto v = (*counts)->get("page-42");
+  std::printf("state store read back %s\n", v.ok() && *v ? (*v)->c_str() : "nothing");
+  return v.ok() && *v == "1" ? 0 : 1;
 }
