@@ -57,16 +57,16 @@ class TtlStore final : public TtlKeyValueStore {
   const std::string& name() const override { return inner_.name(); }
 
   Result<std::optional<Bytes>> get(ByteView key) override {
-    SLUICE_ASSIGN_OR_RETURN(std::optional<Bytes> v, inner_.get(key));
-    if (!v) return v;
-    if (v->size() < kStampBytes) return malformed(name());
-    if (load_be<int64_t>(v->data()) < oldest_live()) {
+    Result<std::optional<Bytes>> found = inner_.get(key);
+    if (!found.ok() || !found->has_value()) return found;
+    const Bytes& stamped = **found;
+    if (stamped.size() < kStampBytes) return malformed(name());
+    if (load_be<int64_t>(stamped.data()) < oldest_live()) {
       SLUICE_RETURN_IF_ERROR(inner_.remove(key));
       ++expired_;
       return std::optional<Bytes>();
     }
-    v->erase(v->begin(), v->begin() + kStampBytes);
-    return v;
+    return std::optional<Bytes>(stamped.substr(kStampBytes));
   }
 
   Status put(ByteView key, ByteView value) override {
