@@ -1,0 +1,541 @@
+// The DSL: a processing topology in idiomatic C++.
+//
+//   sluice::dsl::TopologyBuilder b;
+//   auto views = b.stream<std::string, PageView>("page-views");
+//   views.filter([](const std::string&, const PageView& v) { return !v.is_bot(); })
+//       .named("drop-bots")
+//       .group_by_key()
+//       .windowed_by(TumblingWindows::of(1min).grace(30s))
+//       .count(Materialized{"views-per-page"})
+//       .to_stream()
+//       .to("page-view-counts");
+//   sluice::Result<Topology> topology = b.build();
+//
+// Streams and tables are typed by key and value. Serdes (sluice/operators/serde.h) are found
+// by type and used only at the edges — sources, sinks, stores, repartition topics; a missing one
+// is a compile error there. User functions are plain lambdas, taking (key, value) or just
+// (value) where that reads naturally, and their results decide the types downstream.
+//
+// Re-keying (map, select_key, flat_map, group_by) marks a stream; a keyed operation on a marked
+// stream first writes it to an internal repartition topic, `<application-id>-<name>-
+// repartition`, so that each key's state lives in exactly one task.
+//
+// Names: every operator gets a derived name (`filter-3`); named() sets the last operator's
+// name. Stores are named by Materialized{"..."}; keep the names and a changed topology finds its
+// state (and its repartition topics) again.
+//
+// Thread safety: a builder and its streams are used by one thread while building.
+#pragma once
+
+#include <chrono>
+#include <concepts>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "sluice/base/result.h"
+#include "sluice/operators/aggregate.h"
+#include "sluice/operators/serde.h"
+#include "sluice/operators/stateless.h"
+#include "sluice/operators/topology.h"
+#include "sluice/operators/windows.h"
+
+namespace sluice::dsl {
+
+using operators::EdgeType;
+using operators::EmitStrategy;
+using operators::ErrorHandling;
+using operators::ErrorPolicy;
+using operators::HasSerde;
+using operators::HoppingWindows;
+using operators::JoinWindows;
+using operators::SessionWindows;
+using operators::SlidingWindows;
+using operators::TimeWindows;
+using operators::Topology;
+using operators::TumblingWindows;
+using operators::Window;
+using operators::Windowed;
+
+// How a source reads its topic.
+template <typename K, typename V>
+struct Consumed {
+  operators::TimestampExtractor<K, V> timestamp_extractor;  // default: the stored timestamp
+  std::string name;                                         // default: source-<n>
+};
+
+// How a sink writes its topic.
+template <typename K, typename V>
+struct Produced {
+  operators::Partitioner<K, V> partitioner;  // default: Kafka's murmur2 of the key bytes
+  std::string name;                          // default: sink-<n>
+};
+
+// The store behind a keyed aggregation.
+struct Materialized {
+  Materialized() = default;
+  Materialized(std::string store_name) : name(std::move(store_name)) {}  // NOLINT: implicit
+  Materialized(const char* store_name) : name(store_name) {}             // NOLINT: implicit
+
+  std::string name;  // default: <operator>-store
+  bool logged = true;
+  bool cached = true;
+  std::optional<int64_t> retention_ms;  // windowed stores: at least window size + grace
+
+  Materialized with_retention(std::chrono::milliseconds r) const {
+    Materialized m = *this;
+    m.retention_ms = r.count();
+    return m;
+  }
+  Materialized without_logging() const {
+    Materialized m = *this;
+    m.logged = false;
+    return m;
+  }
+  Materialized without_caching() const {
+    Materialized m = *this;
+    m.cached = false;
+    return m;
+  }
+};
+
+class TopologyBuilder;
+template <typename K, typename V>
+class KStream;
+template <typename K, typename V>
+class KTable;
+template <typename K, typename V>
+class KGroupedStream;
+template <typename K, typename V>
+class TimeWindowedKStream;
+
+namespace detail {
+
+// What every stream handle holds: the builder and the node whose output it is.
+struct Handle {
+  TopologyBuilder* builder = nullptr;
+  int node = -1;
+  bool needs_repartition = false;
+};
+
+template <typename T>
+std::string type_name() {
+  if constexpr (std::is_same_v<T, std::string>)
+    return "string";
+  else if constexpr (std::is_same_v<T, int64_t>)
+    return "int64";
+  else if constexpr (std::is_same_v<T, int32_t>)
+    return "int32";
+  else if constexpr (std::is_same_v<T, double>)
+    return "double";
+  else if constexpr (std::is_same_v<T, std::monostate>)
+    return "none";
+  else
+    return typeid(T).name();
+}
+
+}  // namespace detail
+
+class TopologyBuilder {
+ public:
+  TopologyBuilder() = default;
+  TopologyBuilder(const TopologyBuilder&) = delete;
+  TopologyBuilder& operator=(const TopologyBuilder&) = delete;
+
+  // A stream of the records of `topic`.
+  template <typename K, typename V>
+  requires EdgeType<K> && EdgeType<V> KStream<K, V> stream(std::string topic,
+                                                           Consumed<K, V> consumed = {}) {
+    const int n = add("source", consumed.name, operators::NodeKind::kSource, {std::move(topic)}, {},
+                      detail::type_name<K>(), detail::type_name<V>(),
+                      [extractor = consumed.timestamp_extractor] {
+                        return std::make_unique<operators::SourceNode<K, V>>(extractor);
+                      });
+    return KStream<K, V>(detail::Handle{this, n, false});
+  }
+
+  // What happens to records that cannot be decoded or whose processing throws.
+  TopologyBuilder& on_errors(ErrorHandling handling) {
+    topology_.set_error_handling(std::move(handling));
+    return *this;
+  }
+
+  // Validates the topology and hands it over; the builder is spent.
+  Result<Topology> build() {
+    if (built_) return failed_precondition("this builder has already built its topology");
+    built_ = true;
+    SLUICE_RETURN_IF_ERROR(topology_.build());
+    return std::move(topology_);
+  }
+
+  // ---- for the stream classes ----
+
+  int add(std::string operation, std::string name, operators::NodeKind kind,
+          std::vector<std::string> topics, std::vector<std::string> stores, std::string key_type,
+          std::string value_type, std::function<std::unique_ptr<operators::Node>()> make) {
+    operators::NodeDef def;
+    def.name = name.empty() ? operation + "-" + std::to_string(topology_.nodes().size()) : name;
+    def.kind = kind;
+    def.operation = std::move(operation);
+    def.topics = std::move(topics);
+    def.stores = std::move(stores);
+    def.key_type = std::move(key_type);
+    def.value_type = std::move(value_type);
+    def.make = std::move(make);
+    return topology_.add_node(std::move(def));
+  }
+  // A node fed by `parent`.
+  int add_child(int parent, std::string operation, std::string key_type, std::string value_type,
+                std::function<std::unique_ptr<operators::Node>()> make,
+                std::vector<std::string> stores = {}) {
+    const int n =
+        add(std::move(operation), "", operators::NodeKind::kProcessor, {}, std::move(stores),
+            std::move(key_type), std::move(value_type), std::move(make));
+    topology_.connect(parent, n);
+    return n;
+  }
+  void rename(int node, std::string name);
+  const std::string& name_of(int node) const { return topology_.node(node).name; }
+  Topology& topology() { return topology_; }
+
+ private:
+  Topology topology_;
+  bool built_ = false;
+};
+
+template <typename K, typename V>
+class KStream {
+ public:
+  explicit KStream(detail::Handle h) : h_(h) {}
+
+  // Sets the name of the operator that made this stream.
+  KStream named(std::string name) {
+    h_.builder->rename(h_.node, std::move(name));
+    return *this;
+  }
+
+  template <typename F>
+  requires operators::KvFunction<F, K, V> KStream filter(F f) {
+    return same("filter",
+                [f] { return std::make_unique<operators::FilterNode<K, V, F>>(f, true); });
+  }
+  template <typename F>
+  requires operators::KvFunction<F, K, V> KStream filter_not(F f) {
+    return same("filter_not",
+                [f] { return std::make_unique<operators::FilterNode<K, V, F>>(f, false); });
+  }
+
+  // (key, value) -> std::pair<K2, V2>. Marks the stream for repartitioning.
+  template <typename F>
+  requires std::is_invocable_v<F&, const K&, const V&>
+  auto map(F f) {
+    using R = std::invoke_result_t<F&, const K&, const V&>;
+    using K2 = typename R::first_type;
+    using V2 = typename R::second_type;
+    return KStream<K2, V2>(child<K2, V2>(
+        "map", [f] { return std::make_unique<operators::MapNode<K, V, F>>(f); }, true));
+  }
+
+  // (value) or (key, value) -> V2.
+  template <typename F>
+  requires operators::KvFunction<F, K, V>
+  auto map_values(F f) {
+    using V2 = std::decay_t<operators::CallKvResult<F, K, V>>;
+    return KStream<K, V2>(child<K, V2>(
+        "map_values", [f] { return std::make_unique<operators::MapValuesNode<K, V, F>>(f); },
+        h_.needs_repartition));
+  }
+
+  // (key, value) -> a range of std::pair<K2, V2>. Marks the stream for repartitioning.
+  template <typename F>
+  requires std::is_invocable_v<F&, const K&, const V&>
+  auto flat_map(F f) {
+    using P = std::ranges::range_value_t<std::invoke_result_t<F&, const K&, const V&>>;
+    using K2 = typename P::first_type;
+    using V2 = typename P::second_type;
+    return KStream<K2, V2>(child<K2, V2>(
+        "flat_map", [f] { return std::make_unique<operators::FlatMapNode<K, V, F>>(f); }, true));
+  }
+
+  // (value) or (key, value) -> a range of V2.
+  template <typename F>
+  requires operators::KvFunction<F, K, V>
+  auto flat_map_values(F f) {
+    using V2 = std::ranges::range_value_t<std::decay_t<operators::CallKvResult<F, K, V>>>;
+    return KStream<K, V2>(child<K, V2>(
+        "flat_map_values",
+        [f] { return std::make_unique<operators::FlatMapValuesNode<K, V, F>>(f); },
+        h_.needs_repartition));
+  }
+
+  // (key, value) or (value) -> K2. Marks the stream for repartitioning.
+  template <typename F>
+  requires operators::KvFunction<F, K, V>
+  auto select_key(F f) {
+    using K2 = std::decay_t<operators::CallKvResult<F, K, V>>;
+    return KStream<K2, V>(child<K2, V>(
+        "select_key", [f] { return std::make_unique<operators::SelectKeyNode<K, V, F>>(f); },
+        true));
+  }
+
+  template <typename F>
+  requires operators::KvFunction<F, K, V> KStream peek(F f) {
+    return same("peek", [f] { return std::make_unique<operators::PeekNode<K, V, F>>(f); });
+  }
+
+  template <typename F>
+  requires operators::KvFunction<F, K, V>
+  void foreach (F f) {
+    child<K, V>(
+        "foreach", [f] { return std::make_unique<operators::ForeachNode<K, V, F>>(f); }, false);
+  }
+
+  // One stream per predicate: a record goes to the first whose predicate holds, or nowhere.
+  std::vector<KStream> branch(std::vector<std::function<bool(const K&, const V&)>> predicates) {
+    const int b = h_.builder->add_child(
+        h_.node, "branch", detail::type_name<K>(), detail::type_name<V>(),
+        [predicates] { return std::make_unique<operators::BranchNode<K, V>>(predicates); });
+    std::vector<KStream> out;
+    for (size_t i = 0; i < predicates.size(); ++i) {
+      const int c = h_.builder->add_child(
+          b, "branch-" + std::to_string(i), detail::type_name<K>(), detail::type_name<V>(),
+          [] { return std::make_unique<operators::PassThroughNode<K, V>>(); });
+      out.emplace_back(detail::Handle{h_.builder, c, h_.needs_repartition});
+    }
+    return out;
+  }
+
+  // The records of both streams.
+  KStream merge(const KStream& other) {
+    KStream m = same("merge", [] { return std::make_unique<operators::PassThroughNode<K, V>>(); });
+    h_.builder->topology().connect(other.h_.node, m.h_.node);
+    m.h_.needs_repartition = h_.needs_repartition || other.h_.needs_repartition;
+    return m;
+  }
+
+  // Writes the stream to `topic`.
+  void to(std::string topic, Produced<K, V> produced = {}) requires EdgeType<K> && EdgeType<V> {
+    const int n = h_.builder->add("sink", produced.name, operators::NodeKind::kSink, {topic}, {},
+                                  detail::type_name<K>(), detail::type_name<V>(),
+                                  [topic, p = produced.partitioner] {
+                                    return std::make_unique<operators::SinkNode<K, V>>(topic, p);
+                                  });
+    h_.builder->topology().connect(h_.node, n);
+  }
+
+  // Groups by the current key (through a repartition topic if the key was changed).
+  KGroupedStream<K, V> group_by_key(
+      std::string repartition_name = "") requires EdgeType<K> && EdgeType<V> {
+    if (!h_.needs_repartition) return KGroupedStream<K, V>(h_);
+    return KGroupedStream<K, V>(repartition(std::move(repartition_name)));
+  }
+
+  // Groups by a new key, (key, value) or (value) -> K2, through a repartition topic.
+  template <typename F>
+  requires operators::KvFunction<F, K, V>
+  auto group_by(F f, std::string repartition_name = "") {
+    return select_key(std::move(f)).group_by_key(std::move(repartition_name));
+  }
+
+  const detail::Handle& handle() const { return h_; }
+
+ private:
+  template <typename K2, typename V2, typename Make>
+  detail::Handle child(std::string op, Make make, bool repartition) {
+    const int n = h_.builder->add_child(h_.node, std::move(op), detail::type_name<K2>(),
+                                        detail::type_name<V2>(), std::move(make));
+    return detail::Handle{h_.builder, n, repartition};
+  }
+  template <typename Make>
+  KStream same(std::string op, Make make) {
+    return KStream(child<K, V>(std::move(op), std::move(make), h_.needs_repartition));
+  }
+  detail::Handle repartition(std::string name) {
+    if (name.empty()) name = h_.builder->name_of(h_.node);
+    const std::string topic = name + "-repartition";
+    h_.builder->topology().add_internal_topic(topic);
+    const int sink = h_.builder->add(
+        "sink", name + "-repartition-sink", operators::NodeKind::kSink, {topic}, {},
+        detail::type_name<K>(), detail::type_name<V>(),
+        [topic] { return std::make_unique<operators::SinkNode<K, V>>(topic, nullptr); });
+    h_.builder->topology().connect(h_.node, sink);
+    const int source =
+        h_.builder->add("source", name + "-repartition-source", operators::NodeKind::kSource,
+                        {topic}, {}, detail::type_name<K>(), detail::type_name<V>(),
+                        [] { return std::make_unique<operators::SourceNode<K, V>>(); });
+    return detail::Handle{h_.builder, source, false};
+  }
+
+  detail::Handle h_;
+};
+
+template <typename K, typename V>
+class KTable {
+ public:
+  explicit KTable(detail::Handle h) : h_(h) {}
+  // The table's updates as a stream.
+  KStream<K, V> to_stream() {
+    const int n =
+        h_.builder->add_child(h_.node, "to_stream", detail::type_name<K>(), detail::type_name<V>(),
+                              [] { return std::make_unique<operators::PassThroughNode<K, V>>(); });
+    return KStream<K, V>(detail::Handle{h_.builder, n, false});
+  }
+  KTable named(std::string name) {
+    h_.builder->rename(h_.node, std::move(name));
+    return *this;
+  }
+
+ private:
+  detail::Handle h_;
+};
+
+template <typename K, typename V>
+class KGroupedStream {
+ public:
+  explicit KGroupedStream(detail::Handle h) : h_(h) {}
+
+  // agg = adder(key, value, agg), from initializer() for a new key.
+  template <typename Init, typename Adder>
+  auto aggregate(Init initializer, Adder adder, Materialized m = {}) {
+    using Agg = std::decay_t<std::invoke_result_t<Init&>>;
+    static_assert(HasSerde<K> && HasSerde<Agg>, "the key and aggregate need serdes for the store");
+    const std::string store = store_name(m, "aggregate");
+    h_.builder->topology().add_store(state::StoreSpec{.name = store,
+                                                      .kind = state::StoreKind::kKeyValue,
+                                                      .logged = m.logged,
+                                                      .cached = m.cached});
+    const int n = h_.builder->add_child(
+        h_.node, "aggregate", detail::type_name<K>(), detail::type_name<Agg>(),
+        [store, initializer, adder] {
+          return std::make_unique<operators::AggregateNode<K, V, Agg>>(
+              store, initializer,
+              [adder](const K& k, const V& v, Agg a) { return adder(k, v, std::move(a)); });
+        },
+        {store});
+    return KTable<K, Agg>(detail::Handle{h_.builder, n, false});
+  }
+
+  // value = reducer(value so far, value), starting from a key's first value.
+  template <typename Reducer>
+  KTable<K, V> reduce(Reducer reducer, Materialized m = {}) {
+    static_assert(HasSerde<K> && HasSerde<V>, "the key and value need serdes for the store");
+    const std::string store = store_name(m, "reduce");
+    h_.builder->topology().add_store(state::StoreSpec{.name = store,
+                                                      .kind = state::StoreKind::kKeyValue,
+                                                      .logged = m.logged,
+                                                      .cached = m.cached});
+    const int n = h_.builder->add_child(
+        h_.node, "reduce", detail::type_name<K>(), detail::type_name<V>(),
+        [store, reducer] {
+          return std::make_unique<operators::AggregateNode<K, V, V>>(
+              store, nullptr,
+              [reducer](const K&, const V& v, V acc) { return reducer(std::move(acc), v); });
+        },
+        {store});
+    return KTable<K, V>(detail::Handle{h_.builder, n, false});
+  }
+
+  KTable<K, int64_t> count(Materialized m = {}) {
+    m.name = store_name(m, "count");
+    return aggregate([] { return int64_t{0}; }, [](const K&, const V&, int64_t n) { return n + 1; },
+                     m);
+  }
+
+  TimeWindowedKStream<K, V> windowed_by(TimeWindows w) { return TimeWindowedKStream<K, V>(h_, w); }
+
+ private:
+  std::string store_name(const Materialized& m, const std::string& op) {
+    return m.name.empty() ? h_.builder->name_of(h_.node) + "-" + op + "-store" : m.name;
+  }
+  detail::Handle h_;
+};
+
+template <typename K, typename V>
+class TimeWindowedKStream {
+ public:
+  TimeWindowedKStream(detail::Handle h, TimeWindows w) : h_(h), windows_(w) {}
+
+  // Forward each window's result once, when the window closes (default: every update).
+  TimeWindowedKStream emit(EmitStrategy e) const {
+    TimeWindowedKStream s = *this;
+    s.emit_ = e;
+    return s;
+  }
+  // Records later than their window's end + grace go to `topic` (default: dropped, counted).
+  TimeWindowedKStream late_records_to(std::string topic) const {
+    TimeWindowedKStream s = *this;
+    s.late_topic_ = std::move(topic);
+    return s;
+  }
+
+  template <typename Init, typename Adder>
+  auto aggregate(Init initializer, Adder adder, Materialized m = {}) {
+    using Agg = std::decay_t<std::invoke_result_t<Init&>>;
+    return add<Agg>(
+        "windowed-aggregate", std::function<Agg()>(initializer),
+        [adder](const K& k, const V& v, Agg a) { return adder(k, v, std::move(a)); }, m);
+  }
+
+  KTable<Windowed<K>, int64_t> count(Materialized m = {}) {
+    return aggregate([] { return int64_t{0}; }, [](const K&, const V&, int64_t n) { return n + 1; },
+                     m);
+  }
+
+  // A window's value = reducer(value so far, value), starting from its first value.
+  template <typename Reducer>
+  KTable<Windowed<K>, V> reduce(Reducer reducer, Materialized m = {}) {
+    return add<V>(
+        "windowed-reduce", nullptr,
+        [reducer](const K&, const V& v, V acc) { return reducer(std::move(acc), v); }, m);
+  }
+
+ private:
+  template <typename Agg>
+  KTable<Windowed<K>, Agg> add(const std::string& op, std::function<Agg()> initializer,
+                               std::function<Agg(const K&, const V&, Agg)> adder,
+                               const Materialized& m) {
+    static_assert(HasSerde<K> && HasSerde<Agg>, "the key and aggregate need serdes for the store");
+    const std::string store =
+        m.name.empty() ? h_.builder->name_of(h_.node) + "-" + op + "-store" : m.name;
+    const int64_t needed = windows_.size_ms + windows_.grace_ms;
+    const int64_t retention = std::max(m.retention_ms.value_or(needed), needed);
+    auto& t = h_.builder->topology();
+    t.add_store(state::StoreSpec{.name = store,
+                                 .kind = state::StoreKind::kWindow,
+                                 .logged = m.logged,
+                                 .cached = m.cached,
+                                 .retention_ms = retention});
+    std::vector<std::string> stores{store};
+    const std::string emitted = store + "-emitted";
+    if (emit_ == EmitStrategy::kOnWindowClose) {
+      t.add_store(state::StoreSpec{.name = emitted,
+                                   .kind = state::StoreKind::kKeyValue,
+                                   .logged = m.logged,
+                                   .cached = false});
+      stores.push_back(emitted);
+    }
+    const int n = h_.builder->add_child(
+        h_.node, op + " (" + windows_.describe() + ")", detail::type_name<Windowed<K>>(),
+        detail::type_name<Agg>(),
+        [=, w = windows_, e = emit_, late = late_topic_] {
+          return std::make_unique<operators::WindowedAggregateNode<K, V, Agg>>(
+              store, emitted, w, e, late, initializer, adder);
+        },
+        stores);
+    return KTable<Windowed<K>, Agg>(detail::Handle{h_.builder, n, false});
+  }
+
+  detail::Handle h_;
+  TimeWindows windows_;
+  EmitStrategy emit_ = EmitStrategy::kOnEveryUpdate;
+  std::string late_topic_;
+};
+
+inline void TopologyBuilder::rename(int node, std::string name) {
+  topology_.rename_node(node, std::move(name));
+}
+
+}  // namespace sluice::dsl

@@ -1,0 +1,351 @@
+#include "sluice/dsl/test_driver.h"
+
+#include <spdlog/spdlog.h>
+#include <stdlib.h>
+
+#include <algorithm>
+#include <deque>
+#include <filesystem>
+#include <set>
+
+#include "sluice/operators/log_record_collector.h"
+
+namespace sluice::dsl {
+namespace {
+
+using logstore::TopicPartition;
+
+// A fetched record, owned until processed.
+struct Buffered {
+  Offset offset;
+  Timestamp timestamp;
+  std::optional<Bytes> key, value;
+  std::vector<std::pair<Bytes, std::optional<Bytes>>> headers;
+};
+
+std::optional<Bytes> copy(std::optional<ByteView> v) {
+  return v ? std::optional<Bytes>(Bytes(*v)) : std::nullopt;
+}
+
+}  // namespace
+
+struct TopologyTestDriver::Task {
+  int subtopology = 0;
+  PartitionId partition{0};
+  std::unique_ptr<state::TaskState> state;
+  std::unique_ptr<operators::LogRecordCollector> collector;
+  std::unique_ptr<operators::StreamTask> task;
+  // Per input topic: the next offset to fetch and what was fetched but not yet processed.
+  std::map<std::string, Offset> positions;
+  std::map<std::string, std::deque<Buffered>> buffered;
+};
+
+TopologyTestDriver::TopologyTestDriver(operators::Topology topology, TestDriverOptions options)
+    : topology_(std::move(topology)),
+      options_(std::move(options)),
+      clock_(options_.wall_clock_start) {}
+
+TopologyTestDriver::~TopologyTestDriver() {
+  tasks_.clear();
+  log_.reset();
+  if (remove_dir_) {
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+}
+
+Result<std::unique_ptr<TopologyTestDriver>> TopologyTestDriver::create(operators::Topology topology,
+                                                                       TestDriverOptions options) {
+  if (!topology.built()) SLUICE_RETURN_IF_ERROR(topology.build());
+  std::unique_ptr<TopologyTestDriver> d(
+      new TopologyTestDriver(std::move(topology), std::move(options)));
+  SLUICE_RETURN_IF_ERROR(d->start());
+  return d;
+}
+
+Status TopologyTestDriver::start() {
+  dir_ = options_.dir;
+  if (dir_.empty()) {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "sluice-driver-XXXXXX").string();
+    if (mkdtemp(tmpl.data()) == nullptr)
+      return errno_status("creating a temporary directory", errno);
+    dir_ = tmpl;
+    remove_dir_ = true;
+  }
+  logstore::LogStoreOptions log_options;
+  log_options.data_dir = dir_ + "/log";
+  log_options.background_maintenance = false;
+  log_options.offsets_topic_partitions = 1;
+  SLUICE_ASSIGN_OR_RETURN(log_, logstore::LogStore::open(log_options));
+  SLUICE_RETURN_IF_ERROR(create_topics());
+  for (const auto& st : topology_.subtopologies()) {
+    int32_t n = 0;
+    std::vector<std::string> inputs;
+    for (const auto& t : st.source_topics) {
+      const std::string full = topology_.is_internal(t) ? options_.application_id + "-" + t : t;
+      SLUICE_ASSIGN_OR_RETURN(int32_t p, partitions(full));
+      n = std::max(n, p);
+    }
+    for (int32_t p = 0; p < n; ++p) {
+      auto t = std::make_unique<Task>();
+      t->subtopology = st.id;
+      t->partition = PartitionId(p);
+      state::TaskStateOptions so;
+      so.state_dir = dir_ + "/state/" + std::to_string(st.id) + "_" + std::to_string(p);
+      so.application_id = options_.application_id;
+      so.partition = PartitionId(p);
+      so.changelog_partitions = n;
+      so.log = log_.get();
+      so.persistent = options_.persistent_stores;
+      so.clock = &clock_;
+      so.cache_bytes = 1 << 20;
+      SLUICE_ASSIGN_OR_RETURN(t->state, state::TaskState::open(so));
+      t->collector = std::make_unique<operators::LogRecordCollector>(
+          operators::LogRecordCollectorOptions{log_.get(), options_.default_partitions});
+      SLUICE_ASSIGN_OR_RETURN(
+          t->task, operators::StreamTask::create({.topology = &topology_,
+                                                  .subtopology = st.id,
+                                                  .partition = PartitionId(p),
+                                                  .application_id = options_.application_id,
+                                                  .state = t->state.get(),
+                                                  .collector = t->collector.get(),
+                                                  .clock = &clock_}));
+      for (const auto& topic : t->task->input_topics()) t->positions[topic] = Offset(0);
+      tasks_.push_back(std::move(t));
+    }
+  }
+  return Status();
+}
+
+Status TopologyTestDriver::create_topics() {
+  auto create = [&](const std::string& name, int32_t n) -> Status {
+    logstore::TopicConfig config;
+    config.partitions = n;
+    config.flush_policy = logstore::FlushPolicy::kNever;
+    Status s = log_->create_topic(name, config);
+    return s.code() == StatusCode::kAlreadyExists ? Status() : s;
+  };
+  auto configured = [&](const std::string& t) {
+    auto it = options_.partitions.find(t);
+    return it != options_.partitions.end() ? it->second : options_.default_partitions;
+  };
+  std::map<std::string, int32_t> known;  // by the topology's names
+  for (const auto& n : topology_.nodes()) {
+    for (const auto& t : n.topics) {
+      if (!topology_.is_internal(t)) known[t] = configured(t);
+    }
+  }
+  // An internal topic gets the most partitions of the inputs of the sub-topology writing it;
+  // those inputs may be internal themselves, so resolve until nothing changes.
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (const auto& st : topology_.subtopologies()) {
+      int32_t most = 0;
+      bool resolved = true;
+      for (const auto& src : st.source_topics) {
+        auto it = known.find(src);
+        if (it == known.end()) {
+          resolved = false;
+          break;
+        }
+        most = std::max(most, it->second);
+      }
+      if (!resolved) continue;
+      for (const auto& sink : st.sink_topics) {
+        if (topology_.is_internal(sink) && !known.contains(sink)) {
+          known[sink] = most;
+          changed = true;
+        }
+      }
+    }
+  }
+  for (const auto& t : topology_.internal_topics()) {
+    if (!known.contains(t.name)) {
+      return invalid_argument("repartition topic '" + t.name + "' has no writer");
+    }
+  }
+  for (const auto& [t, n] : known) {
+    const std::string full = topology_.is_internal(t) ? options_.application_id + "-" + t : t;
+    SLUICE_RETURN_IF_ERROR(create(full, n));
+  }
+  for (const auto& g : topology_.copartition_groups()) {
+    std::set<int32_t> counts;
+    std::string listing;
+    for (const auto& t : g.topics) {
+      counts.insert(known.at(t));
+      listing += (listing.empty() ? "" : ", ") + t + " (" + std::to_string(known.at(t)) + ")";
+    }
+    if (counts.size() > 1) {
+      return invalid_argument("topics " + listing + " must have the same number of partitions: " +
+                              g.reason + " (repartition one side, or create them alike)");
+    }
+  }
+  if (!topology_.error_handling().dead_letter_topic.empty()) {
+    const auto& dlq = topology_.error_handling().dead_letter_topic;
+    SLUICE_RETURN_IF_ERROR(create(dlq, configured(dlq)));
+  }
+  return Status();
+}
+
+Result<int32_t> TopologyTestDriver::partitions(std::string_view topic) {
+  SLUICE_ASSIGN_OR_RETURN(auto d, log_->describe_topic(topic));
+  return static_cast<int32_t>(d.partitions.size());
+}
+
+Status TopologyTestDriver::pipe_raw(std::string_view topic, std::optional<ByteView> key,
+                                    std::optional<ByteView> value, Timestamp ts,
+                                    std::optional<PartitionId> partition) {
+  RawRecord r{copy(key), copy(value), ts, partition};
+  return pipe_raw_batch(topic, {r});
+}
+
+Status TopologyTestDriver::pipe_raw_batch(std::string_view topic,
+                                          const std::vector<RawRecord>& records) {
+  SLUICE_ASSIGN_OR_RETURN(int32_t n, partitions(topic));
+  for (const RawRecord& r : records) {
+    int32_t p = 0;
+    if (r.partition) {
+      p = r.partition->value();
+    } else if (r.key) {
+      p = kafka_partition_for_key(*r.key, n);
+    }
+    logstore::Record rec{.timestamp = r.timestamp};
+    if (r.key) rec.key = ByteView(*r.key);
+    if (r.value) rec.value = ByteView(*r.value);
+    SLUICE_RETURN_IF_ERROR(
+        log_->append(TopicPartition{std::string(topic), PartitionId(p)}, {&rec, 1}).status());
+  }
+  return run_until_idle();
+}
+
+Result<bool> TopologyTestDriver::run_task_once(Task& t) {
+  for (auto& [topic, position] : t.positions) {
+    auto& queue = t.buffered[topic];
+    if (!queue.empty()) continue;
+    logstore::FetchRequest req{.partition = {topic, t.partition}, .offset = position};
+    auto fetched = log_->fetch(req);
+    if (!fetched.ok()) {
+      if (fetched.status().code() == StatusCode::kOutOfRange) continue;  // nothing yet
+      return fetched.status();
+    }
+    SLUICE_RETURN_IF_ERROR(logstore::for_each_record(
+        *fetched, position, logstore::IsolationLevel::kReadCommitted,
+        [&](const logstore::RecordView& r) {
+          Buffered b{r.offset, r.timestamp, copy(r.key), copy(r.value), {}};
+          for (const auto& h : r.headers) b.headers.emplace_back(Bytes(h.key), copy(h.value));
+          queue.push_back(std::move(b));
+        }));
+    position = fetched->next_offset;
+  }
+  // The next record by timestamp across the task's inputs (ties: topic name order).
+  std::deque<Buffered>* next = nullptr;
+  std::string_view next_topic;
+  for (auto& [topic, queue] : t.buffered) {
+    if (queue.empty()) continue;
+    if (!next || queue.front().timestamp < next->front().timestamp) {
+      next = &queue;
+      next_topic = topic;
+    }
+  }
+  if (!next) return false;
+  const Buffered b = std::move(next->front());
+  next->pop_front();
+  std::vector<logstore::RecordHeader> headers;
+  for (const auto& [k, v] : b.headers) {
+    headers.push_back({ByteView(k), v ? std::optional<ByteView>(*v) : std::nullopt});
+  }
+  logstore::RecordView view{.offset = b.offset, .timestamp = b.timestamp, .headers = headers};
+  if (b.key) view.key = ByteView(*b.key);
+  if (b.value) view.value = ByteView(*b.value);
+  SLUICE_RETURN_IF_ERROR(t.task->process(next_topic, view));
+  return true;
+}
+
+Status TopologyTestDriver::run_until_idle() {
+  for (;;) {
+    bool progress = false;
+    for (auto& t : tasks_) {
+      for (;;) {
+        SLUICE_ASSIGN_OR_RETURN(bool processed, run_task_once(*t));
+        if (!processed) break;
+        progress = true;
+      }
+    }
+    SLUICE_RETURN_IF_ERROR(commit_all());
+    if (!progress) return Status();
+  }
+}
+
+Status TopologyTestDriver::commit_all() {
+  for (auto& t : tasks_) {
+    SLUICE_RETURN_IF_ERROR(t->task->flush());
+    SLUICE_RETURN_IF_ERROR(t->collector->flush(nullptr));
+    SLUICE_RETURN_IF_ERROR(t->state->commit());
+  }
+  return Status();
+}
+
+Status TopologyTestDriver::advance_wall_clock(int64_t ms) {
+  clock_.advance_ms(ms);
+  for (auto& t : tasks_) SLUICE_RETURN_IF_ERROR(t->task->punctuate_wall_clock());
+  return run_until_idle();
+}
+
+Result<std::vector<TopologyTestDriver::StoredRecord>> TopologyTestDriver::read_topic(
+    std::string_view topic, PartitionId partition, Offset from) {
+  std::vector<StoredRecord> out;
+  SLUICE_ASSIGN_OR_RETURN(auto ends, log_->partition_ends({std::string(topic), partition}));
+  Offset position = std::max(from, ends.log_start);
+  while (position < ends.high_watermark.offset()) {
+    logstore::FetchRequest req{.partition = {std::string(topic), partition}, .offset = position};
+    SLUICE_ASSIGN_OR_RETURN(auto fetched, log_->fetch(req));
+    if (fetched.batches.empty()) break;
+    SLUICE_RETURN_IF_ERROR(logstore::for_each_record(
+        fetched, position, logstore::IsolationLevel::kReadCommitted,
+        [&](const logstore::RecordView& r) {
+          StoredRecord s{partition, r.offset, r.timestamp, copy(r.key), copy(r.value), {}};
+          for (const auto& h : r.headers) s.headers.emplace_back(Bytes(h.key), copy(h.value));
+          out.push_back(std::move(s));
+        }));
+    position = fetched.next_offset;
+  }
+  return out;
+}
+
+std::vector<operators::StreamTask*> TopologyTestDriver::tasks() {
+  std::vector<operators::StreamTask*> out;
+  for (auto& t : tasks_) out.push_back(t->task.get());
+  return out;
+}
+
+std::vector<std::pair<operators::StreamTask*, state::TaskState*>>
+TopologyTestDriver::tasks_with_store(const std::string& store) {
+  std::vector<std::pair<operators::StreamTask*, state::TaskState*>> out;
+  for (auto& t : tasks_) {
+    const auto& stores = topology_.subtopologies()[static_cast<size_t>(t->subtopology)].stores;
+    if (std::ranges::find(stores, store) != stores.end()) {
+      out.emplace_back(t->task.get(), t->state.get());
+    }
+  }
+  return out;
+}
+
+operators::TaskMetrics TopologyTestDriver::metrics() const {
+  operators::TaskMetrics sum;
+  for (const auto& t : tasks_) {
+    const auto& m = t->task->metrics();
+    sum.records_processed += m.records_processed;
+    sum.records_skipped += m.records_skipped;
+    sum.records_dead_lettered += m.records_dead_lettered;
+    sum.punctuations += m.punctuations;
+    for (const auto& [name, nm] : m.nodes) {
+      auto& s = sum.nodes[name];
+      s.records_in += nm.records_in;
+      s.records_out += nm.records_out;
+      s.late_dropped += nm.late_dropped;
+    }
+  }
+  return sum;
+}
+
+}  // namespace sluice::dsl

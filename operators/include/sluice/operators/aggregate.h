@@ -1,0 +1,248 @@
+// Keyed aggregations: aggregate, reduce and count per key, and per key and time window.
+//
+// State is in the task's stores (state/): the aggregate of a key is stored as
+// [timestamp int64 BE][the aggregate's serde bytes], the timestamp being the largest of the
+// records aggregated, which the result carries. Records with a null key (std::monostate, an
+// empty optional) are not aggregated, as in Kafka Streams.
+//
+// Windowed aggregations assign each record to the windows that contain its timestamp. A
+// record whose window has closed — stream time has passed the window's end plus grace — is
+// late: dropped and counted in the node's metrics, or written to the late-record topic. With
+// EmitStrategy::kOnEveryUpdate each update is forwarded at once; with kOnWindowClose each
+// window's final value is forwarded once, when stream time closes it, in window order (ties in
+// key-byte order). How far results were emitted is kept in a small companion store, so a
+// restarted task neither repeats nor loses them.
+//
+// Thread safety: thread-confined to the task, like every node.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "sluice/operators/node.h"
+#include "sluice/operators/serde.h"
+#include "sluice/state/store.h"
+
+namespace sluice::operators {
+
+// [ts][value bytes] <-> (value, ts).
+template <typename T>
+Bytes encode_timestamped(const T& v, Timestamp ts) {
+  Bytes out;
+  append_be<int64_t>(out, ts.value());
+  Serde<T>::serialize(v, out);
+  return out;
+}
+
+template <typename T>
+Result<std::pair<T, Timestamp>> decode_timestamped(ByteView in, const std::string& store) {
+  if (in.size() < 8) return corruption("store '" + store + "' holds a value without its timestamp");
+  auto v = Serde<T>::deserialize(in.substr(8));
+  if (!v.ok()) return v.status().with_context("store '" + store + "'");
+  return std::pair<T, Timestamp>(std::move(v).value(), Timestamp(load_be<int64_t>(in.data())));
+}
+
+template <typename K>
+bool is_null_key(const K& key) {
+  if constexpr (std::is_same_v<K, std::monostate>) {
+    return true;
+  } else if constexpr (IsOptional<K>::value) {
+    return !key.has_value();
+  } else {
+    return false;
+  }
+}
+
+// agg = adder(key, value, agg), starting from initializer() for a new key (or, without an
+// initializer — a reduce — from the key's first value).
+template <typename K, typename V, typename Agg>
+class AggregateNode final : public Input<K, V>, public OutputNode<K, Agg> {
+ public:
+  using Initializer = std::function<Agg()>;
+  using Adder = std::function<Agg(const K&, const V&, Agg)>;
+
+  AggregateNode(std::string store, Initializer init, Adder add)
+      : store_name_(std::move(store)), init_(std::move(init)), add_(std::move(add)) {}
+
+  Status init(TaskContext& context) override {
+    SLUICE_RETURN_IF_ERROR(Node::init(context));
+    SLUICE_ASSIGN_OR_RETURN(store_, context.key_value_store(store_name_));
+    return Status();
+  }
+
+  Status process(Record<K, V>&& r) override {
+    ++this->metrics_->records_in;
+    if (is_null_key(r.key)) return Status();
+    key_bytes_.clear();
+    Serde<K>::serialize(r.key, key_bytes_);
+    SLUICE_ASSIGN_OR_RETURN(std::optional<Bytes> stored, store_->get(key_bytes_));
+    Agg agg;
+    Timestamp ts = r.timestamp;
+    if (stored) {
+      SLUICE_ASSIGN_OR_RETURN(auto old, decode_timestamped<Agg>(*stored, store_name_));
+      agg = add_(r.key, r.value, std::move(old.first));
+      ts = std::max(ts, old.second);
+    } else {
+      agg = start(r);
+    }
+    SLUICE_RETURN_IF_ERROR(store_->put(key_bytes_, encode_timestamped(agg, ts)));
+    ++this->metrics_->records_out;
+    return this->out_.forward({std::move(r.key), std::move(agg), ts});
+  }
+
+ private:
+  // A key's (or window's) first aggregate: adder(init()), or for a reduce (no initializer)
+  // the first value itself.
+  Agg start(const Record<K, V>& r) {
+    if (init_) return add_(r.key, r.value, init_());
+    if constexpr (std::is_convertible_v<const V&, Agg>) {
+      return Agg(r.value);
+    } else {
+      SLUICE_CHECK_MSG(false, "a reduce needs the value type to be the aggregate type");
+      return add_(r.key, r.value, Agg());
+    }
+  }
+
+  const std::string store_name_;
+  Initializer init_;
+  Adder add_;
+  state::KeyValueStore* store_ = nullptr;
+  Bytes key_bytes_;
+};
+
+// Where late records go: nowhere (counted only) or a topic, with their original key and value.
+template <typename K, typename V>
+struct LateRecords {
+  std::string topic;  // empty: drop
+};
+
+// Per key and fixed-size time window (tumbling or hopping).
+template <typename K, typename V, typename Agg>
+class WindowedAggregateNode final : public Input<K, V>, public OutputNode<Windowed<K>, Agg> {
+ public:
+  using Initializer = std::function<Agg()>;
+  using Adder = std::function<Agg(const K&, const V&, Agg)>;
+
+  // `emitted_store`: the companion key-value store for kOnWindowClose (ignored otherwise).
+  WindowedAggregateNode(std::string store, std::string emitted_store, TimeWindows windows,
+                        EmitStrategy emit, std::string late_topic, Initializer init, Adder add)
+      : store_name_(std::move(store)),
+        emitted_name_(std::move(emitted_store)),
+        windows_(windows),
+        emit_(emit),
+        late_topic_(std::move(late_topic)),
+        init_(std::move(init)),
+        add_(std::move(add)) {}
+
+  Status init(TaskContext& context) override {
+    SLUICE_RETURN_IF_ERROR(Node::init(context));
+    SLUICE_ASSIGN_OR_RETURN(store_, context.window_store(store_name_));
+    if (emit_ == EmitStrategy::kOnWindowClose) {
+      SLUICE_ASSIGN_OR_RETURN(emitted_, context.key_value_store(emitted_name_));
+      SLUICE_ASSIGN_OR_RETURN(auto mark, emitted_->get(kMarkKey));
+      if (mark && mark->size() == 8) emitted_until_ = load_be<int64_t>(mark->data());
+    }
+    return Status();
+  }
+
+  Status process(Record<K, V>&& r) override {
+    ++this->metrics_->records_in;
+    if (is_null_key(r.key)) return Status();
+    const Timestamp stream_time = this->context_->stream_time();
+    key_bytes_.clear();
+    Serde<K>::serialize(r.key, key_bytes_);
+    bool accepted = false;
+    for (const Window& w : windows_.windows_for(r.timestamp)) {
+      if (w.end.value() + windows_.grace_ms <= stream_time.value()) continue;  // closed
+      accepted = true;
+      SLUICE_ASSIGN_OR_RETURN(std::optional<Bytes> stored, store_->fetch(key_bytes_, w.start));
+      Agg agg;
+      Timestamp ts = r.timestamp;
+      if (stored) {
+        SLUICE_ASSIGN_OR_RETURN(auto old, decode_timestamped<Agg>(*stored, store_name_));
+        agg = add_(r.key, r.value, std::move(old.first));
+        ts = std::max(ts, old.second);
+      } else {
+        agg = start(r);
+      }
+      const Bytes encoded = encode_timestamped(agg, ts);
+      SLUICE_RETURN_IF_ERROR(store_->put(key_bytes_, w.start, ByteView(encoded)));
+      if (emit_ == EmitStrategy::kOnEveryUpdate) {
+        ++this->metrics_->records_out;
+        SLUICE_RETURN_IF_ERROR(this->out_.forward({Windowed<K>{r.key, w}, std::move(agg), ts}));
+      }
+    }
+    if (!accepted) SLUICE_RETURN_IF_ERROR(late(r));
+    SLUICE_RETURN_IF_ERROR(store_->advance_stream_time(stream_time));
+    if (emit_ == EmitStrategy::kOnWindowClose) return emit_closed(stream_time);
+    return Status();
+  }
+
+ private:
+  // A key's (or window's) first aggregate: adder(init()), or for a reduce (no initializer)
+  // the first value itself.
+  Agg start(const Record<K, V>& r) {
+    if (init_) return add_(r.key, r.value, init_());
+    if constexpr (std::is_convertible_v<const V&, Agg>) {
+      return Agg(r.value);
+    } else {
+      SLUICE_CHECK_MSG(false, "a reduce needs the value type to be the aggregate type");
+      return add_(r.key, r.value, Agg());
+    }
+  }
+
+  static constexpr std::string_view kMarkKey = "emitted-until";
+
+  Status late(const Record<K, V>& r) {
+    ++this->metrics_->late_dropped;
+    if (late_topic_.empty()) return Status();
+    SLUICE_ASSIGN_OR_RETURN(int32_t partitions,
+                            this->context_->collector().partitions(late_topic_));
+    const std::optional<Bytes> key = encode(r.key);
+    const std::optional<Bytes> value = encode(r.value);
+    std::optional<ByteView> k, v;
+    if (key) k = ByteView(*key);
+    if (value) v = ByteView(*value);
+    const int32_t p = key ? kafka_partition_for_key(*key, partitions)
+                          : this->context_->partition().value() % partitions;
+    return this->context_->collector().send(late_topic_, PartitionId(p), k, v, r.timestamp,
+                                            this->context_->record().headers);
+  }
+
+  // Forwards every window that closed since the last call: start in [emitted_until_, last].
+  Status emit_closed(Timestamp stream_time) {
+    // A window [s, s + size) is closed once s + size + grace <= stream time.
+    const int64_t last_closed_start = stream_time.value() - windows_.grace_ms - windows_.size_ms;
+    if (last_closed_start < emitted_until_) return Status();
+    SLUICE_ASSIGN_OR_RETURN(
+        auto it, store_->fetch_all(Timestamp(emitted_until_), Timestamp(last_closed_start)));
+    for (; it->valid(); it->next()) {
+      SLUICE_ASSIGN_OR_RETURN(K key, Serde<K>::deserialize(it->key()));
+      SLUICE_ASSIGN_OR_RETURN(auto agg, decode_timestamped<Agg>(it->value(), store_name_));
+      const Window w{it->window_start(), it->window_start() + windows_.size_ms};
+      ++this->metrics_->records_out;
+      SLUICE_RETURN_IF_ERROR(
+          this->out_.forward({Windowed<K>{std::move(key), w}, std::move(agg.first), agg.second}));
+    }
+    SLUICE_RETURN_IF_ERROR(it->status());
+    emitted_until_ = last_closed_start + 1;
+    Bytes mark;
+    append_be<int64_t>(mark, emitted_until_);
+    return emitted_->put(kMarkKey, mark);
+  }
+
+  const std::string store_name_, emitted_name_;
+  const TimeWindows windows_;
+  const EmitStrategy emit_;
+  const std::string late_topic_;
+  Initializer init_;
+  Adder add_;
+  state::WindowStore* store_ = nullptr;
+  state::KeyValueStore* emitted_ = nullptr;
+  int64_t emitted_until_ = 0;  // window starts below this were emitted (timestamps are >= 0)
+  Bytes key_bytes_;
+};
+
+}  // namespace sluice::operators
