@@ -35,8 +35,10 @@ struct TopologyTestDriver::Task {
   std::unique_ptr<state::TaskState> state;
   std::unique_ptr<operators::LogRecordCollector> collector;
   std::unique_ptr<operators::StreamTask> task;
-  // Per input topic: the next offset to fetch and what was fetched but not yet processed.
+  // Per input topic: the next offset to fetch, the next to process (committed as the
+  // application's consumer group position), and what was fetched but not yet processed.
   std::map<std::string, Offset> positions;
+  std::map<std::string, Offset> consumed;
   std::map<std::string, std::deque<Buffered>> buffered;
 };
 
@@ -110,7 +112,14 @@ Status TopologyTestDriver::start() {
                                                   .state = t->state.get(),
                                                   .collector = t->collector.get(),
                                                   .clock = &clock_}));
-      for (const auto& topic : t->task->input_topics()) t->positions[topic] = Offset(0);
+      // Resume where the last commit left off (a driver reopened on the same directory).
+      for (const auto& topic : t->task->input_topics()) {
+        SLUICE_ASSIGN_OR_RETURN(auto committed, log_->committed_offset(options_.application_id,
+                                                                       {topic, PartitionId(p)}));
+        const Offset from = committed ? committed->offset : Offset(0);
+        t->positions[topic] = from;
+        t->consumed[topic] = from;
+      }
       tasks_.push_back(std::move(t));
     }
   }
@@ -258,6 +267,7 @@ Result<bool> TopologyTestDriver::run_task_once(Task& t) {
   if (b.key) view.key = ByteView(*b.key);
   if (b.value) view.value = ByteView(*b.value);
   SLUICE_RETURN_IF_ERROR(t.task->process(next_topic, view));
+  t.consumed[std::string(next_topic)] = b.offset.next();
   return true;
 }
 
@@ -281,6 +291,11 @@ Status TopologyTestDriver::commit_all() {
     SLUICE_RETURN_IF_ERROR(t->task->flush());
     SLUICE_RETURN_IF_ERROR(t->collector->flush(nullptr));
     SLUICE_RETURN_IF_ERROR(t->state->commit());
+    logstore::OffsetMap positions;
+    for (const auto& [topic, offset] : t->consumed) {
+      positions[{topic, t->partition}] = logstore::CommittedOffset{.offset = offset};
+    }
+    SLUICE_RETURN_IF_ERROR(log_->commit_offsets(options_.application_id, positions));
   }
   return Status();
 }

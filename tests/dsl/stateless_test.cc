@@ -1,35 +1,15 @@
 // Stateless operators through the topology test driver: each with hand-written expected output.
 #include <gtest/gtest.h>
 
-#include "sluice/dsl/test_driver.h"
-#include "sluice/dsl/topology_builder.h"
+#include "test_util.h"
 
 namespace sluice::dsl {
 namespace {
 
 using Records = std::vector<TestRecord<std::string, std::string>>;
 
-#define ASSERT_OK(expr)                               \
-  do {                                                \
-    auto status_ = (expr);                            \
-    ASSERT_TRUE(status_.ok()) << status_.to_string(); \
-  } while (0)
-
-std::unique_ptr<TopologyTestDriver> driver_for(TopologyBuilder& b, TestDriverOptions o = {}) {
-  auto topology = b.build();
-  EXPECT_TRUE(topology.ok()) << topology.status().to_string();
-  if (!topology.ok()) return nullptr;
-  auto d = TopologyTestDriver::create(std::move(topology).value(), std::move(o));
-  EXPECT_TRUE(d.ok()) << d.status().to_string();
-  return d.ok() ? std::move(d).value() : nullptr;
-}
-
-template <typename K, typename V>
-std::vector<TestRecord<K, V>> read(TestOutputTopic<K, V>& out) {
-  auto r = out.read_records();
-  EXPECT_TRUE(r.ok()) << r.status().to_string();
-  return r.ok() ? *r : std::vector<TestRecord<K, V>>{};
-}
+using testing::driver_for;
+using testing::read;
 
 TEST(StatelessTest, FilterKeepsMatchingRecordsAndFilterNotTheOthers) {
   TopologyBuilder b;

@@ -175,9 +175,10 @@ class WindowedAggregateNode final : public Input<K, V>, public OutputNode<Window
       }
     }
     if (!accepted) SLUICE_RETURN_IF_ERROR(late(r));
-    SLUICE_RETURN_IF_ERROR(store_->advance_stream_time(stream_time));
-    if (emit_ == EmitStrategy::kOnWindowClose) return emit_closed(stream_time);
-    return Status();
+    // Emit before the store's stream time moves: a jump in stream time may both close a
+    // window and expire it.
+    if (emit_ == EmitStrategy::kOnWindowClose) SLUICE_RETURN_IF_ERROR(emit_closed(stream_time));
+    return store_->advance_stream_time(stream_time);
   }
 
  private:

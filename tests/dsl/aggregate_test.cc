@@ -1,0 +1,226 @@
+// Keyed aggregations and windows through the topology test driver, with hand-written
+// expected outputs.
+#include <chrono>
+
+#include "temp_dir.h"
+#include "test_util.h"
+
+namespace sluice::dsl {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::driver_for;
+using testing::read;
+using Counts = std::vector<TestRecord<std::string, int64_t>>;
+using WindowedCounts = std::vector<TestRecord<Windowed<std::string>, int64_t>>;
+
+Windowed<std::string> w(const std::string& key, int64_t start, int64_t end) {
+  return {key, {Timestamp(start), Timestamp(end)}};
+}
+
+TEST(AggregateTest, CountEmitsEveryUpdateWithTheLargestTimestampSoFar) {
+  TopologyBuilder b;
+  b.stream<std::string, std::string>("in").group_by_key().count("counts").to_stream().to("out");
+  auto d = driver_for(b);
+  ASSERT_TRUE(d);
+  auto in = d->input_topic<std::string, std::string>("in");
+  ASSERT_OK(in.pipe("a", "x", Timestamp(10)));
+  ASSERT_OK(in.pipe("b", "x", Timestamp(20)));
+  ASSERT_OK(in.pipe("a", "x", Timestamp(5)));  // out of order: the result keeps 10
+  auto out = d->output_topic<std::string, int64_t>("out");
+  EXPECT_EQ(read(out),
+            (Counts{{"a", 1, Timestamp(10)}, {"b", 1, Timestamp(20)}, {"a", 2, Timestamp(10)}}));
+  auto store = d->key_value_store<std::string, int64_t>("counts");
+  ASSERT_TRUE(store.ok()) << store.status().to_string();
+  EXPECT_EQ(*store, (std::map<std::string, int64_t>{{"a", 2}, {"b", 1}}));
+}
+
+TEST(AggregateTest, AggregateAndReduceFoldValuesPerKey) {
+  TopologyBuilder b;
+  auto grouped = b.stream<std::string, int64_t>("in").group_by_key();
+  grouped
+      .aggregate([] { return std::string(); },
+                 [](const std::string&, const int64_t& v, std::string acc) {
+                   return acc + std::to_string(v) + ";";
+                 },
+                 "joined")
+      .to_stream()
+      .to("joined-out");
+  grouped.reduce([](int64_t acc, const int64_t& v) { return std::max(acc, v); }, "max")
+      .to_stream()
+      .to("max-out");
+  auto d = driver_for(b);
+  ASSERT_TRUE(d);
+  auto in = d->input_topic<std::string, int64_t>("in");
+  ASSERT_OK(in.pipe("k", 3, Timestamp(1)));
+  ASSERT_OK(in.pipe("k", 9, Timestamp(2)));
+  ASSERT_OK(in.pipe("k", 4, Timestamp(3)));
+  auto joined = d->output_topic<std::string, std::string>("joined-out");
+  auto max = d->output_topic<std::string, int64_t>("max-out");
+  EXPECT_EQ(
+      read(joined),
+      (std::vector<TestRecord<std::string, std::string>>{
+          {"k", "3;", Timestamp(1)}, {"k", "3;9;", Timestamp(2)}, {"k", "3;9;4;", Timestamp(3)}}));
+  EXPECT_EQ(read(max),
+            (Counts{{"k", 3, Timestamp(1)}, {"k", 9, Timestamp(2)}, {"k", 9, Timestamp(3)}}));
+}
+
+TEST(AggregateTest, AggregateStateSurvivesARestartOfTheDriverOnTheSameDirectory) {
+  sluice::testing::TempDir tmp;
+  const std::string dir = tmp.path();
+  for (int run = 0; run < 2; ++run) {
+    TopologyBuilder b;
+    b.stream<std::string, std::string>("in").group_by_key().count("counts").to_stream().to("out");
+    auto d = driver_for(b, {.dir = dir});
+    ASSERT_TRUE(d);
+    ASSERT_OK((d->input_topic<std::string, std::string>("in").pipe("a", "x", Timestamp(run))));
+    auto store = d->key_value_store<std::string, int64_t>("counts");
+    ASSERT_TRUE(store.ok());
+    EXPECT_EQ(store->at("a"), run + 1);
+  }
+}
+
+TEST(WindowTest, TumblingWindowCountsPerKeyAndWindow) {
+  TopologyBuilder b;
+  b.stream<std::string, std::string>("in")
+      .group_by_key()
+      .windowed_by(TumblingWindows::of(10ms))
+      .count("per-window")
+      .to_stream()
+      .to("out");
+  auto d = driver_for(b);
+  ASSERT_TRUE(d);
+  auto in = d->input_topic<std::string, std::string>("in");
+  ASSERT_OK(in.pipe("a", "x", Timestamp(1)));
+  ASSERT_OK(in.pipe("a", "x", Timestamp(9)));
+  ASSERT_OK(in.pipe("a", "x", Timestamp(10)));
+  ASSERT_OK(in.pipe("b", "x", Timestamp(12)));
+  auto out = d->output_topic<Windowed<std::string>, int64_t>("out");
+  EXPECT_EQ(read(out), (WindowedCounts{{w("a", 0, 10), 1, Timestamp(1)},
+                                       {w("a", 0, 10), 2, Timestamp(9)},
+                                       {w("a", 10, 20), 1, Timestamp(10)},
+                                       {w("b", 10, 20), 1, Timestamp(12)}}));
+}
+
+TEST(WindowTest, HoppingWindowPutsARecordInEveryWindowThatContainsIt) {
+  TopologyBuilder b;
+  b.stream<std::string, std::string>("in")
+      .group_by_key()
+      .windowed_by(HoppingWindows::of(10ms).advance_by(5ms))
+      .count()
+      .to_stream()
+      .to("out");
+  auto d = driver_for(b);
+  ASSERT_TRUE(d);
+  ASSERT_OK((d->input_topic<std::string, std::string>("in").pipe("a", "x", Timestamp(7))));
+  auto out = d->output_topic<Windowed<std::string>, int64_t>("out");
+  EXPECT_EQ(read(out),
+            (WindowedCounts{{w("a", 0, 10), 1, Timestamp(7)}, {w("a", 5, 15), 1, Timestamp(7)}}));
+}
+
+TEST(WindowTest, RecordsAfterWindowEndPlusGraceAreDroppedAndCounted) {
+  TopologyBuilder b;
+  b.stream<std::string, std::string>("in")
+      .group_by_key()
+      .windowed_by(TumblingWindows::of(10ms).grace(5ms))
+      .count("late-test")
+      .named("count")
+      .to_stream()
+      .to("out");
+  auto d = driver_for(b);
+  ASSERT_TRUE(d);
+  auto in = d->input_topic<std::string, std::string>("in");
+  ASSERT_OK(in.pipe("a", "x", Timestamp(1)));
+  ASSERT_OK(in.pipe("a", "x", Timestamp(14)));  // stream time 14: [0,10) open until 15
+  ASSERT_OK(in.pipe("a", "x", Timestamp(2)));   // within grace: counted
+  ASSERT_OK(in.pipe("a", "x", Timestamp(15)));  // stream time 15: [0,10) closed
+  ASSERT_OK(in.pipe("a", "x", Timestamp(3)));   // late: dropped
+  auto out = d->output_topic<Windowed<std::string>, int64_t>("out");
+  EXPECT_EQ(read(out), (WindowedCounts{{w("a", 0, 10), 1, Timestamp(1)},
+                                       {w("a", 10, 20), 1, Timestamp(14)},
+                                       {w("a", 0, 10), 2, Timestamp(2)},
+                                       {w("a", 10, 20), 2, Timestamp(15)}}));
+  EXPECT_EQ(d->metrics().nodes.at("count").late_dropped, 1);
+}
+
+TEST(WindowTest, LateRecordsCanGoToAUserChosenTopic) {
+  TopologyBuilder b;
+  b.stream<std::string, std::string>("in")
+      .group_by_key()
+      .windowed_by(TumblingWindows::of(10ms))
+      .late_records_to("late")
+      .count()
+      .to_stream()
+      .to("out");
+  auto d = driver_for(b);
+  ASSERT_TRUE(d);
+  auto in = d->input_topic<std::string, std::string>("in");
+  ASSERT_OK(in.pipe("a", "on-time", Timestamp(25)));
+  ASSERT_OK(in.pipe("a", "too-late", Timestamp(3)));
+  auto late = d->output_topic<std::string, std::string>("late");
+  EXPECT_EQ(read(late),
+            (std::vector<TestRecord<std::string, std::string>>{{"a", "too-late", Timestamp(3)}}));
+}
+
+TEST(WindowTest, EmitOnWindowCloseForwardsEachWindowOnceWithItsFinalValue) {
+  TopologyBuilder b;
+  b.stream<std::string, std::string>("in")
+      .group_by_key()
+      .windowed_by(TumblingWindows::of(10ms).grace(2ms))
+      .emit(EmitStrategy::kOnWindowClose)
+      .count("final")
+      .to_stream()
+      .to("out");
+  auto d = driver_for(b);
+  ASSERT_TRUE(d);
+  auto in = d->input_topic<std::string, std::string>("in");
+  auto out = d->output_topic<Windowed<std::string>, int64_t>("out");
+  ASSERT_OK(in.pipe("b", "x", Timestamp(3)));
+  ASSERT_OK(in.pipe("a", "x", Timestamp(5)));
+  ASSERT_OK(in.pipe("a", "x", Timestamp(11)));
+  EXPECT_TRUE(read(out).empty());               // stream time 11 < 10 + 2
+  ASSERT_OK(in.pipe("a", "x", Timestamp(8)));   // still within grace
+  ASSERT_OK(in.pipe("c", "x", Timestamp(12)));  // closes [0, 10)
+  EXPECT_EQ(read(out),
+            (WindowedCounts{{w("a", 0, 10), 2, Timestamp(8)}, {w("b", 0, 10), 1, Timestamp(3)}}));
+  ASSERT_OK(in.pipe("c", "x", Timestamp(40)));  // closes [10, 20)
+  EXPECT_EQ(read(out), (WindowedCounts{{w("a", 10, 20), 1, Timestamp(11)},
+                                       {w("c", 10, 20), 1, Timestamp(12)}}));
+}
+
+TEST(RepartitionTest, GroupByOnANewKeyPutsEachKeysStateInExactlyOneTask) {
+  TopologyBuilder b;
+  b.stream<std::string, std::string>("in")
+      .group_by([](const std::string& v) { return v; }, "by-value")
+      .count("value-counts")
+      .to_stream()
+      .to("out");
+  auto d = driver_for(b, {.partitions = {{"in", 4}, {"out", 4}}});
+  ASSERT_TRUE(d);
+  auto in = d->input_topic<std::string, std::string>("in");
+  std::map<std::string, int64_t> expected;
+  for (int i = 0; i < 200; ++i) {
+    const std::string value = "v" + std::to_string(i % 13);
+    ASSERT_OK(in.pipe("k" + std::to_string(i), value, Timestamp(i)));
+    ++expected[value];
+  }
+  auto out = d->output_topic<std::string, int64_t>("out");
+  auto final_counts = out.read_key_value_map();
+  ASSERT_TRUE(final_counts.ok());
+  EXPECT_EQ(*final_counts, expected);
+  auto by_task = d->key_value_store_by_task<std::string, int64_t>("value-counts");
+  ASSERT_TRUE(by_task.ok()) << by_task.status().to_string();
+  std::map<std::string, int> tasks_holding;
+  for (const auto& [partition, contents] : *by_task) {
+    for (const auto& [key, count] : contents) ++tasks_holding[key];
+  }
+  EXPECT_EQ(tasks_holding.size(), expected.size());
+  for (const auto& [key, n] : tasks_holding) EXPECT_EQ(n, 1) << key;
+  // The repartition topic is a real topic of the log, named after the application.
+  auto repartition = d->partitions("test-app-by-value-repartition");
+  ASSERT_TRUE(repartition.ok()) << repartition.status().to_string();
+  EXPECT_EQ(*repartition, 4);
+}
+
+}  // namespace
+}  // namespace sluice::dsl
