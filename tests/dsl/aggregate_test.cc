@@ -224,3 +224,66 @@ TEST(RepartitionTest, GroupByOnANewKeyPutsEachKeysStateInExactlyOneTask) {
 
 }  // namespace
 }  // namespace sluice::dsl
+
+namespace sluice::dsl {
+namespace {
+
+using SessionCounts = std::vector<TestRecord<Windowed<std::string>, std::optional<int64_t>>>;
+
+TEST(SessionWindowTest, RecordsWithinTheGapShareASessionAndBridgingRecordsMergeSessions) {
+  TopologyBuilder b;
+  b.stream<std::string, std::string>("in")
+      .group_by_key()
+      .windowed_by(SessionWindows::with_inactivity_gap(std::chrono::milliseconds(10))
+                       .grace(std::chrono::milliseconds(100)))
+      .count("sessions")
+      .to_stream()
+      .to("out");
+  auto d = testing::driver_for(b);
+  ASSERT_TRUE(d);
+  auto in = d->input_topic<std::string, std::string>("in");
+  auto out = d->output_topic<Windowed<std::string>, std::optional<int64_t>>("out");
+  ASSERT_OK(in.pipe("a", "x", Timestamp(0)));
+  ASSERT_OK(in.pipe("a", "x", Timestamp(5)));   // within 10 of 0: same session
+  ASSERT_OK(in.pipe("a", "x", Timestamp(30)));  // a new session
+  ASSERT_OK(in.pipe("b", "x", Timestamp(31)));  // another key
+  EXPECT_EQ(testing::read(out), (SessionCounts{{w("a", 0, 0), 1, Timestamp(0)},
+                                               {w("a", 0, 0), std::nullopt, Timestamp(0)},
+                                               {w("a", 0, 5), 2, Timestamp(5)},
+                                               {w("a", 30, 30), 1, Timestamp(30)},
+                                               {w("b", 31, 31), 1, Timestamp(31)}}));
+  ASSERT_OK(in.pipe("a", "x", Timestamp(15)));  // extends [0,5]; 30 - 15 > 10: not [30,30]
+  ASSERT_OK(in.pipe("a", "x", Timestamp(22)));  // bridges [0,15] and [30,30]
+  EXPECT_EQ(testing::read(out), (SessionCounts{{w("a", 0, 5), std::nullopt, Timestamp(5)},
+                                               {w("a", 0, 15), 3, Timestamp(15)},
+                                               {w("a", 0, 15), std::nullopt, Timestamp(15)},
+                                               {w("a", 30, 30), std::nullopt, Timestamp(30)},
+                                               {w("a", 0, 30), 5, Timestamp(30)}}));
+}
+
+TEST(SessionWindowTest, ARecordThatWouldOnlyFormAClosedSessionIsLate) {
+  TopologyBuilder b;
+  b.stream<std::string, std::string>("in")
+      .group_by_key()
+      .windowed_by(SessionWindows::with_inactivity_gap(std::chrono::milliseconds(5))
+                       .grace(std::chrono::milliseconds(3)))
+      .count("sessions")
+      .named("sessions")
+      .to_stream()
+      .to("out");
+  auto d = testing::driver_for(b);
+  ASSERT_TRUE(d);
+  auto in = d->input_topic<std::string, std::string>("in");
+  ASSERT_OK(in.pipe("a", "x", Timestamp(100)));
+  ASSERT_OK(in.pipe("b", "x", Timestamp(10)));  // session [10,10] ends 90 before stream time
+  ASSERT_OK(in.pipe("a", "x", Timestamp(97)));  // merges into [97,100]: accepted
+  EXPECT_EQ(d->metrics().nodes.at("sessions").late_dropped, 1);
+  auto out = d->output_topic<Windowed<std::string>, std::optional<int64_t>>("out");
+  auto records = testing::read(out);
+  ASSERT_EQ(records.size(), 3u);
+  EXPECT_EQ(records.back(), (TestRecord<Windowed<std::string>, std::optional<int64_t>>{
+                                w("a", 97, 100), 2, Timestamp(100)}));
+}
+
+}  // namespace
+}  // namespace sluice::dsl

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <optional>
+#include <ostream>
 #include <vector>
 
 #include "sluice/dsl/test_driver.h"
@@ -14,6 +16,44 @@
     auto status_ = (expr);                            \
     ASSERT_TRUE(status_.ok()) << status_.to_string(); \
   } while (0)
+
+namespace sluice::dsl {
+
+// Readable failure messages for the records tests compare.
+inline void print_value(std::ostream& os, const std::string& v) { os << '"' << v << '"'; }
+inline void print_value(std::ostream& os, int64_t v) { os << v; }
+inline void print_value(std::ostream& os, double v) { os << v; }
+template <typename T>
+void print_value(std::ostream& os, const std::optional<T>& v) {
+  if (v) {
+    print_value(os, *v);
+  } else {
+    os << "null";
+  }
+}
+template <typename K>
+void print_value(std::ostream& os, const Windowed<K>& w) {
+  print_value(os, w.key);
+  os << "@[" << w.window.start.value() << "," << w.window.end.value() << ")";
+}
+template <typename A, typename B>
+void print_value(std::ostream& os, const std::pair<A, B>& p) {
+  os << "(";
+  print_value(os, p.first);
+  os << ", ";
+  print_value(os, p.second);
+  os << ")";
+}
+template <typename K, typename V>
+void PrintTo(const TestRecord<K, V>& r, std::ostream* os) {
+  *os << "{";
+  print_value(*os, r.key);
+  *os << " -> ";
+  print_value(*os, r.value);
+  *os << " @" << r.timestamp.value() << " p" << r.partition.value() << "}";
+}
+
+}  // namespace sluice::dsl
 
 namespace sluice::dsl::testing {
 

@@ -111,6 +111,8 @@ template <typename K, typename V>
 class KGroupedStream;
 template <typename K, typename V>
 class TimeWindowedKStream;
+template <typename K, typename V>
+class SessionWindowedKStream;
 
 namespace detail {
 
@@ -445,6 +447,9 @@ class KGroupedStream {
   }
 
   TimeWindowedKStream<K, V> windowed_by(TimeWindows w) { return TimeWindowedKStream<K, V>(h_, w); }
+  SessionWindowedKStream<K, V> windowed_by(SessionWindows w) {
+    return SessionWindowedKStream<K, V>(h_, w);
+  }
 
  private:
   std::string store_name(const Materialized& m, const std::string& op) {
@@ -531,6 +536,79 @@ class TimeWindowedKStream {
   detail::Handle h_;
   TimeWindows windows_;
   EmitStrategy emit_ = EmitStrategy::kOnEveryUpdate;
+  std::string late_topic_;
+};
+
+// Session windows. Results are std::optional: each update forwards the merged session's value,
+// and std::nullopt for each session the update absorbed (a tombstone), so a table of the
+// results holds exactly the live sessions.
+template <typename K, typename V>
+class SessionWindowedKStream {
+ public:
+  SessionWindowedKStream(detail::Handle h, SessionWindows w) : h_(h), windows_(w) {}
+
+  // Records later than their session's end + grace go to `topic` (default: dropped, counted).
+  SessionWindowedKStream late_records_to(std::string topic) const {
+    SessionWindowedKStream s = *this;
+    s.late_topic_ = std::move(topic);
+    return s;
+  }
+
+  // agg = adder(key, value, agg) from initializer(); two sessions that a record bridges
+  // combine with merger(key, agg1, agg2).
+  template <typename Init, typename Adder, typename Merger>
+  auto aggregate(Init initializer, Adder adder, Merger merger, Materialized m = {}) {
+    using Agg = std::decay_t<std::invoke_result_t<Init&>>;
+    return add<Agg>(
+        "session-aggregate", std::function<Agg()>(initializer),
+        [adder](const K& k, const V& v, Agg a) { return adder(k, v, std::move(a)); },
+        [merger](const K& k, Agg a, Agg b) { return merger(k, std::move(a), std::move(b)); }, m);
+  }
+
+  KTable<Windowed<K>, std::optional<int64_t>> count(Materialized m = {}) {
+    return aggregate([] { return int64_t{0}; }, [](const K&, const V&, int64_t n) { return n + 1; },
+                     [](const K&, int64_t a, int64_t b) { return a + b; }, m);
+  }
+
+  template <typename Reducer>
+  KTable<Windowed<K>, std::optional<V>> reduce(Reducer reducer, Materialized m = {}) {
+    auto r = [reducer](V a, const V& b) { return reducer(std::move(a), b); };
+    return add<V>(
+        "session-reduce", nullptr,
+        [r](const K&, const V& v, V acc) { return r(std::move(acc), v); },
+        [r](const K&, V a, V b) { return r(std::move(a), b); }, m);
+  }
+
+ private:
+  template <typename Agg>
+  KTable<Windowed<K>, std::optional<Agg>> add(const std::string& op,
+                                              std::function<Agg()> initializer,
+                                              std::function<Agg(const K&, const V&, Agg)> adder,
+                                              std::function<Agg(const K&, Agg, Agg)> merger,
+                                              const Materialized& m) {
+    static_assert(HasSerde<K> && HasSerde<Agg>, "the key and aggregate need serdes for the store");
+    const std::string store =
+        m.name.empty() ? h_.builder->name_of(h_.node) + "-" + op + "-store" : m.name;
+    const int64_t needed = windows_.gap_ms + windows_.grace_ms;
+    const int64_t retention = std::max(m.retention_ms.value_or(needed), needed);
+    h_.builder->topology().add_store(state::StoreSpec{.name = store,
+                                                      .kind = state::StoreKind::kSession,
+                                                      .logged = m.logged,
+                                                      .cached = m.cached,
+                                                      .retention_ms = retention});
+    const int n =
+        h_.builder->add_child(h_.node, op + " (gap " + std::to_string(windows_.gap_ms) + " ms)",
+                              detail::type_name<Windowed<K>>(), detail::type_name<Agg>(),
+                              [=, w = windows_, late = late_topic_] {
+                                return std::make_unique<operators::SessionAggregateNode<K, V, Agg>>(
+                                    store, w, late, initializer, adder, merger);
+                              },
+                              {store});
+    return KTable<Windowed<K>, std::optional<Agg>>(detail::Handle{h_.builder, n, false});
+  }
+
+  detail::Handle h_;
+  SessionWindows windows_;
   std::string late_topic_;
 };
 

@@ -21,6 +21,7 @@
 #include <string>
 #include <utility>
 
+#include "sluice/base/murmur2.h"
 #include "sluice/operators/node.h"
 #include "sluice/operators/serde.h"
 #include "sluice/state/store.h"
@@ -112,11 +113,21 @@ class AggregateNode final : public Input<K, V>, public OutputNode<K, Agg> {
   Bytes key_bytes_;
 };
 
-// Where late records go: nowhere (counted only) or a topic, with their original key and value.
+// Sends a late record, with its original key and value, to `topic` (nothing when empty).
 template <typename K, typename V>
-struct LateRecords {
-  std::string topic;  // empty: drop
-};
+Status send_late(const std::string& topic, const Record<K, V>& r, TaskContext& context) {
+  if (topic.empty()) return Status();
+  SLUICE_ASSIGN_OR_RETURN(int32_t partitions, context.collector().partitions(topic));
+  const std::optional<Bytes> key = encode(r.key);
+  const std::optional<Bytes> value = encode(r.value);
+  std::optional<ByteView> k, v;
+  if (key) k = ByteView(*key);
+  if (value) v = ByteView(*value);
+  const int32_t p =
+      key ? kafka_partition_for_key(*key, partitions) : context.partition().value() % partitions;
+  return context.collector().send(topic, PartitionId(p), k, v, r.timestamp,
+                                  context.record().headers);
+}
 
 // Per key and fixed-size time window (tumbling or hopping).
 template <typename K, typename V, typename Agg>
@@ -198,18 +209,7 @@ class WindowedAggregateNode final : public Input<K, V>, public OutputNode<Window
 
   Status late(const Record<K, V>& r) {
     ++this->metrics_->late_dropped;
-    if (late_topic_.empty()) return Status();
-    SLUICE_ASSIGN_OR_RETURN(int32_t partitions,
-                            this->context_->collector().partitions(late_topic_));
-    const std::optional<Bytes> key = encode(r.key);
-    const std::optional<Bytes> value = encode(r.value);
-    std::optional<ByteView> k, v;
-    if (key) k = ByteView(*key);
-    if (value) v = ByteView(*value);
-    const int32_t p = key ? kafka_partition_for_key(*key, partitions)
-                          : this->context_->partition().value() % partitions;
-    return this->context_->collector().send(late_topic_, PartitionId(p), k, v, r.timestamp,
-                                            this->context_->record().headers);
+    return send_late(late_topic_, r, *this->context_);
   }
 
   // Forwards every window that closed since the last call: start in [emitted_until_, last].
@@ -243,6 +243,105 @@ class WindowedAggregateNode final : public Input<K, V>, public OutputNode<Window
   state::WindowStore* store_ = nullptr;
   state::KeyValueStore* emitted_ = nullptr;
   int64_t emitted_until_ = 0;  // window starts below this were emitted (timestamps are >= 0)
+  Bytes key_bytes_;
+};
+
+// Per key and session: records of a key closer than the inactivity gap share a session. A
+// record opens a session [t, t] or merges with every session of its key it comes within the
+// gap of: the merged aggregate is merger(a, b) over theirs, then adder(record). Each update
+// forwards the new session's aggregate, and a std::nullopt for every session it absorbed, so
+// a table downstream holds exactly the live sessions (as Kafka Streams' tombstones do).
+// A record whose merged session would end before stream time − grace is late.
+template <typename K, typename V, typename Agg>
+class SessionAggregateNode final : public Input<K, V>,
+                                   public OutputNode<Windowed<K>, std::optional<Agg>> {
+ public:
+  using Initializer = std::function<Agg()>;
+  using Adder = std::function<Agg(const K&, const V&, Agg)>;
+  using Merger = std::function<Agg(const K&, Agg, Agg)>;
+
+  SessionAggregateNode(std::string store, SessionWindows windows, std::string late_topic,
+                       Initializer init, Adder add, Merger merge)
+      : store_name_(std::move(store)),
+        windows_(windows),
+        late_topic_(std::move(late_topic)),
+        init_(std::move(init)),
+        add_(std::move(add)),
+        merge_(std::move(merge)) {}
+
+  Status init(TaskContext& context) override {
+    SLUICE_RETURN_IF_ERROR(Node::init(context));
+    SLUICE_ASSIGN_OR_RETURN(store_, context.session_store(store_name_));
+    return Status();
+  }
+
+  Status process(Record<K, V>&& r) override {
+    ++this->metrics_->records_in;
+    if (is_null_key(r.key)) return Status();
+    const Timestamp stream_time = this->context_->stream_time();
+    key_bytes_.clear();
+    Serde<K>::serialize(r.key, key_bytes_);
+    struct Found {
+      state::SessionWindow window;
+      Agg agg;
+      Timestamp ts;
+    };
+    std::vector<Found> found;
+    {
+      SLUICE_ASSIGN_OR_RETURN(auto it,
+                              store_->find_sessions(key_bytes_, r.timestamp - windows_.gap_ms,
+                                                    r.timestamp + windows_.gap_ms));
+      for (; it->valid(); it->next()) {
+        SLUICE_ASSIGN_OR_RETURN(auto v, decode_timestamped<Agg>(it->value(), store_name_));
+        found.push_back({it->window(), std::move(v.first), v.second});
+      }
+      SLUICE_RETURN_IF_ERROR(it->status());
+    }
+    state::SessionWindow merged{r.timestamp, r.timestamp};
+    for (const Found& f : found) {
+      merged.start = std::min(merged.start, f.window.start);
+      merged.end = std::max(merged.end, f.window.end);
+    }
+    if (merged.end.value() + windows_.grace_ms < stream_time.value()) {
+      ++this->metrics_->late_dropped;
+      return send_late(late_topic_, r, *this->context_);
+    }
+    // Without an initializer (a reduce) the first session's value, or the record's, starts it.
+    std::optional<Agg> acc;
+    if (init_) acc = init_();
+    Timestamp ts = r.timestamp;
+    for (Found& f : found) {
+      acc = acc ? merge_(r.key, std::move(*acc), std::move(f.agg)) : std::move(f.agg);
+      ts = std::max(ts, f.ts);
+      if (f.window == merged) continue;  // rewritten below
+      SLUICE_RETURN_IF_ERROR(store_->remove(key_bytes_, f.window));
+      ++this->metrics_->records_out;
+      SLUICE_RETURN_IF_ERROR(this->out_.forward(
+          {Windowed<K>{r.key, {f.window.start, f.window.end}}, std::nullopt, f.ts}));
+    }
+    Agg agg;
+    if (acc) {
+      agg = add_(r.key, r.value, std::move(*acc));
+    } else if constexpr (std::is_convertible_v<const V&, Agg>) {
+      agg = Agg(r.value);
+    } else {
+      SLUICE_CHECK_MSG(false, "a reduce needs the value type to be the aggregate type");
+    }
+    SLUICE_RETURN_IF_ERROR(store_->put(key_bytes_, merged, encode_timestamped(agg, ts)));
+    ++this->metrics_->records_out;
+    SLUICE_RETURN_IF_ERROR(this->out_.forward(
+        {Windowed<K>{std::move(r.key), {merged.start, merged.end}}, std::move(agg), ts}));
+    return store_->advance_stream_time(stream_time);
+  }
+
+ private:
+  const std::string store_name_;
+  const SessionWindows windows_;
+  const std::string late_topic_;
+  Initializer init_;
+  Adder add_;
+  Merger merge_;
+  state::SessionStore* store_ = nullptr;
   Bytes key_bytes_;
 };
 
