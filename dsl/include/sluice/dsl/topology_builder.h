@@ -38,6 +38,7 @@
 
 #include "sluice/base/result.h"
 #include "sluice/operators/aggregate.h"
+#include "sluice/operators/join.h"
 #include "sluice/operators/serde.h"
 #include "sluice/operators/stateless.h"
 #include "sluice/operators/topology.h"
@@ -318,6 +319,38 @@ class KStream {
     return m;
   }
 
+  // Windowed joins with another stream of the same key type: records whose timestamps are
+  // within the join window (sluice/operators/join.h). The joiner takes
+  //   join:       (const V&, const V2&)
+  //   left_join:  (const V&, const std::optional<V2>&)
+  //   outer_join: (const std::optional<V>&, const std::optional<V2>&)
+  // `name` names the join and its stores (`<name>-left-store`, ...).
+  template <typename V2, typename F>
+  requires std::is_invocable_v<F&, const V&, const V2&>
+  auto join(KStream<K, V2> other, F joiner, JoinWindows windows, std::string name = "") {
+    using VOut = std::decay_t<std::invoke_result_t<F&, const V&, const V2&>>;
+    return join_impl<V2, VOut>(
+        other, operators::JoinKind::kInner, windows, std::move(name),
+        [joiner](const std::optional<V>& l, const std::optional<V2>& r) { return joiner(*l, *r); });
+  }
+  template <typename V2, typename F>
+  requires std::is_invocable_v < F&, const V&, const std::optional<V2>
+  & > auto left_join(KStream<K, V2> other, F joiner, JoinWindows windows, std::string name = "") {
+    using VOut = std::decay_t<std::invoke_result_t<F&, const V&, const std::optional<V2>&>>;
+    return join_impl<V2, VOut>(
+        other, operators::JoinKind::kLeft, windows, std::move(name),
+        [joiner](const std::optional<V>& l, const std::optional<V2>& r) { return joiner(*l, r); });
+  }
+  template <typename V2, typename F>
+  requires std::is_invocable_v < F&, const std::optional<V>
+  &, const std::optional<V2>& > auto outer_join(KStream<K, V2> other, F joiner, JoinWindows windows,
+                                                std::string name = "") {
+    using VOut =
+        std::decay_t<std::invoke_result_t<F&, const std::optional<V>&, const std::optional<V2>&>>;
+    return join_impl<V2, VOut>(other, operators::JoinKind::kOuter, windows, std::move(name),
+                               joiner);
+  }
+
   // Writes the stream to `topic`.
   void to(std::string topic, Produced<K, V> produced = {}) requires EdgeType<K> && EdgeType<V> {
     const int n = h_.builder->add("sink", produced.name, operators::NodeKind::kSink, {topic}, {},
@@ -355,6 +388,85 @@ class KStream {
   KStream same(std::string op, Make make) {
     return KStream(child<K, V>(std::move(op), std::move(make), h_.needs_repartition));
   }
+  template <typename V2, typename VOut>
+  KStream<K, VOut> join_impl(KStream<K, V2> other, operators::JoinKind kind, JoinWindows windows,
+                             std::string name,
+                             std::function<VOut(const std::optional<V>&, const std::optional<V2>&)>
+                                 joiner) requires HasSerde<K> && HasSerde<V> && HasSerde<V2> {
+    KStream<K, V> left = *this;
+    if (left.h_.needs_repartition) left.h_ = left.repartition("");
+    if (other.h_.needs_repartition) other = KStream<K, V2>(other.repartition_handle());
+    auto* b = h_.builder;
+    if (name.empty()) name = "join-" + std::to_string(b->topology().nodes().size());
+    const operators::JoinStores stores{name + "-left-store", name + "-right-store",
+                                       name + "-unmatched-store"};
+    const int64_t retention =
+        std::max<int64_t>(1, windows.before_ms + windows.after_ms + windows.grace_ms);
+    auto& t = b->topology();
+    for (const auto& s : {stores.left, stores.right}) {
+      t.add_store(state::StoreSpec{
+          .name = s, .kind = state::StoreKind::kWindow, .retention_ms = retention});
+    }
+    std::vector<std::string> used{stores.left, stores.right};
+    if (kind != operators::JoinKind::kInner) {
+      t.add_store(state::StoreSpec{.name = stores.unmatched, .cached = false});
+      used.push_back(stores.unmatched);
+    }
+    const char* kind_name = kind == operators::JoinKind::kInner  ? "join"
+                            : kind == operators::JoinKind::kLeft ? "left_join"
+                                                                 : "outer_join";
+    const int l = b->add(kind_name, name + "-left", operators::NodeKind::kProcessor, {}, used,
+                         detail::type_name<K>(), detail::type_name<VOut>(), [=] {
+                           return std::make_unique<operators::StreamJoinNode<K, V, V2, VOut>>(
+                               operators::JoinSide::kLeft, kind, windows, stores, joiner);
+                         });
+    const int r =
+        b->add(kind_name, name + "-right", operators::NodeKind::kProcessor, {}, used,
+               detail::type_name<K>(), detail::type_name<VOut>(), [=] {
+                 return std::make_unique<operators::StreamJoinNode<K, V2, V, VOut>>(
+                     operators::JoinSide::kRight, kind, windows, stores,
+                     [joiner](const std::optional<V2>& mine, const std::optional<V>& theirs) {
+                       return joiner(theirs, mine);
+                     });
+               });
+    t.connect(left.h_.node, l);
+    t.connect(other.handle().node, r);
+    const int merge = b->add("merge", name + "-merge", operators::NodeKind::kProcessor, {}, {},
+                             detail::type_name<K>(), detail::type_name<VOut>(), [] {
+                               return std::make_unique<operators::PassThroughNode<K, VOut>>();
+                             });
+    t.connect(l, merge);
+    t.connect(r, merge);
+    t.add_copartition_group(
+        {upstream_topics({left.h_.node, other.handle().node}), name + " joins them"});
+    return KStream<K, VOut>(detail::Handle{b, merge, false});
+  }
+  // The topics read by the sources upstream of `nodes` (to check co-partitioning).
+  std::vector<std::string> upstream_topics(std::vector<int> nodes) const {
+    const auto& t = h_.builder->topology();
+    std::vector<std::string> out;
+    std::vector<bool> seen(t.nodes().size());
+    while (!nodes.empty()) {
+      const int n = nodes.back();
+      nodes.pop_back();
+      if (seen[static_cast<size_t>(n)]) continue;
+      seen[static_cast<size_t>(n)] = true;
+      const auto& def = t.node(n);
+      if (def.kind == operators::NodeKind::kSource) {
+        out.insert(out.end(), def.topics.begin(), def.topics.end());
+      }
+      nodes.insert(nodes.end(), def.parents.begin(), def.parents.end());
+    }
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    return out;
+  }
+
+ public:
+  // (for join_impl of another KStream type)
+  detail::Handle repartition_handle() { return repartition(""); }
+
+ private:
   detail::Handle repartition(std::string name) {
     if (name.empty()) name = h_.builder->name_of(h_.node);
     const std::string topic = name + "-repartition";

@@ -1,0 +1,219 @@
+// Stream-stream windowed joins: inner, left and outer.
+//
+// Records of the two sides join when they have the same key and their timestamps are close
+// enough: a left record at t1 joins right records at t2 in [t1 - before, t1 + after]. Both
+// sides are buffered in window stores (one per side, every record kept, duplicates included),
+// so a record joins with what the other side buffered before it and with what arrives after.
+// Each join result carries the larger of the two timestamps.
+//
+// Left and outer joins emit a record that found no partner (with std::nullopt for the other
+// side) only once its window has closed — stream time past t1 + after + grace for a left
+// record, t2 + before + grace for a right one — and only if no partner came by then: never a
+// spurious early null. Those records wait in a third store, keyed by time, that each record's
+// processing scans from its start. A record later than grace (t + grace < stream time) is
+// dropped and counted: it could otherwise join records already emitted as unmatched.
+//
+// The join is two nodes, one per side, sharing the three stores (so they run in one task) and
+// forwarding to one merge node.
+//
+// Thread safety: thread-confined to the task, like every node.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sluice/operators/aggregate.h"
+#include "sluice/operators/node.h"
+#include "sluice/operators/serde.h"
+#include "sluice/state/store.h"
+
+namespace sluice::operators {
+
+enum class JoinKind : int8_t { kInner, kLeft, kOuter };
+enum class JoinSide : int8_t { kLeft = 0, kRight = 1 };
+
+struct JoinStores {
+  std::string left, right;  // window stores: every record of each side, by (key, timestamp)
+  std::string unmatched;    // key-value store: records waiting for their window to close
+};
+
+// Several values at one (key, timestamp): [u32 BE length][bytes] each.
+inline void append_value(Bytes& list, ByteView value) {
+  append_be<uint32_t>(list, static_cast<uint32_t>(value.size()));
+  list.append(value);
+}
+
+template <typename T>
+Result<std::vector<T>> decode_values(ByteView list, const std::string& store) {
+  std::vector<T> out;
+  while (!list.empty()) {
+    if (list.size() < 4) return corruption("store '" + store + "' holds a truncated value list");
+    const uint32_t n = load_be<uint32_t>(list.data());
+    if (list.size() - 4 < n) return corruption("store '" + store + "' holds a truncated value");
+    auto v = Serde<T>::deserialize(list.substr(4, n));
+    if (!v.ok()) return v.status().with_context("store '" + store + "'");
+    out.push_back(std::move(v).value());
+    list.remove_prefix(4 + n);
+  }
+  return out;
+}
+
+// One side of a join. VThis is this side's value type, VOther the other's; the joiner is
+// always called as (left value, right value).
+template <typename K, typename VThis, typename VOther, typename VOut>
+class StreamJoinNode final : public Input<K, VThis>, public OutputNode<K, VOut> {
+ public:
+  using Joiner = std::function<VOut(const std::optional<VThis>&, const std::optional<VOther>&)>;
+
+  // `joiner` takes (this side, other side); the DSL adapts the user's (left, right) function.
+  StreamJoinNode(JoinSide side, JoinKind kind, JoinWindows windows, JoinStores stores,
+                 Joiner joiner)
+      : side_(side),
+        kind_(kind),
+        windows_(windows),
+        stores_(std::move(stores)),
+        joiner_(std::move(joiner)) {}
+
+  Status init(TaskContext& context) override {
+    SLUICE_RETURN_IF_ERROR(Node::init(context));
+    const bool left = side_ == JoinSide::kLeft;
+    SLUICE_ASSIGN_OR_RETURN(this_store_, context.window_store(left ? stores_.left : stores_.right));
+    SLUICE_ASSIGN_OR_RETURN(other_store_,
+                            context.window_store(left ? stores_.right : stores_.left));
+    if (kind_ != JoinKind::kInner) {
+      SLUICE_ASSIGN_OR_RETURN(unmatched_, context.key_value_store(stores_.unmatched));
+    }
+    // How far this side's records reach into the other's time, and the other's into this.
+    reach_back_ = left ? windows_.before_ms : windows_.after_ms;
+    reach_forward_ = left ? windows_.after_ms : windows_.before_ms;
+    return Status();
+  }
+
+  Status process(Record<K, VThis>&& r) override {
+    ++this->metrics_->records_in;
+    if (is_null_key(r.key)) return Status();
+    const Timestamp stream_time = this->context_->stream_time();
+    if (r.timestamp.value() + windows_.grace_ms < stream_time.value()) {
+      ++this->metrics_->late_dropped;
+      return Status();
+    }
+    key_bytes_.clear();
+    Serde<K>::serialize(r.key, key_bytes_);
+    Bytes value_bytes;
+    Serde<VThis>::serialize(r.value, value_bytes);
+
+    // Join with the other side's buffered records in the window.
+    bool matched = false;
+    {
+      SLUICE_ASSIGN_OR_RETURN(auto it, other_store_->fetch(key_bytes_, r.timestamp - reach_back_,
+                                                           r.timestamp + reach_forward_));
+      std::vector<std::pair<Timestamp, Bytes>> partners;
+      for (; it->valid(); it->next()) partners.emplace_back(it->window_start(), Bytes(it->value()));
+      SLUICE_RETURN_IF_ERROR(it->status());
+      for (const auto& [t, list] : partners) {
+        SLUICE_ASSIGN_OR_RETURN(auto others, decode_values<VOther>(list, "join"));
+        for (auto& other : others) {
+          matched = true;
+          ++this->metrics_->records_out;
+          SLUICE_RETURN_IF_ERROR(
+              this->out_.forward({r.key, joiner_(r.value, std::optional<VOther>(std::move(other))),
+                                  std::max(r.timestamp, t)}));
+        }
+        // The partner's records are matched now: they will not be emitted alone.
+        if (unmatched_) SLUICE_RETURN_IF_ERROR(unmatched_->remove(unmatched_key(t, other_side())));
+      }
+    }
+
+    // Buffer this record for the other side's future records.
+    SLUICE_ASSIGN_OR_RETURN(auto existing, this_store_->fetch(key_bytes_, r.timestamp));
+    Bytes list = existing ? std::move(*existing) : Bytes();
+    append_value(list, value_bytes);
+    SLUICE_RETURN_IF_ERROR(this_store_->put(key_bytes_, r.timestamp, ByteView(list)));
+
+    // Unmatched so far: wait for the window to close (left and outer joins).
+    const bool keeps_unmatched =
+        kind_ == JoinKind::kOuter || (kind_ == JoinKind::kLeft && side_ == JoinSide::kLeft);
+    if (keeps_unmatched && !matched) {
+      const Bytes k = unmatched_key(r.timestamp, side_);
+      SLUICE_ASSIGN_OR_RETURN(auto waiting, unmatched_->get(k));
+      Bytes w = waiting ? std::move(*waiting) : Bytes();
+      append_value(w, value_bytes);
+      SLUICE_RETURN_IF_ERROR(unmatched_->put(k, w));
+    }
+    if (unmatched_) SLUICE_RETURN_IF_ERROR(emit_closed(stream_time));
+    SLUICE_RETURN_IF_ERROR(this_store_->advance_stream_time(stream_time));
+    return other_store_->advance_stream_time(stream_time);
+  }
+
+ private:
+  JoinSide other_side() const {
+    return side_ == JoinSide::kLeft ? JoinSide::kRight : JoinSide::kLeft;
+  }
+  // [timestamp BE][side][key]: in time order.
+  Bytes unmatched_key(Timestamp t, JoinSide side) const {
+    Bytes k;
+    append_be<int64_t>(k, t.value());
+    k.push_back(static_cast<char>(side));
+    k.append(key_bytes_);
+    return k;
+  }
+
+  // Emits, alone, every waiting record whose window has closed.
+  Status emit_closed(Timestamp stream_time) {
+    // A left record at t closes after t + after + grace; a right one after t + before + grace.
+    const int64_t left_close = stream_time.value() - windows_.after_ms - windows_.grace_ms;
+    const int64_t right_close = stream_time.value() - windows_.before_ms - windows_.grace_ms;
+    Bytes to;
+    append_be<int64_t>(to, std::max(left_close, right_close));
+    std::vector<std::pair<Bytes, Bytes>> closed;
+    {
+      SLUICE_ASSIGN_OR_RETURN(auto it, unmatched_->range(std::nullopt, ByteView(to)));
+      for (; it->valid(); it->next()) {
+        const ByteView k = it->key();
+        if (k.size() < 9) return corruption("store '" + stores_.unmatched + "': malformed key");
+        const int64_t t = load_be<int64_t>(k.data());
+        const auto side = static_cast<JoinSide>(k[8]);
+        if (t >= (side == JoinSide::kLeft ? left_close : right_close)) continue;
+        closed.emplace_back(Bytes(k), Bytes(it->value()));
+      }
+      SLUICE_RETURN_IF_ERROR(it->status());
+    }
+    for (const auto& [k, list] : closed) {
+      const Timestamp t(load_be<int64_t>(k.data()));
+      const auto side = static_cast<JoinSide>(k[8]);
+      SLUICE_ASSIGN_OR_RETURN(K key, Serde<K>::deserialize(ByteView(k).substr(9)));
+      if (side == side_) {
+        SLUICE_ASSIGN_OR_RETURN(auto values, decode_values<VThis>(list, stores_.unmatched));
+        for (auto& v : values) {
+          ++this->metrics_->records_out;
+          SLUICE_RETURN_IF_ERROR(this->out_.forward(
+              {key, joiner_(std::optional<VThis>(std::move(v)), std::nullopt), t}));
+        }
+      } else {
+        SLUICE_ASSIGN_OR_RETURN(auto values, decode_values<VOther>(list, stores_.unmatched));
+        for (auto& v : values) {
+          ++this->metrics_->records_out;
+          SLUICE_RETURN_IF_ERROR(this->out_.forward(
+              {key, joiner_(std::nullopt, std::optional<VOther>(std::move(v))), t}));
+        }
+      }
+      SLUICE_RETURN_IF_ERROR(unmatched_->remove(k));
+    }
+    return Status();
+  }
+
+  const JoinSide side_;
+  const JoinKind kind_;
+  const JoinWindows windows_;
+  const JoinStores stores_;
+  Joiner joiner_;
+  state::WindowStore* this_store_ = nullptr;
+  state::WindowStore* other_store_ = nullptr;
+  state::KeyValueStore* unmatched_ = nullptr;
+  int64_t reach_back_ = 0, reach_forward_ = 0;
+  Bytes key_bytes_;
+};
+
+}  // namespace sluice::operators
