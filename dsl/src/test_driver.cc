@@ -15,6 +15,9 @@ namespace {
 
 using logstore::TopicPartition;
 
+// Records a task processes between two commits (a running job's commit interval).
+constexpr int kRecordsPerCommit = 1000;
+
 // A fetched record, owned until processed.
 struct Buffered {
   Offset offset;
@@ -210,6 +213,12 @@ Status TopologyTestDriver::pipe_raw(std::string_view topic, std::optional<ByteVi
 
 Status TopologyTestDriver::pipe_raw_batch(std::string_view topic,
                                           const std::vector<RawRecord>& records) {
+  SLUICE_RETURN_IF_ERROR(append_raw(topic, records));
+  return run_until_idle();
+}
+
+Status TopologyTestDriver::append_raw(std::string_view topic,
+                                      const std::vector<RawRecord>& records) {
   SLUICE_ASSIGN_OR_RETURN(int32_t n, partitions(topic));
   for (const RawRecord& r : records) {
     int32_t p = 0;
@@ -224,7 +233,7 @@ Status TopologyTestDriver::pipe_raw_batch(std::string_view topic,
     SLUICE_RETURN_IF_ERROR(
         log_->append(TopicPartition{std::string(topic), PartitionId(p)}, {&rec, 1}).status());
   }
-  return run_until_idle();
+  return Status();
 }
 
 Result<bool> TopologyTestDriver::run_task_once(Task& t) {
@@ -275,10 +284,12 @@ Status TopologyTestDriver::run_until_idle() {
   for (;;) {
     bool progress = false;
     for (auto& t : tasks_) {
-      for (;;) {
+      for (int n = 1;; ++n) {
         SLUICE_ASSIGN_OR_RETURN(bool processed, run_task_once(*t));
         if (!processed) break;
         progress = true;
+        // As a running job commits every commit interval: bounded uncommitted state.
+        if (n % kRecordsPerCommit == 0) SLUICE_RETURN_IF_ERROR(commit(*t));
       }
     }
     SLUICE_RETURN_IF_ERROR(commit_all());
@@ -287,17 +298,19 @@ Status TopologyTestDriver::run_until_idle() {
 }
 
 Status TopologyTestDriver::commit_all() {
-  for (auto& t : tasks_) {
-    SLUICE_RETURN_IF_ERROR(t->task->flush());
-    SLUICE_RETURN_IF_ERROR(t->collector->flush(nullptr));
-    SLUICE_RETURN_IF_ERROR(t->state->commit());
-    logstore::OffsetMap positions;
-    for (const auto& [topic, offset] : t->consumed) {
-      positions[{topic, t->partition}] = logstore::CommittedOffset{.offset = offset};
-    }
-    SLUICE_RETURN_IF_ERROR(log_->commit_offsets(options_.application_id, positions));
-  }
+  for (auto& t : tasks_) SLUICE_RETURN_IF_ERROR(commit(*t));
   return Status();
+}
+
+Status TopologyTestDriver::commit(Task& t) {
+  SLUICE_RETURN_IF_ERROR(t.task->flush());
+  SLUICE_RETURN_IF_ERROR(t.collector->flush(nullptr));
+  SLUICE_RETURN_IF_ERROR(t.state->commit());
+  logstore::OffsetMap positions;
+  for (const auto& [topic, offset] : t.consumed) {
+    positions[{topic, t.partition}] = logstore::CommittedOffset{.offset = offset};
+  }
+  return log_->commit_offsets(options_.application_id, positions);
 }
 
 Status TopologyTestDriver::advance_wall_clock(int64_t ms) {

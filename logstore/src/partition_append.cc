@@ -167,11 +167,14 @@ Status Partition::maybe_roll(size_t incoming_bytes, const BatchHeader& h) {
   std::shared_ptr<Segment> seg = active();
   if (seg->empty()) return Status();
   const bool full = seg->size() + incoming_bytes > static_cast<uint64_t>(config_.segment_bytes);
-  // Age counts from the segment's first batch (as in Kafka), so an idle topic or a restart does
-  // not make a segment look younger or older than its data.
+  // Age is measured in the data's own time, as Kafka does (LogSegment.timeWaitedForRoll): the
+  // incoming batch's largest timestamp minus the segment's first batch's. Measured against the
+  // wall clock, records with old timestamps (a replayed history, a test's event times) would
+  // make every append roll a new segment. Without timestamps, the segment's wall-clock age.
   const Timestamp first = seg->first_batch_timestamp();
-  const int64_t age =
-      first != kNoTimestamp ? clock_.now() - first : clock_.monotonic_ms() - seg->created_ms();
+  const int64_t age = first != kNoTimestamp && h.max_timestamp != kNoTimestamp
+                          ? h.max_timestamp - first
+                          : clock_.monotonic_ms() - seg->created_ms();
   const bool old = age >= config_.segment_ms;
   const bool offsets_overflow = h.last_offset() - seg->base_offset() > kMaxRelativeOffset;
   if (full || old || offsets_overflow) return roll();

@@ -171,10 +171,26 @@ class AllWindowsIterator final : public WindowIterator, private DetachableIterat
     const int64_t segment = load_time(segment_prefix.data());
     if (segment > floor_div(to_, segment_ms_)) return false;
     const size_t first = entries_.size();
-    for (; it_->Valid() && it_->key().starts_with(segment_prefix); it_->Next()) {
-      if (!read_entry(it_->key(), it_->value(), segment)) {
+    while (it_->Valid() && it_->key().starts_with(segment_prefix)) {
+      const rocksdb::Slice k = it_->key();
+      if (!read_entry(k, it_->value(), segment)) {
         entries_.resize(first);
         return false;
+      }
+      // Within a segment a key's windows are contiguous and by start: seek past the starts out
+      // of range instead of reading them (a segment can hold many windows per key).
+      const size_t key_prefix = k.size() - kTimeSize;
+      const int64_t start = load_time(k.data() + key_prefix);
+      if (start < from_) {
+        Bytes target(k.data(), key_prefix);
+        append_time(target, from_);
+        it_->Seek(target);
+      } else if (start >= to_) {
+        Bytes target(k.data(), key_prefix);
+        target.append(kTimeSize + 1, '\xff');  // after every start of this key
+        it_->Seek(target);
+      } else {
+        it_->Next();
       }
     }
     if (!it_->status().ok()) {

@@ -178,6 +178,17 @@ TEST_F(SegmentTest, RollsWhenTheActiveSegmentReachesSegmentMs) {
   EXPECT_EQ(records->size(), 5u);
 }
 
+TEST_F(SegmentTest, AgeForRollingIsMeasuredInTheRecordsTimeNotTheWallClock) {
+  // Records from long ago (a replayed history, event times in tests): the wall clock is years
+  // past them, yet they span only 40 s, so they share one segment (as in Kafka).
+  create("t", {.segment_ms = 60'000});
+  for (int i = 0; i < 5; ++i) append(tp_, sized(i, 1, 10, Timestamp(1'000 + i * 10'000)));
+  EXPECT_EQ(bases(), std::vector<Offset>{Offset(0)});
+  // Once their own time passes segment.ms, the segment rolls.
+  append(tp_, sized(5, 1, 10, Timestamp(61'000)));
+  EXPECT_EQ(bases(), (std::vector<Offset>{Offset(0), Offset(5)}));
+}
+
 TEST_F(SegmentTest, EmptyActiveSegmentIsNotRolledByAge) {
   create("t", {.segment_ms = 60'000});
   clock_.advance_ms(10 * 60'000);

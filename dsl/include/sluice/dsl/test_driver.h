@@ -12,7 +12,8 @@
 // repartition topics are real topics in between, and each task has its own RocksDB stores and
 // changelogs. After every pipe() the driver processes everything that became readable — in
 // each task, the next record by timestamp across its inputs — until nothing is left, then
-// commits every task (at-least-once: node flush, store flush and apply, output appends).
+// commits every task (at-least-once: node flush, output appends, store flush and apply,
+// consumed positions), and every 1,000 records of a task on the way.
 // Wall-clock time is a ManualClock the test advances; stream time comes from the records.
 //
 // Thread safety: one thread.
@@ -120,6 +121,10 @@ class TopologyTestDriver {
     std::optional<PartitionId> partition;
   };
   Status pipe_raw_batch(std::string_view topic, const std::vector<RawRecord>& records);
+  // Appends records without processing them; process_all() then runs every task until no
+  // input is left (records of several topics appended first interleave by timestamp).
+  Status append_raw(std::string_view topic, const std::vector<RawRecord>& records);
+  Status process_all() { return run_until_idle(); }
 
   // Moves wall-clock time forward, runs the wall-clock punctuations due, commits.
   Status advance_wall_clock(int64_t ms);
@@ -168,6 +173,7 @@ class TopologyTestDriver {
   Status run_until_idle();
   Result<bool> run_task_once(Task& t);
   Status commit_all();
+  Status commit(Task& t);
 
   operators::Topology topology_;
   TestDriverOptions options_;

@@ -214,8 +214,11 @@ class WindowedAggregateNode final : public Input<K, V>, public OutputNode<Window
 
   // Forwards every window that closed since the last call: start in [emitted_until_, last].
   Status emit_closed(Timestamp stream_time) {
-    // A window [s, s + size) is closed once s + size + grace <= stream time.
-    const int64_t last_closed_start = stream_time.value() - windows_.grace_ms - windows_.size_ms;
+    // A window [s, s + size) is closed once s + size + grace <= stream time; starts are
+    // multiples of the advance, so the store is read only when one more window closes.
+    const int64_t bound = stream_time.value() - windows_.grace_ms - windows_.size_ms;
+    if (bound < 0) return Status();
+    const int64_t last_closed_start = bound - bound % windows_.advance_ms;
     if (last_closed_start < emitted_until_) return Status();
     SLUICE_ASSIGN_OR_RETURN(
         auto it, store_->fetch_all(Timestamp(emitted_until_), Timestamp(last_closed_start)));
@@ -251,7 +254,9 @@ class WindowedAggregateNode final : public Input<K, V>, public OutputNode<Window
 // gap of: the merged aggregate is merger(a, b) over theirs, then adder(record). Each update
 // forwards the new session's aggregate, and a std::nullopt for every session it absorbed, so
 // a table downstream holds exactly the live sessions (as Kafka Streams' tombstones do).
-// A record whose merged session would end before stream time − grace is late.
+// A record whose merged session would end before stream time − grace is late. The store keeps
+// sessions until stream time passes their end + gap + grace (or the retention asked for, if
+// longer), as Kafka Streams does: a record that bridges to an older session no longer merges it.
 template <typename K, typename V, typename Agg>
 class SessionAggregateNode final : public Input<K, V>,
                                    public OutputNode<Windowed<K>, std::optional<Agg>> {

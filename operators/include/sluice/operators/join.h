@@ -121,8 +121,13 @@ class StreamJoinNode final : public Input<K, VThis>, public OutputNode<K, VOut> 
               this->out_.forward({r.key, joiner_(r.value, std::optional<VOther>(std::move(other))),
                                   std::max(r.timestamp, t)}));
         }
-        // The partner's records are matched now: they will not be emitted alone.
-        if (unmatched_) SLUICE_RETURN_IF_ERROR(unmatched_->remove(unmatched_key(t, other_side())));
+        // The partner's records are matched now: they will not be emitted alone. (Looked up
+        // first: a removal of nothing would still cost a write and a changelog tombstone.)
+        if (unmatched_) {
+          const Bytes k = unmatched_key(t, other_side());
+          SLUICE_ASSIGN_OR_RETURN(auto waiting, unmatched_->get(k));
+          if (waiting) SLUICE_RETURN_IF_ERROR(unmatched_->remove(k));
+        }
       }
     }
 
@@ -165,11 +170,15 @@ class StreamJoinNode final : public Input<K, VThis>, public OutputNode<K, VOut> 
     // A left record at t closes after t + after + grace; a right one after t + before + grace.
     const int64_t left_close = stream_time.value() - windows_.after_ms - windows_.grace_ms;
     const int64_t right_close = stream_time.value() - windows_.before_ms - windows_.grace_ms;
-    Bytes to;
+    Bytes from, to;
+    // Everything below the lower of the two thresholds was emitted by earlier calls, and later
+    // records are never older than it: start there, not over the removed entries' tombstones.
+    append_be<int64_t>(from, std::max<int64_t>(0, scan_from_));
     append_be<int64_t>(to, std::max(left_close, right_close));
+    scan_from_ = std::max(scan_from_, std::min(left_close, right_close));
     std::vector<std::pair<Bytes, Bytes>> closed;
     {
-      SLUICE_ASSIGN_OR_RETURN(auto it, unmatched_->range(std::nullopt, ByteView(to)));
+      SLUICE_ASSIGN_OR_RETURN(auto it, unmatched_->range(ByteView(from), ByteView(to)));
       for (; it->valid(); it->next()) {
         const ByteView k = it->key();
         if (k.size() < 9) return corruption("store '" + stores_.unmatched + "': malformed key");
@@ -213,6 +222,7 @@ class StreamJoinNode final : public Input<K, VThis>, public OutputNode<K, VOut> 
   state::WindowStore* other_store_ = nullptr;
   state::KeyValueStore* unmatched_ = nullptr;
   int64_t reach_back_ = 0, reach_forward_ = 0;
+  int64_t scan_from_ = 0;  // no waiting record is older (per task; each side node keeps its own)
   Bytes key_bytes_;
 };
 

@@ -84,7 +84,10 @@ struct TimeWindows {
     int64_t last = ts - ((ts % advance_ms) + advance_ms) % advance_ms;
     for (int64_t start = last - ((size_ms - 1) / advance_ms) * advance_ms; start <= last;
          start += advance_ms) {
-      if (start + size_ms > ts) out.push_back({Timestamp(start), Timestamp(start + size_ms)});
+      // No window starts before the epoch (as Kafka Streams).
+      if (start >= 0 && start + size_ms > ts) {
+        out.push_back({Timestamp(start), Timestamp(start + size_ms)});
+      }
     }
     return out;
   }

@@ -1,0 +1,379 @@
+// Property tests: 100,000 random events — random keys, out-of-order timestamps, two input
+// partitions — through the real topology (log, RocksDB stores, tasks), compared with a brute-
+// force oracle: a separate, simple implementation that replays each partition in the order its
+// task processes it, under the same stream-time and grace rules.
+//
+// Compared: final values per (key, window) for emit-on-close; the per-key sequence of updates
+// for emit-on-every-update; join results as multisets. The seed is printed; rerun one with
+// SLUICE_PROPERTY_SEED=<seed>.
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <map>
+#include <random>
+
+#include "sluice/base/murmur2.h"
+#include "test_util.h"
+
+namespace sluice::dsl {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::driver_for;
+
+constexpr int kEvents = 100'000;
+constexpr int32_t kPartitions = 2;
+
+struct Event {
+  std::string key;
+  int64_t value;
+  int64_t ts;
+  int32_t partition;
+  int side = 0;  // joins: 0 left ("left" topic), 1 right ("right" topic)
+};
+
+uint64_t seed() {
+  if (const char* s = std::getenv("SLUICE_PROPERTY_SEED")) return std::strtoull(s, nullptr, 10);
+  return static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+}
+
+// Keys from a small pool; timestamps drift forward with jitter that makes ~30% arrive late
+// relative to the largest seen.
+std::vector<Event> generate(uint64_t s, bool two_sides = false) {
+  std::mt19937_64 rng(s);
+  std::vector<Event> out;
+  out.reserve(kEvents);
+  for (int i = 0; i < kEvents; ++i) {
+    Event e;
+    e.key = "k" + std::to_string(rng() % 40);
+    e.value = static_cast<int64_t>(rng() % 100) + 1;
+    const int64_t jitter = static_cast<int64_t>(rng() % 400) - 300;
+    e.ts = std::max<int64_t>(0, i * 5 + jitter);
+    e.partition = kafka_partition_for_key(e.key, kPartitions);
+    e.side = two_sides ? static_cast<int>(rng() % 2) : 0;
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+Bytes long_bytes(int64_t v) {
+  Bytes b;
+  operators::Serde<int64_t>::serialize(v, b);
+  return b;
+}
+
+Status append(TopologyTestDriver& d, const std::string& topic, const std::vector<Event>& events,
+              int side = 0) {
+  std::vector<TopologyTestDriver::RawRecord> raw;
+  for (const auto& e : events) {
+    if (e.side != side) continue;
+    raw.push_back({e.key, long_bytes(e.value), Timestamp(e.ts), PartitionId(e.partition)});
+  }
+  return d.append_raw(topic, raw);
+}
+
+using WKey = std::pair<std::string, int64_t>;  // (key, window start)
+
+// ---- fixed windows ----
+
+struct FixedResult {
+  std::map<WKey, int64_t> final_values;          // windows closed by the end
+  std::map<WKey, std::vector<int64_t>> updates;  // every update, per (key, window)
+  int64_t late = 0;
+};
+
+FixedResult fixed_oracle(const std::vector<Event>& events, int64_t size, int64_t advance,
+                         int64_t grace) {
+  FixedResult r;
+  for (int32_t p = 0; p < kPartitions; ++p) {
+    int64_t stream = -1;
+    std::map<WKey, int64_t> sums;
+    for (const auto& e : events) {
+      if (e.partition != p) continue;
+      stream = std::max(stream, e.ts);
+      bool accepted = false;
+      for (int64_t start = e.ts - e.ts % advance; start > e.ts - size; start -= advance) {
+        if (start < 0) break;
+        if (start + size + grace <= stream) continue;  // closed
+        accepted = true;
+        const int64_t v = sums[{e.key, start}] += e.value;
+        r.updates[{e.key, start}].push_back(v);
+      }
+      if (!accepted) ++r.late;
+    }
+    for (const auto& [w, v] : sums) {
+      if (w.second + size + grace <= stream) r.final_values[w] = v;
+    }
+  }
+  return r;
+}
+
+void check_fixed_windows(TimeWindows windows, EmitStrategy emit) {
+  const uint64_t s = seed();
+  std::printf("property test seed: %llu (SLUICE_PROPERTY_SEED=%llu to rerun)\n",
+              static_cast<unsigned long long>(s), static_cast<unsigned long long>(s));
+  const auto events = generate(s);
+  TopologyBuilder b;
+  b.stream<std::string, int64_t>("in")
+      .group_by_key()
+      .windowed_by(windows)
+      .emit(emit)
+      .aggregate([] { return int64_t{0}; },
+                 [](const std::string&, const int64_t& v, int64_t sum) { return sum + v; }, "sums")
+      .named("sum")
+      .to_stream()
+      .to("out");
+  auto d = driver_for(b, {.partitions = {{"in", kPartitions}}});
+  ASSERT_TRUE(d);
+  ASSERT_OK(append(*d, "in", events));
+  ASSERT_OK(d->process_all());
+  const FixedResult expected =
+      fixed_oracle(events, windows.size_ms, windows.advance_ms, windows.grace_ms);
+  auto out = d->output_topic<Windowed<std::string>, int64_t>("out");
+  auto records = out.read_records();
+  ASSERT_TRUE(records.ok()) << records.status().to_string();
+  if (emit == EmitStrategy::kOnWindowClose) {
+    std::map<WKey, int64_t> actual;
+    for (const auto& r : *records) {
+      const WKey k{r.key.key, r.key.window.start.value()};
+      EXPECT_FALSE(actual.contains(k)) << "window emitted twice: " << k.first << "@" << k.second;
+      actual[k] = r.value;
+    }
+    EXPECT_EQ(actual.size(), expected.final_values.size());
+    EXPECT_TRUE(actual == expected.final_values) << "seed " << s;
+  } else {
+    std::map<WKey, std::vector<int64_t>> actual;
+    for (const auto& r : *records) {
+      actual[{r.key.key, r.key.window.start.value()}].push_back(r.value);
+    }
+    EXPECT_EQ(actual.size(), expected.updates.size());
+    EXPECT_TRUE(actual == expected.updates) << "seed " << s;
+  }
+  EXPECT_EQ(d->metrics().nodes.at("sum").late_dropped, expected.late) << "seed " << s;
+  EXPECT_GT(expected.late, 0);  // the generator does produce late records
+}
+
+TEST(WindowPropertyTest, TumblingEmitOnCloseMatchesTheOracle) {
+  check_fixed_windows(TumblingWindows::of(100ms).grace(50ms), EmitStrategy::kOnWindowClose);
+}
+TEST(WindowPropertyTest, TumblingEveryUpdateMatchesTheOracle) {
+  check_fixed_windows(TumblingWindows::of(100ms).grace(50ms), EmitStrategy::kOnEveryUpdate);
+}
+TEST(WindowPropertyTest, HoppingEmitOnCloseMatchesTheOracle) {
+  check_fixed_windows(HoppingWindows::of(100ms).advance_by(25ms).grace(50ms),
+                      EmitStrategy::kOnWindowClose);
+}
+TEST(WindowPropertyTest, HoppingEveryUpdateMatchesTheOracle) {
+  check_fixed_windows(HoppingWindows::of(100ms).advance_by(25ms).grace(50ms),
+                      EmitStrategy::kOnEveryUpdate);
+}
+
+// ---- session windows ----
+
+struct Session {
+  int64_t start, end, sum;
+};
+
+TEST(WindowPropertyTest, SessionEveryUpdateMatchesTheOracle) {
+  const uint64_t s = seed();
+  std::printf("property test seed: %llu\n", static_cast<unsigned long long>(s));
+  const auto events = generate(s);
+  constexpr int64_t kGap = 30, kGrace = 50;
+  TopologyBuilder b;
+  b.stream<std::string, int64_t>("in")
+      .group_by_key()
+      .windowed_by(SessionWindows::with_inactivity_gap(30ms).grace(50ms))
+      .aggregate([] { return int64_t{0}; },
+                 [](const std::string&, const int64_t& v, int64_t sum) { return sum + v; },
+                 [](const std::string&, int64_t a, int64_t b) { return a + b; }, "sessions")
+      .named("sessions")
+      .to_stream()
+      .to("out");
+  auto d = driver_for(b, {.partitions = {{"in", kPartitions}}});
+  ASSERT_TRUE(d);
+  ASSERT_OK(append(*d, "in", events));
+  ASSERT_OK(d->process_all());
+
+  // Oracle: per key, its live sessions; each update lists the absorbed sessions (by end, then
+  // start) as nulls, then the merged one.
+  using Update = std::tuple<int64_t, int64_t, std::optional<int64_t>>;  // start, end, value
+  std::map<std::string, std::vector<Update>> expected;
+  int64_t late = 0;
+  for (int32_t p = 0; p < kPartitions; ++p) {
+    int64_t stream = -1;
+    std::map<std::string, std::vector<Session>> live;
+    for (const auto& e : events) {
+      if (e.partition != p) continue;
+      // The store drops sessions ending before its stream time (as of the previous record)
+      // minus its retention, gap + grace.
+      const int64_t cutoff = stream - (kGap + kGrace);
+      stream = std::max(stream, e.ts);
+      auto& sessions = live[e.key];
+      std::erase_if(sessions, [&](const Session& x) { return x.end < cutoff; });
+      std::vector<Session> found;
+      for (const auto& x : sessions) {
+        if (x.end >= e.ts - kGap && x.start <= e.ts + kGap) found.push_back(x);
+      }
+      std::sort(found.begin(), found.end(), [](const Session& a, const Session& b) {
+        return std::tie(a.end, a.start) < std::tie(b.end, b.start);
+      });
+      Session merged{e.ts, e.ts, 0};
+      for (const auto& f : found) {
+        merged.start = std::min(merged.start, f.start);
+        merged.end = std::max(merged.end, f.end);
+      }
+      if (merged.end + kGrace < stream) {
+        ++late;
+        continue;
+      }
+      for (const auto& f : found) {
+        merged.sum += f.sum;
+        if (f.start == merged.start && f.end == merged.end) continue;
+        expected[e.key].emplace_back(f.start, f.end, std::nullopt);
+      }
+      merged.sum += e.value;
+      std::erase_if(sessions, [&](const Session& x) {
+        return x.end >= e.ts - kGap && x.start <= e.ts + kGap;
+      });
+      sessions.push_back(merged);
+      expected[e.key].emplace_back(merged.start, merged.end, merged.sum);
+    }
+  }
+  auto out = d->output_topic<Windowed<std::string>, std::optional<int64_t>>("out");
+  auto records = out.read_records();
+  ASSERT_TRUE(records.ok()) << records.status().to_string();
+  std::map<std::string, std::vector<Update>> actual;
+  for (const auto& r : *records) {
+    actual[r.key.key].emplace_back(r.key.window.start.value(), r.key.window.end.value(), r.value);
+  }
+  EXPECT_TRUE(actual == expected) << "seed " << s;
+  for (const auto& [key, updates] : expected) {
+    const auto& got = actual[key];
+    for (size_t i = 0; i < std::max(updates.size(), got.size()); ++i) {
+      if (i < updates.size() && i < got.size() && updates[i] == got[i]) continue;
+      auto show = [](const std::vector<Update>& v, size_t i) {
+        if (i >= v.size()) return std::string("(none)");
+        const auto& [a, b, c] = v[i];
+        return "[" + std::to_string(a) + "," + std::to_string(b) +
+               "]=" + (c ? std::to_string(*c) : "null");
+      };
+      ADD_FAILURE() << "key " << key << " update " << i << ": expected " << show(updates, i)
+                    << ", got " << show(got, i);
+      break;
+    }
+  }
+  EXPECT_EQ(d->metrics().nodes.at("sessions").late_dropped, late) << "seed " << s;
+}
+
+// ---- joins ----
+
+void check_join(operators::JoinKind kind) {
+  const uint64_t s = seed();
+  std::printf("property test seed: %llu\n", static_cast<unsigned long long>(s));
+  const auto events = generate(s, /*two_sides=*/true);
+  constexpr int64_t kBefore = 40, kAfter = 20, kGrace = 30;
+  const JoinWindows windows = JoinWindows::of(40ms).after(20ms).grace(30ms);
+  auto show = [](const std::optional<int64_t>& v) { return v ? std::to_string(*v) : "null"; };
+  TopologyBuilder b;
+  auto left = b.stream<std::string, int64_t>("left");
+  auto right = b.stream<std::string, int64_t>("right");
+  switch (kind) {
+    case operators::JoinKind::kInner:
+      left.join(
+              right,
+              [](const int64_t& l, const int64_t& r) {
+                return std::to_string(l) + "|" + std::to_string(r);
+              },
+              windows, "j")
+          .to("out");
+      break;
+    case operators::JoinKind::kLeft:
+      left.left_join(
+              right,
+              [show](const int64_t& l, const std::optional<int64_t>& r) {
+                return std::to_string(l) + "|" + show(r);
+              },
+              windows, "j")
+          .to("out");
+      break;
+    case operators::JoinKind::kOuter:
+      left.outer_join(
+              right,
+              [show](const std::optional<int64_t>& l, const std::optional<int64_t>& r) {
+                return show(l) + "|" + show(r);
+              },
+              windows, "j")
+          .to("out");
+      break;
+  }
+  auto d = driver_for(b, {.partitions = {{"left", kPartitions}, {"right", kPartitions}}});
+  ASSERT_TRUE(d);
+  ASSERT_OK(append(*d, "left", events, 0));
+  ASSERT_OK(append(*d, "right", events, 1));
+  ASSERT_OK(d->process_all());
+
+  // Oracle: each task takes, of its two inputs, the record with the smaller timestamp next
+  // (ties: "left" before "right", as the driver's topic order).
+  using Result = std::tuple<std::string, std::string, int64_t>;  // key, value, timestamp
+  std::multiset<Result> expected;
+  for (int32_t p = 0; p < kPartitions; ++p) {
+    std::vector<const Event*> l, r;
+    for (const auto& e : events) {
+      if (e.partition == p) (e.side == 0 ? l : r).push_back(&e);
+    }
+    std::vector<const Event*> order;
+    size_t i = 0, j = 0;
+    while (i < l.size() || j < r.size()) {
+      if (j == r.size() || (i < l.size() && l[i]->ts <= r[j]->ts)) {
+        order.push_back(l[i++]);
+      } else {
+        order.push_back(r[j++]);
+      }
+    }
+    int64_t stream = -1;
+    struct Accepted {
+      const Event* e;
+      bool matched = false;
+    };
+    std::vector<Accepted> acc[2];
+    for (const Event* e : order) {
+      stream = std::max(stream, e->ts);
+      if (e->ts + kGrace < stream) continue;  // late
+      Accepted a{e};
+      for (auto& o : acc[1 - e->side]) {
+        if (o.e->key != e->key) continue;
+        const Event* lft = e->side == 0 ? e : o.e;
+        const Event* rgt = e->side == 0 ? o.e : e;
+        if (rgt->ts < lft->ts - kBefore || rgt->ts > lft->ts + kAfter) continue;
+        a.matched = o.matched = true;
+        expected.emplace(e->key, std::to_string(lft->value) + "|" + std::to_string(rgt->value),
+                         std::max(lft->ts, rgt->ts));
+      }
+      acc[e->side].push_back(a);
+    }
+    for (int side = 0; side < 2; ++side) {
+      if (kind == operators::JoinKind::kInner) break;
+      if (kind == operators::JoinKind::kLeft && side == 1) break;
+      for (const auto& a : acc[side]) {
+        const int64_t close = a.e->ts + (side == 0 ? kAfter : kBefore) + kGrace;
+        if (a.matched || close >= stream) continue;
+        const std::string v = std::to_string(a.e->value);
+        expected.emplace(a.e->key, side == 0 ? v + "|null" : "null|" + v, a.e->ts);
+      }
+    }
+  }
+  auto out = d->output_topic<std::string, std::string>("out");
+  auto records = out.read_records();
+  ASSERT_TRUE(records.ok()) << records.status().to_string();
+  std::multiset<Result> actual;
+  for (const auto& r : *records) actual.emplace(r.key, r.value, r.timestamp.value());
+  EXPECT_EQ(actual.size(), expected.size()) << "seed " << s;
+  EXPECT_TRUE(actual == expected) << "seed " << s;
+}
+
+TEST(JoinPropertyTest, InnerJoinMatchesTheOracle) { check_join(operators::JoinKind::kInner); }
+TEST(JoinPropertyTest, LeftJoinMatchesTheOracle) { check_join(operators::JoinKind::kLeft); }
+TEST(JoinPropertyTest, OuterJoinMatchesTheOracle) { check_join(operators::JoinKind::kOuter); }
+
+}  // namespace
+}  // namespace sluice::dsl
