@@ -59,9 +59,14 @@ void Topology::rename_node(int node, std::string name) {
   nodes_[static_cast<size_t>(node)].name = std::move(name);
 }
 
-void Topology::add_store(state::StoreSpec spec) {
+void Topology::add_store(state::StoreSpec spec, bool timestamped) {
   SLUICE_CHECK_MSG(!built_, "the topology is already built");
+  if (timestamped) timestamped_.push_back(spec.name);
   stores_.push_back(std::move(spec));
+}
+
+bool Topology::is_timestamped(std::string_view store) const {
+  return std::ranges::find(timestamped_, store) != timestamped_.end();
 }
 
 void Topology::add_internal_topic(std::string name) {

@@ -33,6 +33,7 @@
 #include "sluice/operators/serde.h"
 #include "sluice/operators/stream_task.h"
 #include "sluice/operators/topology.h"
+#include "sluice/operators/typed_store.h"
 
 namespace sluice::dsl {
 
@@ -153,6 +154,20 @@ class TopologyTestDriver {
                                                             Timestamp from = Timestamp(0),
                                                             Timestamp to = Timestamp(INT64_MAX /
                                                                                      2));
+
+  // Interactive queries: read-only, typed lookups into a store of the running topology, over
+  // all its tasks (each key lives in one).
+  template <typename K, typename V>
+  Result<std::optional<V>> query(const std::string& store, const K& key);
+  // Entries with keys in [from, to) (by key bytes), or all of them; merged over the tasks.
+  template <typename K, typename V>
+  Result<std::vector<std::pair<K, V>>> query_range(const std::string& store,
+                                                   std::optional<K> from = std::nullopt,
+                                                   std::optional<K> to = std::nullopt);
+  // A window store: the windows of `key` starting in [from, to].
+  template <typename K, typename V>
+  Result<std::vector<std::pair<Timestamp, V>>> query_windows(const std::string& store, const K& key,
+                                                             Timestamp from, Timestamp to);
 
   const operators::Topology& topology() const { return topology_; }
   logstore::LogStore& log() { return *log_; }
@@ -279,6 +294,58 @@ Result<std::map<std::pair<K, Timestamp>, V>> TopologyTestDriver::window_store(
                   std::move(value.first));
     }
     SLUICE_RETURN_IF_ERROR(it->status());
+  }
+  return out;
+}
+
+template <typename K, typename V>
+Result<std::optional<V>> TopologyTestDriver::query(const std::string& store, const K& key) {
+  const state::StoreSpec* spec = topology_.find_store(store);
+  if (!spec) return not_found("no store named '" + store + "'");
+  for (auto [task, state] : tasks_with_store(store)) {
+    SLUICE_ASSIGN_OR_RETURN(state::KeyValueStore * kv, state->key_value_store(*spec));
+    operators::KeyValueStoreView<K, V> view(kv, topology_.is_timestamped(store));
+    SLUICE_ASSIGN_OR_RETURN(auto v, view.get(key));
+    if (v) return v;
+  }
+  return std::optional<V>();
+}
+
+template <typename K, typename V>
+Result<std::vector<std::pair<K, V>>> TopologyTestDriver::query_range(const std::string& store,
+                                                                     std::optional<K> from,
+                                                                     std::optional<K> to) {
+  const state::StoreSpec* spec = topology_.find_store(store);
+  if (!spec) return not_found("no store named '" + store + "'");
+  std::vector<std::pair<Bytes, std::pair<K, V>>> merged;
+  for (auto [task, state] : tasks_with_store(store)) {
+    SLUICE_ASSIGN_OR_RETURN(state::KeyValueStore * kv, state->key_value_store(*spec));
+    operators::KeyValueStoreView<K, V> view(kv, topology_.is_timestamped(store));
+    SLUICE_ASSIGN_OR_RETURN(auto entries, view.range(from, to));
+    for (auto& e : entries) {
+      Bytes k;
+      operators::Serde<K>::serialize(e.first, k);
+      merged.emplace_back(std::move(k), std::move(e));
+    }
+  }
+  std::sort(merged.begin(), merged.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<std::pair<K, V>> out;
+  for (auto& m : merged) out.push_back(std::move(m.second));
+  return out;
+}
+
+template <typename K, typename V>
+Result<std::vector<std::pair<Timestamp, V>>> TopologyTestDriver::query_windows(
+    const std::string& store, const K& key, Timestamp from, Timestamp to) {
+  const state::StoreSpec* spec = topology_.find_store(store);
+  if (!spec) return not_found("no store named '" + store + "'");
+  std::vector<std::pair<Timestamp, V>> out;
+  for (auto [task, state] : tasks_with_store(store)) {
+    SLUICE_ASSIGN_OR_RETURN(state::WindowStore * ws, state->window_store(*spec));
+    operators::WindowStoreView<K, V> view(ws, topology_.is_timestamped(store));
+    SLUICE_ASSIGN_OR_RETURN(auto found, view.fetch(key, from, to));
+    out.insert(out.end(), found.begin(), found.end());
   }
   return out;
 }

@@ -39,6 +39,7 @@
 #include "sluice/base/result.h"
 #include "sluice/operators/aggregate.h"
 #include "sluice/operators/join.h"
+#include "sluice/operators/processor.h"
 #include "sluice/operators/serde.h"
 #include "sluice/operators/stateless.h"
 #include "sluice/operators/topology.h"
@@ -53,6 +54,12 @@ using operators::ErrorPolicy;
 using operators::HasSerde;
 using operators::HoppingWindows;
 using operators::JoinWindows;
+using operators::KeyValueStoreView;
+using operators::Processor;
+using operators::ProcessorContext;
+using operators::PunctuationType;
+using operators::Record;
+using operators::RecordMetadata;
 using operators::SessionWindows;
 using operators::SlidingWindows;
 using operators::TimeWindows;
@@ -60,6 +67,7 @@ using operators::Topology;
 using operators::TumblingWindows;
 using operators::Window;
 using operators::Windowed;
+using operators::WindowStoreView;
 
 // How a source reads its topic.
 template <typename K, typename V>
@@ -158,6 +166,12 @@ class TopologyBuilder {
                         return std::make_unique<operators::SourceNode<K, V>>(extractor);
                       });
     return KStream<K, V>(detail::Handle{this, n, false});
+  }
+
+  // Declares a store for custom processors (process()); they name it to use it.
+  TopologyBuilder& add_state_store(state::StoreSpec spec) {
+    topology_.add_store(std::move(spec));
+    return *this;
   }
 
   // What happens to records that cannot be decoded or whose processing throws.
@@ -317,6 +331,20 @@ class KStream {
     h_.builder->topology().connect(other.h_.node, m.h_.node);
     m.h_.needs_repartition = h_.needs_repartition || other.h_.needs_repartition;
     return m;
+  }
+
+  // A custom processor (sluice/operators/processor.h), one instance per task from `factory`,
+  // with the stores it names (declared with TopologyBuilder::add_state_store).
+  template <typename KOut, typename VOut>
+  KStream<KOut, VOut> process(operators::ProcessorFactory<K, V, KOut, VOut> factory,
+                              std::vector<std::string> stores = {}) {
+    const int n = h_.builder->add_child(
+        h_.node, "process", detail::type_name<KOut>(), detail::type_name<VOut>(),
+        [factory] {
+          return std::make_unique<operators::ProcessorNode<K, V, KOut, VOut>>(factory());
+        },
+        std::move(stores));
+    return KStream<KOut, VOut>(detail::Handle{h_.builder, n, h_.needs_repartition});
   }
 
   // Windowed joins with another stream of the same key type: records whose timestamps are
@@ -520,7 +548,8 @@ class KGroupedStream {
     h_.builder->topology().add_store(state::StoreSpec{.name = store,
                                                       .kind = state::StoreKind::kKeyValue,
                                                       .logged = m.logged,
-                                                      .cached = m.cached});
+                                                      .cached = m.cached},
+                                     /*timestamped=*/true);
     const int n = h_.builder->add_child(
         h_.node, "aggregate", detail::type_name<K>(), detail::type_name<Agg>(),
         [store, initializer, adder] {
@@ -540,7 +569,8 @@ class KGroupedStream {
     h_.builder->topology().add_store(state::StoreSpec{.name = store,
                                                       .kind = state::StoreKind::kKeyValue,
                                                       .logged = m.logged,
-                                                      .cached = m.cached});
+                                                      .cached = m.cached},
+                                     /*timestamped=*/true);
     const int n = h_.builder->add_child(
         h_.node, "reduce", detail::type_name<K>(), detail::type_name<V>(),
         [store, reducer] {
@@ -624,7 +654,8 @@ class TimeWindowedKStream {
                                  .kind = state::StoreKind::kWindow,
                                  .logged = m.logged,
                                  .cached = m.cached,
-                                 .retention_ms = retention});
+                                 .retention_ms = retention},
+                /*timestamped=*/true);
     std::vector<std::string> stores{store};
     const std::string emitted = store + "-emitted";
     if (emit_ == EmitStrategy::kOnWindowClose) {
@@ -707,7 +738,8 @@ class SessionWindowedKStream {
                                                       .kind = state::StoreKind::kSession,
                                                       .logged = m.logged,
                                                       .cached = m.cached,
-                                                      .retention_ms = retention});
+                                                      .retention_ms = retention},
+                                     /*timestamped=*/true);
     const int n =
         h_.builder->add_child(h_.node, op + " (gap " + std::to_string(windows_.gap_ms) + " ms)",
                               detail::type_name<Windowed<K>>(), detail::type_name<Agg>(),

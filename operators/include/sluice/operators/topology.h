@@ -94,8 +94,9 @@ class Topology {
   int add_node(NodeDef def);
   void connect(int parent, int child);
   void rename_node(int node, std::string name);
-  // Declares a store; `users` are the nodes that use it (their NodeDef::stores name it too).
-  void add_store(state::StoreSpec spec);
+  // Declares a store (the nodes that use it name it in NodeDef::stores). `timestamped`: its
+  // values carry their timestamp (aggregation stores, aggregate.h), which typed views skip.
+  void add_store(state::StoreSpec spec, bool timestamped = false);
   // Declares a topic the topology writes to or reads from that it creates itself.
   void add_internal_topic(std::string name);
   void add_copartition_group(CopartitionGroup group);
@@ -112,6 +113,7 @@ class Topology {
   std::optional<int> find_node(std::string_view name) const;
   const std::vector<state::StoreSpec>& stores() const { return stores_; }
   const state::StoreSpec* find_store(std::string_view name) const;
+  bool is_timestamped(std::string_view store) const;
   const std::vector<SubTopology>& subtopologies() const { return subtopologies_; }
   // The internal topics, each with the sub-topology that writes it.
   const std::vector<TopicDef>& internal_topics() const { return internal_topics_; }
@@ -130,6 +132,7 @@ class Topology {
  private:
   std::vector<NodeDef> nodes_;
   std::vector<state::StoreSpec> stores_;
+  std::vector<std::string> timestamped_;
   std::vector<TopicDef> internal_topics_;
   std::vector<CopartitionGroup> copartition_;
   std::vector<SubTopology> subtopologies_;

@@ -1,0 +1,135 @@
+// Typed views of the byte stores (state/), through serdes: what custom processors and
+// interactive queries use.
+//
+// Aggregation stores hold each value with its timestamp ([int64 BE][value], aggregate.h); a
+// view created with `timestamped = true` reads (and writes) that layout and shows the value.
+//
+// Thread safety: as the store under it — thread-confined to its task.
+#pragma once
+
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "sluice/operators/aggregate.h"
+#include "sluice/operators/serde.h"
+#include "sluice/state/store.h"
+
+namespace sluice::operators {
+
+template <typename K, typename V>
+class KeyValueStoreView {
+ public:
+  KeyValueStoreView(state::KeyValueStore* store, bool timestamped = false)
+      : store_(store), timestamped_(timestamped) {}
+
+  Result<std::optional<V>> get(const K& key) {
+    SLUICE_ASSIGN_OR_RETURN(auto bytes, store_->get(key_bytes(key)));
+    if (!bytes) return std::optional<V>();
+    SLUICE_ASSIGN_OR_RETURN(V v, value_of(*bytes));
+    return std::optional<V>(std::move(v));
+  }
+  Status put(const K& key, const V& value, Timestamp ts = kNoTimestamp) {
+    Bytes v;
+    if (timestamped_) append_be<int64_t>(v, ts.value());
+    Serde<V>::serialize(value, v);
+    return store_->put(key_bytes(key), v);
+  }
+  Status remove(const K& key) { return store_->remove(key_bytes(key)); }
+  // Entries with keys in [from, to) — in the order of the keys' bytes — or all of them.
+  Result<std::vector<std::pair<K, V>>> range(std::optional<K> from, std::optional<K> to) {
+    std::optional<Bytes> f, t;
+    if (from) f = key_bytes(*from);
+    if (to) t = key_bytes(*to);
+    std::optional<ByteView> fv, tv;
+    if (f) fv = ByteView(*f);
+    if (t) tv = ByteView(*t);
+    SLUICE_ASSIGN_OR_RETURN(auto it, store_->range(fv, tv));
+    std::vector<std::pair<K, V>> out;
+    for (; it->valid(); it->next()) {
+      SLUICE_ASSIGN_OR_RETURN(K k, Serde<K>::deserialize(it->key()));
+      SLUICE_ASSIGN_OR_RETURN(V v, value_of(it->value()));
+      out.emplace_back(std::move(k), std::move(v));
+    }
+    SLUICE_RETURN_IF_ERROR(it->status());
+    return out;
+  }
+  Result<std::vector<std::pair<K, V>>> all() { return range(std::nullopt, std::nullopt); }
+  Result<uint64_t> approximate_count() { return store_->approximate_count(); }
+
+ private:
+  static Bytes key_bytes(const K& key) {
+    Bytes b;
+    Serde<K>::serialize(key, b);
+    return b;
+  }
+  Result<V> value_of(ByteView bytes) const {
+    if (!timestamped_) return Serde<V>::deserialize(bytes);
+    SLUICE_ASSIGN_OR_RETURN(auto v, decode_timestamped<V>(bytes, store_->name()));
+    return std::move(v.first);
+  }
+
+  state::KeyValueStore* store_;
+  bool timestamped_;
+};
+
+template <typename K, typename V>
+class WindowStoreView {
+ public:
+  WindowStoreView(state::WindowStore* store, bool timestamped = false)
+      : store_(store), timestamped_(timestamped) {}
+
+  Result<std::optional<V>> fetch(const K& key, Timestamp window_start) {
+    SLUICE_ASSIGN_OR_RETURN(auto bytes, store_->fetch(key_bytes(key), window_start));
+    if (!bytes) return std::optional<V>();
+    SLUICE_ASSIGN_OR_RETURN(V v, value_of(*bytes));
+    return std::optional<V>(std::move(v));
+  }
+  // The windows of `key` starting in [from, to], by start.
+  Result<std::vector<std::pair<Timestamp, V>>> fetch(const K& key, Timestamp from, Timestamp to) {
+    SLUICE_ASSIGN_OR_RETURN(auto it, store_->fetch(key_bytes(key), from, to));
+    std::vector<std::pair<Timestamp, V>> out;
+    for (; it->valid(); it->next()) {
+      SLUICE_ASSIGN_OR_RETURN(V v, value_of(it->value()));
+      out.emplace_back(it->window_start(), std::move(v));
+    }
+    SLUICE_RETURN_IF_ERROR(it->status());
+    return out;
+  }
+  // Every key's windows starting in [from, to], by start then key bytes.
+  Result<std::vector<std::pair<std::pair<K, Timestamp>, V>>> fetch_all(Timestamp from,
+                                                                       Timestamp to) {
+    SLUICE_ASSIGN_OR_RETURN(auto it, store_->fetch_all(from, to));
+    std::vector<std::pair<std::pair<K, Timestamp>, V>> out;
+    for (; it->valid(); it->next()) {
+      SLUICE_ASSIGN_OR_RETURN(K k, Serde<K>::deserialize(it->key()));
+      SLUICE_ASSIGN_OR_RETURN(V v, value_of(it->value()));
+      out.emplace_back(std::pair<K, Timestamp>(std::move(k), it->window_start()), std::move(v));
+    }
+    SLUICE_RETURN_IF_ERROR(it->status());
+    return out;
+  }
+  Status put(const K& key, Timestamp window_start, const V& value, Timestamp ts = kNoTimestamp) {
+    Bytes v;
+    if (timestamped_) append_be<int64_t>(v, ts.value());
+    Serde<V>::serialize(value, v);
+    return store_->put(key_bytes(key), window_start, ByteView(v));
+  }
+
+ private:
+  static Bytes key_bytes(const K& key) {
+    Bytes b;
+    Serde<K>::serialize(key, b);
+    return b;
+  }
+  Result<V> value_of(ByteView bytes) const {
+    if (!timestamped_) return Serde<V>::deserialize(bytes);
+    SLUICE_ASSIGN_OR_RETURN(auto v, decode_timestamped<V>(bytes, store_->name()));
+    return std::move(v.first);
+  }
+
+  state::WindowStore* store_;
+  bool timestamped_;
+};
+
+}  // namespace sluice::operators
