@@ -42,6 +42,7 @@
 #include "sluice/operators/processor.h"
 #include "sluice/operators/serde.h"
 #include "sluice/operators/stateless.h"
+#include "sluice/operators/table.h"
 #include "sluice/operators/topology.h"
 #include "sluice/operators/windows.h"
 
@@ -114,7 +115,7 @@ struct Materialized {
 class TopologyBuilder;
 template <typename K, typename V>
 class KStream;
-template <typename K, typename V>
+template <typename K, typename V, typename U = V>
 class KTable;
 template <typename K, typename V>
 class KGroupedStream;
@@ -166,6 +167,21 @@ class TopologyBuilder {
                         return std::make_unique<operators::SourceNode<K, V>>(extractor);
                       });
     return KStream<K, V>(detail::Handle{this, n, false});
+  }
+
+  // A table of the latest value per key of `topic` (compacted, typically); null values delete.
+  // Materialized in a key-value store (default name: `<topic>-table`).
+  template <typename K, typename V>
+  requires EdgeType<K> && HasSerde<V> KTable<K, V, std::optional<V>> table(std::string topic,
+                                                                           Materialized m = {}) {
+    const std::string store = m.name.empty() ? topic + "-table" : m.name;
+    topology_.add_store(state::StoreSpec{.name = store, .logged = m.logged, .cached = m.cached},
+                        /*timestamped=*/true);
+    const int n =
+        add("table_source", store + "-source", operators::NodeKind::kSource, {std::move(topic)},
+            {store}, detail::type_name<K>(), detail::type_name<V>(),
+            [store] { return std::make_unique<operators::TableSourceNode<K, V>>(store); });
+    return KTable<K, V, std::optional<V>>(detail::Handle{this, n, false}, store);
   }
 
   // Declares a store for custom processors (process()); they name it to use it.
@@ -347,6 +363,24 @@ class KStream {
     return KStream<KOut, VOut>(detail::Handle{h_.builder, n, h_.needs_repartition});
   }
 
+  // Stream-table joins: each record joins the table's current value for its key; table updates
+  // emit nothing. join: (const V&, const T&), only when the key is in the table; left_join:
+  // (const V&, const std::optional<T>&), always.
+  template <typename T, typename U, typename F>
+  requires std::is_invocable_v<F&, const V&, const T&>
+  auto join(KTable<K, T, U> table, F joiner, std::string name = "") {
+    using VOut = std::decay_t<std::invoke_result_t<F&, const V&, const T&>>;
+    return stream_table_join<T, U, VOut>(
+        table, false, std::move(name),
+        [joiner](const V& v, const std::optional<T>& t) { return joiner(v, *t); });
+  }
+  template <typename T, typename U, typename F>
+  requires std::is_invocable_v < F&, const V&, const std::optional<T>
+  & > auto left_join(KTable<K, T, U> table, F joiner, std::string name = "") {
+    using VOut = std::decay_t<std::invoke_result_t<F&, const V&, const std::optional<T>&>>;
+    return stream_table_join<T, U, VOut>(table, true, std::move(name), joiner);
+  }
+
   // Windowed joins with another stream of the same key type: records whose timestamps are
   // within the join window (sluice/operators/join.h). The joiner takes
   //   join:       (const V&, const V2&)
@@ -416,6 +450,31 @@ class KStream {
   KStream same(std::string op, Make make) {
     return KStream(child<K, V>(std::move(op), std::move(make), h_.needs_repartition));
   }
+  template <typename T, typename U, typename VOut>
+  KStream<K, VOut> stream_table_join(
+      KTable<K, T, U> table, bool left, std::string name,
+      std::function<VOut(const V&, const std::optional<T>&)> joiner) {
+    SLUICE_CHECK_MSG(!table.store().empty(),
+                     "a stream-table join needs a materialized table (read from a topic or an "
+                     "aggregation)");
+    KStream<K, V> stream = *this;
+    if (stream.h_.needs_repartition) stream.h_ = stream.repartition("");
+    auto* b = h_.builder;
+    const std::string store = table.store();
+    const int n =
+        b->add_child(stream.h_.node, left ? "stream_table_left_join" : "stream_table_join",
+                     detail::type_name<K>(), detail::type_name<VOut>(),
+                     [=] {
+                       return std::make_unique<operators::StreamTableJoinNode<K, V, T, VOut>>(
+                           store, left, joiner);
+                     },
+                     {store});
+    if (!name.empty()) b->rename(n, std::move(name));
+    b->topology().add_copartition_group(
+        {upstream_topics({stream.h_.node, table.handle().node}), b->name_of(n) + " joins them"});
+    return KStream<K, VOut>(detail::Handle{b, n, false});
+  }
+
   template <typename V2, typename VOut>
   KStream<K, VOut> join_impl(KStream<K, V2> other, operators::JoinKind kind, JoinWindows windows,
                              std::string name,
@@ -514,24 +573,126 @@ class KStream {
   detail::Handle h_;
 };
 
-template <typename K, typename V>
+// A table: the latest value per key. U is the type of its updates: V for aggregations (they
+// never delete), std::optional<V> for tables read from topics and join results (std::nullopt
+// deletes the key).
+template <typename K, typename V, typename U>
 class KTable {
  public:
-  explicit KTable(detail::Handle h) : h_(h) {}
-  // The table's updates as a stream.
-  KStream<K, V> to_stream() {
+  // `store`: the key-value store holding the table ("" when not materialized).
+  explicit KTable(detail::Handle h, std::string store = "") : h_(h), store_(std::move(store)) {}
+
+  // The table's updates as a stream (deletions as std::nullopt for optional updates).
+  KStream<K, U> to_stream() {
     const int n =
-        h_.builder->add_child(h_.node, "to_stream", detail::type_name<K>(), detail::type_name<V>(),
-                              [] { return std::make_unique<operators::PassThroughNode<K, V>>(); });
-    return KStream<K, V>(detail::Handle{h_.builder, n, false});
+        h_.builder->add_child(h_.node, "to_stream", detail::type_name<K>(), detail::type_name<U>(),
+                              [] { return std::make_unique<operators::PassThroughNode<K, U>>(); });
+    return KStream<K, U>(detail::Handle{h_.builder, n, false});
   }
   KTable named(std::string name) {
     h_.builder->rename(h_.node, std::move(name));
     return *this;
   }
+  const std::string& store() const { return store_; }
+  const detail::Handle& handle() const { return h_; }
+
+  // Table-table joins: every update of either side joins the other side's current value.
+  //   join:       (const V&, const V2&)                                 both present
+  //   left_join:  (const V&, const std::optional<V2>&)                  left present
+  //   outer_join: (const std::optional<V>&, const std::optional<V2>&)   either present
+  // The result is a table of std::optional updates (a key whose result no longer exists is
+  // deleted); it is not materialized.
+  template <typename V2, typename U2, typename F>
+  requires std::is_invocable_v<F&, const V&, const V2&>
+  auto join(KTable<K, V2, U2> other, F joiner, std::string name = "") {
+    using VOut = std::decay_t<std::invoke_result_t<F&, const V&, const V2&>>;
+    return table_join<V2, U2, VOut>(
+        other, "table_join", std::move(name),
+        [joiner](const std::optional<V>& l, const std::optional<V2>& r) -> std::optional<VOut> {
+          if (!l || !r) return std::nullopt;
+          return joiner(*l, *r);
+        });
+  }
+  template <typename V2, typename U2, typename F>
+  requires std::is_invocable_v < F&, const V&, const std::optional<V2>
+  & > auto left_join(KTable<K, V2, U2> other, F joiner, std::string name = "") {
+    using VOut = std::decay_t<std::invoke_result_t<F&, const V&, const std::optional<V2>&>>;
+    return table_join<V2, U2, VOut>(
+        other, "table_left_join", std::move(name),
+        [joiner](const std::optional<V>& l, const std::optional<V2>& r) -> std::optional<VOut> {
+          if (!l) return std::nullopt;
+          return joiner(*l, r);
+        });
+  }
+  template <typename V2, typename U2, typename F>
+  requires std::is_invocable_v < F&, const std::optional<V>
+  &, const std::optional<V2>& >
+         auto outer_join(KTable<K, V2, U2> other, F joiner, std::string name = "") {
+    using VOut =
+        std::decay_t<std::invoke_result_t<F&, const std::optional<V>&, const std::optional<V2>&>>;
+    return table_join<V2, U2, VOut>(
+        other, "table_outer_join", std::move(name),
+        [joiner](const std::optional<V>& l, const std::optional<V2>& r) -> std::optional<VOut> {
+          if (!l && !r) return std::nullopt;
+          return joiner(l, r);
+        });
+  }
+
+  // (for the other table's joins)
+  int updates_as_optional() const {
+    if constexpr (std::is_same_v<U, std::optional<V>>) {
+      return h_.node;
+    } else {
+      return h_.builder->add_child(
+          h_.node, "as_table_updates", detail::type_name<K>(), detail::type_name<V>(), [] {
+            auto f = [](const U& v) { return std::optional<V>(v); };
+            return std::make_unique<operators::MapValuesNode<K, U, decltype(f)>>(f);
+          });
+    }
+  }
 
  private:
+  template <typename V2, typename U2, typename VOut>
+  KTable<K, VOut, std::optional<VOut>> table_join(
+      KTable<K, V2, U2> other, const std::string& op, std::string name,
+      std::function<std::optional<VOut>(const std::optional<V>&, const std::optional<V2>&)>
+          joiner) {
+    SLUICE_CHECK_MSG(!store_.empty() && !other.store().empty(),
+                     "a table join needs both tables materialized (read from a topic or an "
+                     "aggregation)");
+    auto* b = h_.builder;
+    auto& t = b->topology();
+    if (name.empty()) name = op + "-" + std::to_string(t.nodes().size());
+    const int left_updates = updates_as_optional();
+    const int right_updates = other.updates_as_optional();
+    const std::string other_store = other.store();
+    const int l = b->add(op, name + "-left", operators::NodeKind::kProcessor, {}, {other_store},
+                         detail::type_name<K>(), detail::type_name<VOut>(), [=] {
+                           return std::make_unique<operators::TableTableJoinNode<K, V, V2, VOut>>(
+                               other_store, joiner);
+                         });
+    const std::string this_store = store_;
+    const int r = b->add(
+        op, name + "-right", operators::NodeKind::kProcessor, {}, {this_store},
+        detail::type_name<K>(), detail::type_name<VOut>(), [=] {
+          return std::make_unique<operators::TableTableJoinNode<K, V2, V, VOut>>(
+              this_store, [joiner](const std::optional<V2>& mine, const std::optional<V>& theirs) {
+                return joiner(theirs, mine);
+              });
+        });
+    t.connect(left_updates, l);
+    t.connect(right_updates, r);
+    const int merge = b->add(
+        "merge", name + "-merge", operators::NodeKind::kProcessor, {}, {}, detail::type_name<K>(),
+        detail::type_name<VOut>(),
+        [] { return std::make_unique<operators::PassThroughNode<K, std::optional<VOut>>>(); });
+    t.connect(l, merge);
+    t.connect(r, merge);
+    return KTable<K, VOut, std::optional<VOut>>(detail::Handle{b, merge, false});
+  }
+
   detail::Handle h_;
+  std::string store_;
 };
 
 template <typename K, typename V>
@@ -558,7 +719,7 @@ class KGroupedStream {
               [adder](const K& k, const V& v, Agg a) { return adder(k, v, std::move(a)); });
         },
         {store});
-    return KTable<K, Agg>(detail::Handle{h_.builder, n, false});
+    return KTable<K, Agg>(detail::Handle{h_.builder, n, false}, store);
   }
 
   // value = reducer(value so far, value), starting from a key's first value.
@@ -579,7 +740,7 @@ class KGroupedStream {
               [reducer](const K&, const V& v, V acc) { return reducer(std::move(acc), v); });
         },
         {store});
-    return KTable<K, V>(detail::Handle{h_.builder, n, false});
+    return KTable<K, V>(detail::Handle{h_.builder, n, false}, store);
   }
 
   KTable<K, int64_t> count(Materialized m = {}) {

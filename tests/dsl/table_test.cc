@@ -1,0 +1,129 @@
+// Tables from topics, stream-table joins and table-table joins.
+#include "test_util.h"
+
+namespace sluice::dsl {
+namespace {
+
+using testing::driver_for;
+using testing::read;
+using Strings = std::vector<TestRecord<std::string, std::string>>;
+using Updates = std::vector<TestRecord<std::string, std::optional<std::string>>>;
+
+std::string opt(const std::optional<std::string>& v) { return v ? *v : "null"; }
+
+TEST(TableTest, TableKeepsTheLatestValuePerKeyAndNullValuesDelete) {
+  TopologyBuilder b;
+  auto users = b.table<std::string, std::string>("users", "users-store");
+  users.to_stream().to("user-updates");
+  auto d = driver_for(b);
+  ASSERT_TRUE(d);
+  ASSERT_OK(d->pipe_raw("users", ByteView("u1"), ByteView("alice"), Timestamp(1)));
+  ASSERT_OK(d->pipe_raw("users", ByteView("u2"), ByteView("bob"), Timestamp(2)));
+  ASSERT_OK(d->pipe_raw("users", ByteView("u1"), ByteView("alicia"), Timestamp(3)));
+  ASSERT_OK(d->pipe_raw("users", ByteView("u2"), std::nullopt, Timestamp(4)));  // tombstone
+  auto all = d->query_range<std::string, std::string>("users-store");
+  ASSERT_TRUE(all.ok()) << all.status().to_string();
+  EXPECT_EQ(*all, (std::vector<std::pair<std::string, std::string>>{{"u1", "alicia"}}));
+  auto updates = d->output_topic<std::string, std::optional<std::string>>("user-updates");
+  EXPECT_EQ(read(updates), (Updates{{"u1", "alice", Timestamp(1)},
+                                    {"u2", "bob", Timestamp(2)},
+                                    {"u1", "alicia", Timestamp(3)},
+                                    {"u2", std::nullopt, Timestamp(4)}}));
+}
+
+TEST(TableTest, StreamTableJoinUsesTheTablesValueAtTheTimeOfEachStreamRecord) {
+  TopologyBuilder b;
+  auto users = b.table<std::string, std::string>("users");
+  auto clicks = b.stream<std::string, std::string>("clicks");
+  clicks
+      .join(users, [](const std::string& page,
+                      const std::string& user) { return user + " clicked " + page; })
+      .to("enriched");
+  clicks
+      .left_join(users,
+                 [](const std::string& page, const std::optional<std::string>& user) {
+                   return opt(user) + " clicked " + page;
+                 })
+      .to("enriched-left");
+  auto d = driver_for(b);
+  ASSERT_TRUE(d);
+  auto click = d->input_topic<std::string, std::string>("clicks");
+  ASSERT_OK(click.pipe("u1", "/home", Timestamp(1)));  // no user yet
+  ASSERT_OK(d->pipe_raw("users", ByteView("u1"), ByteView("alice"), Timestamp(2)));
+  ASSERT_OK(click.pipe("u1", "/cart", Timestamp(3)));
+  ASSERT_OK(d->pipe_raw("users", ByteView("u1"), ByteView("alicia"), Timestamp(4)));
+  ASSERT_OK(click.pipe("u1", "/pay", Timestamp(5)));
+  auto enriched = d->output_topic<std::string, std::string>("enriched");
+  EXPECT_EQ(read(enriched), (Strings{{"u1", "alice clicked /cart", Timestamp(3)},
+                                     {"u1", "alicia clicked /pay", Timestamp(5)}}));
+  auto left = d->output_topic<std::string, std::string>("enriched-left");
+  EXPECT_EQ(read(left), (Strings{{"u1", "null clicked /home", Timestamp(1)},
+                                 {"u1", "alice clicked /cart", Timestamp(3)},
+                                 {"u1", "alicia clicked /pay", Timestamp(5)}}));
+}
+
+TEST(TableTest, TableTableJoinsFollowUpdatesOfBothSides) {
+  TopologyBuilder b;
+  auto names = b.table<std::string, std::string>("names");
+  auto cities = b.table<std::string, std::string>("cities");
+  names.join(cities, [](const std::string& n, const std::string& c) { return n + "@" + c; })
+      .to_stream()
+      .to("inner");
+  names
+      .left_join(cities, [](const std::string& n,
+                            const std::optional<std::string>& c) { return n + "@" + opt(c); })
+      .to_stream()
+      .to("left");
+  names
+      .outer_join(cities, [](const std::optional<std::string>& n,
+                             const std::optional<std::string>& c) { return opt(n) + "@" + opt(c); })
+      .to_stream()
+      .to("outer");
+  auto d = driver_for(b);
+  ASSERT_TRUE(d);
+  ASSERT_OK(d->pipe_raw("names", ByteView("k"), ByteView("ann"), Timestamp(1)));
+  ASSERT_OK(d->pipe_raw("cities", ByteView("k"), ByteView("oslo"), Timestamp(2)));
+  ASSERT_OK(d->pipe_raw("names", ByteView("k"), std::nullopt, Timestamp(3)));
+  auto inner = d->output_topic<std::string, std::optional<std::string>>("inner");
+  EXPECT_EQ(read(inner), (Updates{{"k", std::nullopt, Timestamp(1)},
+                                  {"k", "ann@oslo", Timestamp(2)},
+                                  {"k", std::nullopt, Timestamp(3)}}));
+  auto left = d->output_topic<std::string, std::optional<std::string>>("left");
+  EXPECT_EQ(read(left), (Updates{{"k", "ann@null", Timestamp(1)},
+                                 {"k", "ann@oslo", Timestamp(2)},
+                                 {"k", std::nullopt, Timestamp(3)}}));
+  auto outer = d->output_topic<std::string, std::optional<std::string>>("outer");
+  EXPECT_EQ(read(outer), (Updates{{"k", "ann@null", Timestamp(1)},
+                                  {"k", "ann@oslo", Timestamp(2)},
+                                  {"k", "null@oslo", Timestamp(3)}}));
+}
+
+TEST(TableTest, AnAggregationIsATableThatStreamsCanJoin) {
+  TopologyBuilder b;
+  auto totals =
+      b.stream<std::string, int64_t>("payments")
+          .group_by_key()
+          .aggregate([] { return int64_t{0}; },
+                     [](const std::string&, const int64_t& v, int64_t sum) { return sum + v; },
+                     "totals");
+  b.stream<std::string, std::string>("orders")
+      .left_join(totals,
+                 [](const std::string& order, const std::optional<int64_t>& paid) {
+                   return order + " (paid so far " + (paid ? std::to_string(*paid) : "0") + ")";
+                 })
+      .to("orders-with-payments");
+  auto d = driver_for(b);
+  ASSERT_TRUE(d);
+  auto payments = d->input_topic<std::string, int64_t>("payments");
+  auto orders = d->input_topic<std::string, std::string>("orders");
+  ASSERT_OK(orders.pipe("c1", "o1", Timestamp(1)));
+  ASSERT_OK(payments.pipe("c1", 30, Timestamp(2)));
+  ASSERT_OK(payments.pipe("c1", 12, Timestamp(3)));
+  ASSERT_OK(orders.pipe("c1", "o2", Timestamp(4)));
+  auto out = d->output_topic<std::string, std::string>("orders-with-payments");
+  EXPECT_EQ(read(out), (Strings{{"c1", "o1 (paid so far 0)", Timestamp(1)},
+                                {"c1", "o2 (paid so far 42)", Timestamp(4)}}));
+}
+
+}  // namespace
+}  // namespace sluice::dsl
