@@ -1,0 +1,16 @@
+# Writes the C++ block that follows "<!-- compiled: NAME -->" in DOC to OUT.
+# Usage: cmake -DDOC=... -DNAME=... -DOUT=... -P ExtractDocExample.cmake
+file(READ "${DOC}" text)
+string(FIND "${text}" "<!-- compiled: ${NAME} -->" marker)
+if(marker EQUAL -1)
+  message(FATAL_ERROR "${DOC} has no block marked <!-- compiled: ${NAME} -->")
+endif()
+string(SUBSTRING "${text}" ${marker} -1 rest)
+string(FIND "${rest}" "```cpp\n" open)
+string(SUBSTRING "${rest}" ${open} -1 rest)
+string(LENGTH "```cpp\n" skip)
+string(SUBSTRING "${rest}" ${skip} -1 rest)
+string(FIND "${rest}" "```" close)
+string(SUBSTRING "${rest}" 0 ${close} code)
+file(WRITE "${OUT}.tmp" "// Generated from ${DOC}; edit the guide, not this file.\n${code}")
+file(COPY_FILE "${OUT}.tmp" "${OUT}" ONLY_IF_DIFFERENT)
