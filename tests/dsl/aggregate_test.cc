@@ -287,3 +287,36 @@ TEST(SessionWindowTest, ARecordThatWouldOnlyFormAClosedSessionIsLate) {
 
 }  // namespace
 }  // namespace sluice::dsl
+
+namespace sluice::dsl {
+namespace {
+
+TEST(SlidingWindowTest, EachRecordDefinesTheWindowEndingAtItAndTheOneStartingAfterIt) {
+  TopologyBuilder b;
+  b.stream<std::string, std::string>("in")
+      .group_by_key()
+      .windowed_by(SlidingWindows::of_time_difference(std::chrono::milliseconds(10))
+                       .grace(std::chrono::milliseconds(100)))
+      .count("sliding")
+      .to_stream()
+      .to("out");
+  auto d = testing::driver_for(b);
+  ASSERT_TRUE(d);
+  auto in = d->input_topic<std::string, std::string>("in");
+  auto out = d->output_topic<Windowed<std::string>, int64_t>("out");
+  ASSERT_OK(in.pipe("a", "x", Timestamp(100)));
+  EXPECT_EQ(testing::read(out), (WindowedCounts{{w("a", 90, 100), 1, Timestamp(100)}}));
+  ASSERT_OK(in.pipe("a", "x", Timestamp(105)));
+  // [95,105] is new with both; [90,100] gains nothing (105 > 100); [101,111] (after 100)
+  // holds 105.
+  EXPECT_EQ(testing::read(out), (WindowedCounts{{w("a", 95, 105), 2, Timestamp(105)},
+                                                {w("a", 101, 111), 1, Timestamp(105)}}));
+  ASSERT_OK(in.pipe("a", "x", Timestamp(98)));  // out of order, inside [90,100] and [95,105]
+  EXPECT_EQ(testing::read(out), (WindowedCounts{{w("a", 88, 98), 1, Timestamp(98)},
+                                                {w("a", 90, 100), 2, Timestamp(100)},
+                                                {w("a", 95, 105), 3, Timestamp(105)},
+                                                {w("a", 99, 109), 2, Timestamp(105)}}));
+}
+
+}  // namespace
+}  // namespace sluice::dsl

@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <map>
 #include <random>
+#include <set>
 
 #include "sluice/base/murmur2.h"
 #include "test_util.h"
@@ -263,6 +264,85 @@ TEST(WindowPropertyTest, SessionEveryUpdateMatchesTheOracle) {
     }
   }
   EXPECT_EQ(d->metrics().nodes.at("sessions").late_dropped, late) << "seed " << s;
+}
+
+// ---- sliding windows ----
+
+TEST(WindowPropertyTest, SlidingEveryUpdateMatchesTheOracle) {
+  const uint64_t s = seed();
+  std::printf("property test seed: %llu\n", static_cast<unsigned long long>(s));
+  const auto events = generate(s);
+  constexpr int64_t kD = 100, kGrace = 50;
+  TopologyBuilder b;
+  b.stream<std::string, int64_t>("in")
+      .group_by_key()
+      .windowed_by(SlidingWindows::of_time_difference(100ms).grace(50ms))
+      .aggregate([] { return int64_t{0}; },
+                 [](const std::string&, const int64_t& v, int64_t sum) { return sum + v; },
+                 "sliding")
+      .named("sliding")
+      .to_stream()
+      .to("out");
+  auto d = driver_for(b, {.partitions = {{"in", kPartitions}}});
+  ASSERT_TRUE(d);
+  ASSERT_OK(append(*d, "in", events));
+  ASSERT_OK(d->process_all());
+
+  // Oracle: the windows are [r - d, r] for every accepted record r, and [r + 1, r + 1 + d]
+  // when some record falls in it; after each record, every window that contains it or that it
+  // defines is recomputed from all the key's records, and forwarded if new or changed.
+  std::map<WKey, std::vector<int64_t>> expected;
+  int64_t late = 0;
+  for (int32_t p = 0; p < kPartitions; ++p) {
+    int64_t stream = -1;
+    std::map<std::string, std::vector<std::pair<int64_t, int64_t>>> records;  // key -> (ts, v)
+    std::map<WKey, int64_t> current;
+    for (const auto& e : events) {
+      if (e.partition != p) continue;
+      stream = std::max(stream, e.ts);
+      auto closed = [&](int64_t start) { return start + kD + kGrace < stream; };
+      if (closed(e.ts)) {
+        ++late;
+        continue;
+      }
+      auto& mine = records[e.key];
+      mine.emplace_back(e.ts, e.value);
+      std::stable_sort(mine.begin(), mine.end(),
+                       [](const auto& a, const auto& b) { return a.first < b.first; });
+      std::set<int64_t> starts{e.ts + 1};
+      for (const auto& [ts, v] : mine) {
+        if (ts - kD <= e.ts && e.ts <= ts) starts.insert(ts - kD);
+        if (ts + 1 <= e.ts && e.ts <= ts + 1 + kD) starts.insert(ts + 1);
+      }
+      for (int64_t start : starts) {
+        if (closed(start)) continue;
+        int64_t sum = 0;
+        bool any = false;
+        for (const auto& [ts, v] : mine) {
+          if (ts >= start && ts <= start + kD) {
+            sum += v;
+            any = true;
+          }
+        }
+        if (!any) continue;
+        auto [it, fresh] = current.try_emplace({e.key, start}, sum);
+        if (!fresh && it->second == sum) continue;
+        it->second = sum;
+        expected[{e.key, start}].push_back(sum);
+      }
+    }
+  }
+  auto out = d->output_topic<Windowed<std::string>, int64_t>("out");
+  auto records = out.read_records();
+  ASSERT_TRUE(records.ok()) << records.status().to_string();
+  std::map<WKey, std::vector<int64_t>> actual;
+  for (const auto& r : *records) {
+    EXPECT_EQ(r.key.window.end - r.key.window.start, kD);
+    actual[{r.key.key, r.key.window.start.value()}].push_back(r.value);
+  }
+  EXPECT_EQ(actual.size(), expected.size()) << "seed " << s;
+  EXPECT_TRUE(actual == expected) << "seed " << s;
+  EXPECT_EQ(d->metrics().nodes.at("sliding").late_dropped, late) << "seed " << s;
 }
 
 // ---- joins ----

@@ -123,6 +123,8 @@ template <typename K, typename V>
 class TimeWindowedKStream;
 template <typename K, typename V>
 class SessionWindowedKStream;
+template <typename K, typename V>
+class SlidingWindowedKStream;
 
 namespace detail {
 
@@ -753,6 +755,9 @@ class KGroupedStream {
   SessionWindowedKStream<K, V> windowed_by(SessionWindows w) {
     return SessionWindowedKStream<K, V>(h_, w);
   }
+  SlidingWindowedKStream<K, V> windowed_by(SlidingWindows w) {
+    return SlidingWindowedKStream<K, V>(h_, w);
+  }
 
  private:
   std::string store_name(const Materialized& m, const std::string& op) {
@@ -914,6 +919,66 @@ class SessionWindowedKStream {
 
   detail::Handle h_;
   SessionWindows windows_;
+  std::string late_topic_;
+};
+
+// Sliding windows: [start, start + difference], both ends inclusive, defined by the records
+// (sluice/operators/aggregate.h). Each update forwards every window whose value changed.
+template <typename K, typename V>
+class SlidingWindowedKStream {
+ public:
+  SlidingWindowedKStream(detail::Handle h, SlidingWindows w) : h_(h), windows_(w) {}
+
+  SlidingWindowedKStream late_records_to(std::string topic) const {
+    SlidingWindowedKStream s = *this;
+    s.late_topic_ = std::move(topic);
+    return s;
+  }
+
+  template <typename Init, typename Adder>
+  auto aggregate(Init initializer, Adder adder, Materialized m = {}) {
+    using Agg = std::decay_t<std::invoke_result_t<Init&>>;
+    static_assert(HasSerde<K> && HasSerde<V> && HasSerde<Agg>,
+                  "the key, value and aggregate need serdes for the stores");
+    const std::string store =
+        m.name.empty() ? h_.builder->name_of(h_.node) + "-sliding-aggregate-store" : m.name;
+    const std::string records = store + "-records";
+    const int64_t needed = 2 * windows_.difference_ms + windows_.grace_ms + 2;
+    const int64_t retention = std::max(m.retention_ms.value_or(needed), needed);
+    auto& t = h_.builder->topology();
+    t.add_store(state::StoreSpec{.name = store,
+                                 .kind = state::StoreKind::kWindow,
+                                 .logged = m.logged,
+                                 .cached = m.cached,
+                                 .retention_ms = retention},
+                /*timestamped=*/true);
+    t.add_store(state::StoreSpec{.name = records,
+                                 .kind = state::StoreKind::kWindow,
+                                 .logged = m.logged,
+                                 .retention_ms = retention});
+    std::function<Agg()> init = initializer;
+    std::function<Agg(const K&, const V&, Agg)> add = [adder](const K& k, const V& v, Agg a) {
+      return adder(k, v, std::move(a));
+    };
+    const int n = h_.builder->add_child(
+        h_.node, "sliding-aggregate (" + std::to_string(windows_.difference_ms) + " ms)",
+        detail::type_name<Windowed<K>>(), detail::type_name<Agg>(),
+        [=, w = windows_, late = late_topic_] {
+          return std::make_unique<operators::SlidingAggregateNode<K, V, Agg>>(store, records, w,
+                                                                              late, init, add);
+        },
+        {store, records});
+    return KTable<Windowed<K>, Agg>(detail::Handle{h_.builder, n, false});
+  }
+
+  KTable<Windowed<K>, int64_t> count(Materialized m = {}) {
+    return aggregate([] { return int64_t{0}; }, [](const K&, const V&, int64_t n) { return n + 1; },
+                     m);
+  }
+
+ private:
+  detail::Handle h_;
+  SlidingWindows windows_;
   std::string late_topic_;
 };
 

@@ -16,6 +16,7 @@
 // Thread safety: thread-confined to the task, like every node.
 #pragma once
 
+#include <algorithm>
 #include <functional>
 #include <optional>
 #include <string>
@@ -347,6 +348,131 @@ class SessionAggregateNode final : public Input<K, V>,
   Adder add_;
   Merger merge_;
   state::SessionStore* store_ = nullptr;
+  Bytes key_bytes_;
+};
+
+// Sliding windows (Kafka Streams' SlidingWindows, KIP-450): windows of a fixed time difference
+// d, [start, start + d] with both ends inclusive, defined by the records themselves — each
+// record at t defines the window ending at it, [t - d, t], and the window starting just after
+// it, [t + 1, t + 1 + d], when some record falls in that one. A window's aggregate covers the
+// records whose timestamps it contains, added in timestamp order (then arrival order).
+//
+// A new record at t updates every window that contains it and creates the windows it defines;
+// each window whose aggregate changed (or that is new) is forwarded. The records themselves are
+// kept, per key and timestamp, in a second window store, and windows are recomputed from them.
+// A window is closed once stream time passes its end + grace: it is no longer updated; a record
+// whose every window is closed is late.
+template <typename K, typename V, typename Agg>
+class SlidingAggregateNode final : public Input<K, V>, public OutputNode<Windowed<K>, Agg> {
+ public:
+  using Initializer = std::function<Agg()>;
+  using Adder = std::function<Agg(const K&, const V&, Agg)>;
+
+  SlidingAggregateNode(std::string store, std::string records_store, SlidingWindows windows,
+                       std::string late_topic, Initializer init, Adder add)
+      : store_name_(std::move(store)),
+        records_name_(std::move(records_store)),
+        windows_(windows),
+        late_topic_(std::move(late_topic)),
+        init_(std::move(init)),
+        add_(std::move(add)) {}
+
+  Status init(TaskContext& context) override {
+    SLUICE_RETURN_IF_ERROR(Node::init(context));
+    SLUICE_ASSIGN_OR_RETURN(store_, context.window_store(store_name_));
+    SLUICE_ASSIGN_OR_RETURN(records_, context.window_store(records_name_));
+    return Status();
+  }
+
+  Status process(Record<K, V>&& r) override {
+    ++this->metrics_->records_in;
+    if (is_null_key(r.key)) return Status();
+    const int64_t d = windows_.difference_ms;
+    const int64_t t = r.timestamp.value();
+    const int64_t stream = this->context_->stream_time().value();
+    auto closed = [&](int64_t start) { return start + d + windows_.grace_ms < stream; };
+    if (closed(t)) {  // the last window containing t starts at t
+      ++this->metrics_->late_dropped;
+      return send_late(late_topic_, r, *this->context_);
+    }
+    key_bytes_.clear();
+    Serde<K>::serialize(r.key, key_bytes_);
+    // Keep the record (several per timestamp: a list).
+    {
+      Bytes value;
+      Serde<V>::serialize(r.value, value);
+      SLUICE_ASSIGN_OR_RETURN(auto existing, records_->fetch(key_bytes_, r.timestamp));
+      Bytes list = existing ? std::move(*existing) : Bytes();
+      append_be<uint32_t>(list, static_cast<uint32_t>(value.size()));
+      list.append(value);
+      SLUICE_RETURN_IF_ERROR(records_->put(key_bytes_, r.timestamp, ByteView(list)));
+    }
+    // The key's records near t: every window touched starts in [t - d - 1, t + 1] and ends by
+    // t + 1 + d.
+    SLUICE_ASSIGN_OR_RETURN(auto near, records_near(t - 2 * d - 1, t + 1 + d));
+    // Candidate windows (by start): those ending at a record, and those starting just after
+    // one when a record falls in them — restricted to the ones that contain t, plus t's own.
+    std::vector<int64_t> starts;
+    for (const auto& [ts, v] : near) {
+      if (ts - d <= t && t <= ts) starts.push_back(ts - d);  // ends at ts, contains t
+      const int64_t after = ts + 1;
+      if (after <= t && t <= after + d) starts.push_back(after);  // starts after ts, contains t
+    }
+    starts.push_back(t + 1);  // t's right window (kept only if it holds a record)
+    std::sort(starts.begin(), starts.end());
+    starts.erase(std::unique(starts.begin(), starts.end()), starts.end());
+    for (int64_t start : starts) {
+      if (closed(start)) continue;
+      bool any = false;
+      Agg agg = init_();
+      Timestamp latest = kNoTimestamp;
+      for (const auto& [ts, v] : near) {
+        if (ts < start || ts > start + d) continue;
+        any = true;
+        agg = add_(r.key, v, std::move(agg));
+        latest = std::max(latest, Timestamp(ts));
+      }
+      if (!any) continue;
+      const Bytes encoded = encode_timestamped(agg, latest);
+      SLUICE_ASSIGN_OR_RETURN(auto before, store_->fetch(key_bytes_, Timestamp(start)));
+      if (before && *before == encoded) continue;
+      SLUICE_RETURN_IF_ERROR(store_->put(key_bytes_, Timestamp(start), ByteView(encoded)));
+      ++this->metrics_->records_out;
+      SLUICE_RETURN_IF_ERROR(this->out_.forward(
+          {Windowed<K>{r.key, {Timestamp(start), Timestamp(start + d)}}, std::move(agg), latest}));
+    }
+    SLUICE_RETURN_IF_ERROR(records_->advance_stream_time(Timestamp(stream)));
+    return store_->advance_stream_time(Timestamp(stream));
+  }
+
+ private:
+  // The key's records with timestamps in [from, to], by timestamp then arrival.
+  Result<std::vector<std::pair<int64_t, V>>> records_near(int64_t from, int64_t to) {
+    std::vector<std::pair<int64_t, V>> out;
+    SLUICE_ASSIGN_OR_RETURN(
+        auto it, records_->fetch(key_bytes_, Timestamp(std::max<int64_t>(0, from)), Timestamp(to)));
+    for (; it->valid(); it->next()) {
+      ByteView list = it->value();
+      while (!list.empty()) {
+        if (list.size() < 4) return corruption("store '" + records_name_ + "': truncated list");
+        const uint32_t n = load_be<uint32_t>(list.data());
+        if (list.size() - 4 < n) return corruption("store '" + records_name_ + "': truncated");
+        SLUICE_ASSIGN_OR_RETURN(V v, Serde<V>::deserialize(list.substr(4, n)));
+        out.emplace_back(it->window_start().value(), std::move(v));
+        list.remove_prefix(4 + n);
+      }
+    }
+    SLUICE_RETURN_IF_ERROR(it->status());
+    return out;
+  }
+
+  const std::string store_name_, records_name_;
+  const SlidingWindows windows_;
+  const std::string late_topic_;
+  Initializer init_;
+  Adder add_;
+  state::WindowStore* store_ = nullptr;
+  state::WindowStore* records_ = nullptr;
   Bytes key_bytes_;
 };
 
