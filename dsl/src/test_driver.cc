@@ -83,6 +83,24 @@ Status TopologyTestDriver::start() {
   log_options.offsets_topic_partitions = 1;
   SLUICE_ASSIGN_OR_RETURN(log_, logstore::LogStore::open(log_options));
   SLUICE_RETURN_IF_ERROR(create_topics());
+  if (!topology_.global_tables().empty()) {
+    state::TaskStateOptions go;
+    go.state_dir = dir_ + "/state/global";
+    go.application_id = options_.application_id;
+    go.persistent = options_.persistent_stores;
+    go.clock = &clock_;
+    SLUICE_ASSIGN_OR_RETURN(global_state_, state::TaskState::open(go));
+    for (const auto& g : topology_.global_tables()) {
+      SLUICE_ASSIGN_OR_RETURN(int32_t n, partitions(g.topic));
+      for (int32_t p = 0; p < n; ++p) global_positions_[{g.topic, PartitionId(p)}] = Offset(0);
+    }
+  }
+  auto global_stores = [this](std::string_view name) -> Result<state::KeyValueStore*> {
+    for (const auto& g : topology_.global_tables()) {
+      if (g.store.name == name) return global_state_->key_value_store(g.store);
+    }
+    return not_found("no global table store '" + std::string(name) + "'");
+  };
   for (const auto& st : topology_.subtopologies()) {
     int32_t n = 0;
     std::vector<std::string> inputs;
@@ -114,7 +132,8 @@ Status TopologyTestDriver::start() {
                                                   .application_id = options_.application_id,
                                                   .state = t->state.get(),
                                                   .collector = t->collector.get(),
-                                                  .clock = &clock_}));
+                                                  .clock = &clock_,
+                                                  .global_stores = global_stores}));
       // Resume where the last commit left off (a driver reopened on the same directory).
       for (const auto& topic : t->task->input_topics()) {
         SLUICE_ASSIGN_OR_RETURN(auto committed, log_->committed_offset(options_.application_id,
@@ -176,6 +195,7 @@ Status TopologyTestDriver::create_topics() {
       return invalid_argument("repartition topic '" + t.name + "' has no writer");
     }
   }
+  for (const auto& g : topology_.global_tables()) known[g.topic] = configured(g.topic);
   for (const auto& [t, n] : known) {
     const std::string full = topology_.is_internal(t) ? options_.application_id + "-" + t : t;
     SLUICE_RETURN_IF_ERROR(create(full, n));
@@ -280,7 +300,32 @@ Result<bool> TopologyTestDriver::run_task_once(Task& t) {
   return true;
 }
 
+Status TopologyTestDriver::update_global_tables() {
+  for (auto& [tp, position] : global_positions_) {
+    const operators::GlobalTableDef* def = nullptr;
+    for (const auto& g : topology_.global_tables()) {
+      if (g.topic == tp.topic) def = &g;
+    }
+    SLUICE_ASSIGN_OR_RETURN(state::KeyValueStore * store,
+                            global_state_->key_value_store(def->store));
+    for (;;) {
+      logstore::FetchRequest req{.partition = tp, .offset = position};
+      auto fetched = log_->fetch(req);
+      if (!fetched.ok() && fetched.status().code() == StatusCode::kOutOfRange) break;
+      SLUICE_RETURN_IF_ERROR(fetched.status());
+      if (fetched->batches.empty()) break;
+      SLUICE_RETURN_IF_ERROR(logstore::for_each_record(
+          *fetched, position, logstore::IsolationLevel::kReadCommitted,
+          [&](const logstore::RecordView& r) { return def->apply(*store, r); }));
+      position = fetched->next_offset;
+    }
+  }
+  return global_state_ ? global_state_->commit() : Status();
+}
+
 Status TopologyTestDriver::run_until_idle() {
+  // Global tables first: a task's lookups see every global record appended before its input.
+  SLUICE_RETURN_IF_ERROR(update_global_tables());
   for (;;) {
     bool progress = false;
     for (auto& t : tasks_) {

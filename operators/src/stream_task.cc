@@ -62,6 +62,12 @@ class StreamTaskImpl final : public StreamTask, public TaskContext {
     SLUICE_ASSIGN_OR_RETURN(const state::StoreSpec* spec, spec_of(name));
     return options_.state->session_store(*spec);
   }
+  Result<state::KeyValueStore*> global_store(std::string_view name) override {
+    if (!options_.global_stores) {
+      return not_found("no global table store '" + std::string(name) + "' in this task");
+    }
+    return options_.global_stores(name);
+  }
   RecordCollector& collector() override { return *options_.collector; }
   std::string topic_name(std::string_view name) const override {
     if (!options_.topology->is_internal(name)) return std::string(name);

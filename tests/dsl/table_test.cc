@@ -127,3 +127,49 @@ TEST(TableTest, AnAggregationIsATableThatStreamsCanJoin) {
 
 }  // namespace
 }  // namespace sluice::dsl
+
+namespace sluice::dsl {
+namespace {
+
+TEST(GlobalTableTest, EveryTaskJoinsAgainstTheWholeGlobalTableWithoutCopartitioning) {
+  TopologyBuilder b;
+  auto campaigns = b.global_table<std::string, std::string>("campaigns");  // ad -> campaign
+  b.stream<std::string, std::string>("clicks")                             // user -> ad
+      .join(
+          campaigns, [](const std::string&, const std::string& ad) { return ad; },
+          [](const std::string& ad, const std::string& campaign) { return ad + " in " + campaign; })
+      .to("attributed");
+  b.stream<std::string, std::string>("views")
+      .left_join(
+          campaigns, [](const std::string&, const std::string& ad) { return ad; },
+          [](const std::string& ad, const std::optional<std::string>& c) {
+            return ad + " in " + (c ? *c : "?");
+          })
+      .to("views-attributed");
+  // Clicks have 4 partitions, the global table 3: no co-partitioning needed.
+  auto d =
+      testing::driver_for(b, {.partitions = {{"clicks", 4}, {"campaigns", 3}, {"attributed", 1}}});
+  ASSERT_TRUE(d);
+  for (const auto& [ad, campaign] : std::vector<std::pair<std::string, std::string>>{
+           {"ad1", "summer"}, {"ad2", "winter"}, {"ad3", "spring"}}) {
+    ASSERT_OK(d->pipe_raw("campaigns", ByteView(ad), ByteView(campaign), Timestamp(1)));
+  }
+  auto clicks = d->input_topic<std::string, std::string>("clicks");
+  for (int u = 0; u < 12; ++u) {
+    ASSERT_OK(clicks.pipe("user" + std::to_string(u), "ad" + std::to_string(u % 3 + 1),
+                          Timestamp(10 + u)));
+  }
+  ASSERT_OK((d->input_topic<std::string, std::string>("views").pipe("u", "ad9", Timestamp(30))));
+  auto attributed = d->output_topic<std::string, std::string>("attributed");
+  auto records = testing::read(attributed);
+  ASSERT_EQ(records.size(), 12u);
+  std::map<std::string, int> per_campaign;
+  for (const auto& r : records) ++per_campaign[r.value.substr(r.value.find(" in ") + 4)];
+  EXPECT_EQ(per_campaign,
+            (std::map<std::string, int>{{"spring", 4}, {"summer", 4}, {"winter", 4}}));
+  auto views = d->output_topic<std::string, std::string>("views-attributed");
+  EXPECT_EQ(testing::read(views), (Strings{{"u", "ad9 in ?", Timestamp(30)}}));
+}
+
+}  // namespace
+}  // namespace sluice::dsl

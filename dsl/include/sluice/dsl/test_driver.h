@@ -189,6 +189,8 @@ class TopologyTestDriver {
   Result<bool> run_task_once(Task& t);
   Status commit_all();
   Status commit(Task& t);
+  // Reads what is new in the global tables' topics into their stores.
+  Status update_global_tables();
 
   operators::Topology topology_;
   TestDriverOptions options_;
@@ -197,6 +199,8 @@ class TopologyTestDriver {
   ManualClock clock_;
   std::unique_ptr<logstore::LogStore> log_;
   std::vector<std::unique_ptr<Task>> tasks_;
+  std::unique_ptr<state::TaskState> global_state_;  // the global tables' stores
+  std::map<logstore::TopicPartition, Offset> global_positions_;
 };
 
 // ---- templates ----

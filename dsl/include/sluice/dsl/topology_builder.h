@@ -153,6 +153,12 @@ std::string type_name() {
 
 }  // namespace detail
 
+// A global table (TopologyBuilder::global_table): the name of its store.
+template <typename K, typename V>
+struct GlobalKTable {
+  std::string store;
+};
+
 class TopologyBuilder {
  public:
   TopologyBuilder() = default;
@@ -184,6 +190,18 @@ class TopologyBuilder {
             {store}, detail::type_name<K>(), detail::type_name<V>(),
             [store] { return std::make_unique<operators::TableSourceNode<K, V>>(store); });
     return KTable<K, V, std::optional<V>>(detail::Handle{this, n, false}, store);
+  }
+
+  // A table every task sees whole: all partitions of `topic`, for enrichment without
+  // co-partitioning (join it with KStream::join(global, key_selector, joiner)).
+  template <typename K, typename V>
+  requires HasSerde<K> && HasSerde<V> GlobalKTable<K, V> global_table(std::string topic,
+                                                                      Materialized m = {}) {
+    const std::string store = m.name.empty() ? topic + "-global" : m.name;
+    topology_.add_global_table(operators::GlobalTableDef{
+        topic, state::StoreSpec{.name = store, .logged = false, .cached = false},
+        &operators::apply_to_global_table<K, V>});
+    return GlobalKTable<K, V>{store};
   }
 
   // Declares a store for custom processors (process()); they name it to use it.
@@ -383,6 +401,23 @@ class KStream {
     return stream_table_join<T, U, VOut>(table, true, std::move(name), joiner);
   }
 
+  // Joins with a global table: key_selector(key, value) picks the table key. join:
+  // (const V&, const T&) when found; left_join: (const V&, const std::optional<T>&) always.
+  template <typename GK, typename T, typename Sel, typename F>
+  requires std::is_invocable_v<F&, const V&, const T&>
+  auto join(GlobalKTable<GK, T> table, Sel key_selector, F joiner, std::string name = "") {
+    using VOut = std::decay_t<std::invoke_result_t<F&, const V&, const T&>>;
+    return global_join<GK, T, VOut>(
+        table, false, key_selector,
+        [joiner](const V& v, const std::optional<T>& t) { return joiner(v, *t); }, name);
+  }
+  template <typename GK, typename T, typename Sel, typename F>
+  requires std::is_invocable_v < F&, const V&, const std::optional<T>
+  & > auto left_join(GlobalKTable<GK, T> table, Sel key_selector, F joiner, std::string name = "") {
+    using VOut = std::decay_t<std::invoke_result_t<F&, const V&, const std::optional<T>&>>;
+    return global_join<GK, T, VOut>(table, true, key_selector, joiner, name);
+  }
+
   // Windowed joins with another stream of the same key type: records whose timestamps are
   // within the join window (sluice/operators/join.h). The joiner takes
   //   join:       (const V&, const V2&)
@@ -452,6 +487,24 @@ class KStream {
   KStream same(std::string op, Make make) {
     return KStream(child<K, V>(std::move(op), std::move(make), h_.needs_repartition));
   }
+  template <typename GK, typename T, typename VOut, typename Sel>
+  KStream<K, VOut> global_join(GlobalKTable<GK, T> table, bool left, Sel key_selector,
+                               std::function<VOut(const V&, const std::optional<T>&)> joiner,
+                               const std::string& name) {
+    std::function<GK(const K&, const V&)> select = [key_selector](const K& k, const V& v) {
+      return GK(key_selector(k, v));
+    };
+    const std::string store = table.store;
+    const int n = h_.builder->add_child(
+        h_.node, left ? "global_table_left_join" : "global_table_join", detail::type_name<K>(),
+        detail::type_name<VOut>(), [=] {
+          return std::make_unique<operators::GlobalTableJoinNode<K, V, GK, T, VOut>>(
+              store, left, select, joiner);
+        });
+    if (!name.empty()) h_.builder->rename(n, name);
+    return KStream<K, VOut>(detail::Handle{h_.builder, n, h_.needs_repartition});
+  }
+
   template <typename T, typename U, typename VOut>
   KStream<K, VOut> stream_table_join(
       KTable<K, T, U> table, bool left, std::string name,

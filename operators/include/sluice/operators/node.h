@@ -98,6 +98,8 @@ class TaskContext {
   virtual Result<state::KeyValueStore*> key_value_store(std::string_view name) = 0;
   virtual Result<state::WindowStore*> window_store(std::string_view name) = 0;
   virtual Result<state::SessionStore*> session_store(std::string_view name) = 0;
+  // The store of a global table (all partitions of its topic), shared by every task.
+  virtual Result<state::KeyValueStore*> global_store(std::string_view name) = 0;
 
   virtual RecordCollector& collector() = 0;
   // The name in the log of a topic the topology names: internal topics (repartition) get the

@@ -13,6 +13,7 @@
 // Thread safety: thread-confined to the thread that drives it.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -48,6 +49,8 @@ struct StreamTaskOptions {
   state::TaskState* state = nullptr;     // the task's stores; outlives the task
   RecordCollector* collector = nullptr;  // outlives the task
   Clock* clock = nullptr;                // nullptr: the system clock
+  // The global tables' stores, by store name (kept up to date by the task's owner).
+  std::function<Result<state::KeyValueStore*>(std::string_view store)> global_stores;
 };
 
 struct TaskMetrics {

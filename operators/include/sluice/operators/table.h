@@ -146,4 +146,53 @@ class TableTableJoinNode final : public Input<K, std::optional<VThis>>,
   state::KeyValueStore* other_ = nullptr;
 };
 
+// Stream-global-table join: each stream record looks up key_selector(key, value) in the
+// global table (inner: only when found; left: with std::nullopt when not).
+template <typename K, typename V, typename GK, typename T, typename VOut>
+class GlobalTableJoinNode final : public Input<K, V>, public OutputNode<K, VOut> {
+ public:
+  using KeySelector = std::function<GK(const K&, const V&)>;
+  using Joiner = std::function<VOut(const V&, const std::optional<T>&)>;
+  GlobalTableJoinNode(std::string store, bool left, KeySelector select, Joiner joiner)
+      : store_name_(std::move(store)),
+        left_(left),
+        select_(std::move(select)),
+        joiner_(std::move(joiner)) {}
+
+  Status init(TaskContext& context) override {
+    SLUICE_RETURN_IF_ERROR(Node::init(context));
+    SLUICE_ASSIGN_OR_RETURN(table_, context.global_store(store_name_));
+    return Status();
+  }
+  Status process(Record<K, V>&& r) override {
+    ++this->metrics_->records_in;
+    Bytes k;
+    Serde<GK>::serialize(select_(r.key, r.value), k);
+    SLUICE_ASSIGN_OR_RETURN(std::optional<T> t, (lookup<GK, T>(*table_, k)));
+    if (!t && !left_) return Status();
+    ++this->metrics_->records_out;
+    return this->out_.forward({std::move(r.key), joiner_(r.value, t), r.timestamp});
+  }
+
+ private:
+  const std::string store_name_;
+  const bool left_;
+  KeySelector select_;
+  Joiner joiner_;
+  state::KeyValueStore* table_ = nullptr;
+};
+
+// Applies one record of a global table's topic to its store.
+template <typename K, typename V>
+Status apply_to_global_table(state::KeyValueStore& store, const logstore::RecordView& r) {
+  Result<K> key = decode<K>(r.key);
+  if (!key.ok()) return key.status().with_context("global table record key");
+  Bytes k;
+  Serde<K>::serialize(*key, k);
+  if (!r.value) return store.remove(k);
+  Result<V> value = decode<V>(r.value);
+  if (!value.ok()) return value.status().with_context("global table record value");
+  return store.put(k, encode_timestamped(*value, r.timestamp));
+}
+
 }  // namespace sluice::operators

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "sluice/base/result.h"
+#include "sluice/logstore/record_batch.h"
 #include "sluice/operators/node.h"
 #include "sluice/state/store_spec.h"
 
@@ -69,6 +70,16 @@ struct CopartitionGroup {
   std::string reason;  // e.g. "join-7 joins them"
 };
 
+// A global table: every task sees all of it (for enrichment without co-partitioning). Kept in
+// an unlogged key-value store filled from every partition of its topic (the topic is its
+// changelog), ahead of the tasks that read it.
+struct GlobalTableDef {
+  std::string topic;
+  state::StoreSpec store;
+  // Applies one record of the topic to the store: put (timestamped) or, for null, remove.
+  std::function<Status(state::KeyValueStore& store, const logstore::RecordView& record)> apply;
+};
+
 // What happens to a record a serde cannot decode, or whose processing throws.
 enum class ErrorPolicy : int8_t {
   kFail,        // the task stops with the error
@@ -100,6 +111,7 @@ class Topology {
   // Declares a topic the topology writes to or reads from that it creates itself.
   void add_internal_topic(std::string name);
   void add_copartition_group(CopartitionGroup group);
+  void add_global_table(GlobalTableDef table) { globals_.push_back(std::move(table)); }
   void set_error_handling(ErrorHandling handling) { errors_ = std::move(handling); }
   // Validates and computes the sub-topologies. Errors name the node or store at fault and
   // say what to change.
@@ -119,6 +131,7 @@ class Topology {
   const std::vector<TopicDef>& internal_topics() const { return internal_topics_; }
   bool is_internal(std::string_view topic) const;
   const std::vector<CopartitionGroup>& copartition_groups() const { return copartition_; }
+  const std::vector<GlobalTableDef>& global_tables() const { return globals_; }
   const ErrorHandling& error_handling() const { return errors_; }
   // Every topic a source reads that the topology does not create: they must exist.
   std::vector<std::string> external_source_topics() const;
@@ -135,6 +148,7 @@ class Topology {
   std::vector<std::string> timestamped_;
   std::vector<TopicDef> internal_topics_;
   std::vector<CopartitionGroup> copartition_;
+  std::vector<GlobalTableDef> globals_;
   std::vector<SubTopology> subtopologies_;
   ErrorHandling errors_;
   bool built_ = false;
