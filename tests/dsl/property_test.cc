@@ -268,7 +268,7 @@ TEST(WindowPropertyTest, SessionEveryUpdateMatchesTheOracle) {
 
 // ---- sliding windows ----
 
-TEST(WindowPropertyTest, SlidingEveryUpdateMatchesTheOracle) {
+void check_sliding(EmitStrategy emit) {
   const uint64_t s = seed();
   std::printf("property test seed: %llu\n", static_cast<unsigned long long>(s));
   const auto events = generate(s);
@@ -277,6 +277,7 @@ TEST(WindowPropertyTest, SlidingEveryUpdateMatchesTheOracle) {
   b.stream<std::string, int64_t>("in")
       .group_by_key()
       .windowed_by(SlidingWindows::of_time_difference(100ms).grace(50ms))
+      .emit(emit)
       .aggregate([] { return int64_t{0}; },
                  [](const std::string&, const int64_t& v, int64_t sum) { return sum + v; },
                  "sliding")
@@ -292,6 +293,7 @@ TEST(WindowPropertyTest, SlidingEveryUpdateMatchesTheOracle) {
   // when some record falls in it; after each record, every window that contains it or that it
   // defines is recomputed from all the key's records, and forwarded if new or changed.
   std::map<WKey, std::vector<int64_t>> expected;
+  std::map<WKey, int64_t> expected_final;  // windows closed by the end
   int64_t late = 0;
   for (int32_t p = 0; p < kPartitions; ++p) {
     int64_t stream = -1;
@@ -331,6 +333,9 @@ TEST(WindowPropertyTest, SlidingEveryUpdateMatchesTheOracle) {
         expected[{e.key, start}].push_back(sum);
       }
     }
+    for (const auto& [w, v] : current) {
+      if (w.second + kD + kGrace < stream) expected_final[w] = v;
+    }
   }
   auto out = d->output_topic<Windowed<std::string>, int64_t>("out");
   auto records = out.read_records();
@@ -340,9 +345,26 @@ TEST(WindowPropertyTest, SlidingEveryUpdateMatchesTheOracle) {
     EXPECT_EQ(r.key.window.end - r.key.window.start, kD);
     actual[{r.key.key, r.key.window.start.value()}].push_back(r.value);
   }
-  EXPECT_EQ(actual.size(), expected.size()) << "seed " << s;
-  EXPECT_TRUE(actual == expected) << "seed " << s;
+  if (emit == EmitStrategy::kOnWindowClose) {
+    std::map<WKey, int64_t> finals;
+    for (const auto& [w, values] : actual) {
+      EXPECT_EQ(values.size(), 1u) << "window emitted more than once";
+      finals[w] = values.back();
+    }
+    EXPECT_EQ(finals.size(), expected_final.size()) << "seed " << s;
+    EXPECT_TRUE(finals == expected_final) << "seed " << s;
+  } else {
+    EXPECT_EQ(actual.size(), expected.size()) << "seed " << s;
+    EXPECT_TRUE(actual == expected) << "seed " << s;
+  }
   EXPECT_EQ(d->metrics().nodes.at("sliding").late_dropped, late) << "seed " << s;
+}
+
+TEST(WindowPropertyTest, SlidingEveryUpdateMatchesTheOracle) {
+  check_sliding(EmitStrategy::kOnEveryUpdate);
+}
+TEST(WindowPropertyTest, SlidingEmitOnCloseMatchesTheOracle) {
+  check_sliding(EmitStrategy::kOnWindowClose);
 }
 
 // ---- joins ----

@@ -20,6 +20,7 @@
 #include <map>
 #include <random>
 #include <sstream>
+#include <thread>
 
 #include "crash_workload.h"
 #include "fault_injection_fs.h"
@@ -123,15 +124,28 @@ TEST(CrashTest, SigkillAtRandomMomentsLosesNoAcknowledgedRecordAndDuplicatesNone
       _exit(127);
     }
     close(fds[1]);
-    // Kill at a random moment: early rounds sometimes hit the child's open and recovery.
-    const auto kill_at =
-        std::chrono::steady_clock::now() + std::chrono::milliseconds(2 + rng() % 80);
+    // Kill at a random moment. A quarter of the rounds pick a time soon after the start, which
+    // lands in the child's open and recovery; the others kill a moment after the child has
+    // acknowledged a random number of batches, so that how far the rounds get does not depend
+    // on how fast this machine is (a loaded machine or a sanitizer build starts slowly).
+    const bool early = rng() % 4 == 0;
+    const size_t acks_before_kill = 1 + rng() % 20;
+    const auto start = std::chrono::steady_clock::now();
+    const auto kill_at = start + std::chrono::milliseconds(2 + rng() % 80);
+    const auto give_up = start + std::chrono::seconds(20);
+    const auto extra = std::chrono::microseconds(rng() % 3000);
     std::string output;
     char buf[4096];
-    while (std::chrono::steady_clock::now() < kill_at) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                      kill_at - std::chrono::steady_clock::now())
-                      .count();
+    for (;;) {
+      const auto now = std::chrono::steady_clock::now();
+      if (early ? now >= kill_at : now >= give_up) break;
+      if (!early && parse_acks(output).size() >= acks_before_kill) {
+        std::this_thread::sleep_for(extra);
+        break;
+      }
+      const auto wait_until =
+          early ? kill_at : std::min(give_up, now + std::chrono::milliseconds(5));
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(wait_until - now).count();
       pollfd p{fds[0], POLLIN, 0};
       if (poll(&p, 1, static_cast<int>(std::max<int64_t>(left, 0))) > 0) {
         ssize_t n = read(fds[0], buf, sizeof(buf));

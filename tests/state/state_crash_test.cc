@@ -10,9 +10,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <random>
 #include <set>
+#include <thread>
 
 #include "sluice/logstore/log_store.h"
 #include "state_crash_workload.h"
@@ -43,14 +45,27 @@ std::vector<int64_t> run_and_kill(const std::string& log_dir, const std::string&
     _exit(127);
   }
   close(fds[1]);
-  const auto kill_at =
-      std::chrono::steady_clock::now() + std::chrono::milliseconds(20 + rng() % 150);
+  // A quarter of the rounds kill soon after the start (in the child's open and restore); the
+  // others a moment after the child reported a random number of commits, so how far a round
+  // gets does not depend on how fast the machine is (loaded, or a sanitizer build).
+  const bool early = rng() % 4 == 0;
+  const size_t commits_before_kill = 1 + rng() % 15;
+  const auto start = std::chrono::steady_clock::now();
+  const auto kill_at = start + std::chrono::milliseconds(20 + rng() % 150);
+  const auto give_up = start + std::chrono::seconds(30);
+  const auto extra = std::chrono::microseconds(rng() % 5000);
   std::string output;
   char buf[4096];
-  while (std::chrono::steady_clock::now() < kill_at) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                    kill_at - std::chrono::steady_clock::now())
-                    .count();
+  for (;;) {
+    const auto now = std::chrono::steady_clock::now();
+    if (early ? now >= kill_at : now >= give_up) break;
+    if (!early && static_cast<size_t>(std::count(output.begin(), output.end(), '\n')) >=
+                      commits_before_kill) {
+      std::this_thread::sleep_for(extra);
+      break;
+    }
+    const auto wait_until = early ? kill_at : std::min(give_up, now + std::chrono::milliseconds(5));
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(wait_until - now).count();
     pollfd p{fds[0], POLLIN, 0};
     if (poll(&p, 1, static_cast<int>(std::max<int64_t>(left, 0))) > 0) {
       ssize_t n = read(fds[0], buf, sizeof(buf));

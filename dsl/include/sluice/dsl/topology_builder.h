@@ -987,6 +987,12 @@ class SlidingWindowedKStream {
     s.late_topic_ = std::move(topic);
     return s;
   }
+  // Forward each window's result once, when the window closes (default: every update).
+  SlidingWindowedKStream emit(EmitStrategy e) const {
+    SlidingWindowedKStream s = *this;
+    s.emit_ = e;
+    return s;
+  }
 
   template <typename Init, typename Adder>
   auto aggregate(Init initializer, Adder adder, Materialized m = {}) {
@@ -1009,6 +1015,12 @@ class SlidingWindowedKStream {
                                  .kind = state::StoreKind::kWindow,
                                  .logged = m.logged,
                                  .retention_ms = retention});
+    std::vector<std::string> stores{store, records};
+    const std::string emitted = store + "-emitted";
+    if (emit_ == EmitStrategy::kOnWindowClose) {
+      t.add_store(state::StoreSpec{.name = emitted, .logged = m.logged, .cached = false});
+      stores.push_back(emitted);
+    }
     std::function<Agg()> init = initializer;
     std::function<Agg(const K&, const V&, Agg)> add = [adder](const K& k, const V& v, Agg a) {
       return adder(k, v, std::move(a));
@@ -1016,11 +1028,11 @@ class SlidingWindowedKStream {
     const int n = h_.builder->add_child(
         h_.node, "sliding-aggregate (" + std::to_string(windows_.difference_ms) + " ms)",
         detail::type_name<Windowed<K>>(), detail::type_name<Agg>(),
-        [=, w = windows_, late = late_topic_] {
-          return std::make_unique<operators::SlidingAggregateNode<K, V, Agg>>(store, records, w,
-                                                                              late, init, add);
+        [=, w = windows_, e = emit_, late = late_topic_] {
+          return std::make_unique<operators::SlidingAggregateNode<K, V, Agg>>(
+              store, records, emitted, w, e, late, init, add);
         },
-        {store, records});
+        stores);
     return KTable<Windowed<K>, Agg>(detail::Handle{h_.builder, n, false});
   }
 
@@ -1032,6 +1044,7 @@ class SlidingWindowedKStream {
  private:
   detail::Handle h_;
   SlidingWindows windows_;
+  EmitStrategy emit_ = EmitStrategy::kOnEveryUpdate;
   std::string late_topic_;
 };
 

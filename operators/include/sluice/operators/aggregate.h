@@ -358,29 +358,40 @@ class SessionAggregateNode final : public Input<K, V>,
 // records whose timestamps it contains, added in timestamp order (then arrival order).
 //
 // A new record at t updates every window that contains it and creates the windows it defines;
-// each window whose aggregate changed (or that is new) is forwarded. The records themselves are
-// kept, per key and timestamp, in a second window store, and windows are recomputed from them.
-// A window is closed once stream time passes its end + grace: it is no longer updated; a record
-// whose every window is closed is late.
+// each window whose aggregate changed (or that is new) is forwarded — or, with
+// EmitStrategy::kOnWindowClose, each window once with its final value when it closes. The records
+// themselves are kept, per key and timestamp, in a second window store, and windows are recomputed
+// from them. A window is closed once stream time passes its end + grace: it is no longer updated; a
+// record whose every window is closed is late.
 template <typename K, typename V, typename Agg>
 class SlidingAggregateNode final : public Input<K, V>, public OutputNode<Windowed<K>, Agg> {
  public:
   using Initializer = std::function<Agg()>;
   using Adder = std::function<Agg(const K&, const V&, Agg)>;
 
-  SlidingAggregateNode(std::string store, std::string records_store, SlidingWindows windows,
-                       std::string late_topic, Initializer init, Adder add)
+  // `emitted_store`: the companion key-value store for kOnWindowClose (ignored otherwise).
+  SlidingAggregateNode(std::string store, std::string records_store, std::string emitted_store,
+                       SlidingWindows windows, EmitStrategy emit, std::string late_topic,
+                       Initializer init, Adder add)
       : store_name_(std::move(store)),
         records_name_(std::move(records_store)),
+        emitted_name_(std::move(emitted_store)),
         windows_(windows),
+        emit_(emit),
         late_topic_(std::move(late_topic)),
         init_(std::move(init)),
-        add_(std::move(add)) {}
+        add_(std::move(add)),
+        emitted_until_(-windows.difference_ms) {}
 
   Status init(TaskContext& context) override {
     SLUICE_RETURN_IF_ERROR(Node::init(context));
     SLUICE_ASSIGN_OR_RETURN(store_, context.window_store(store_name_));
     SLUICE_ASSIGN_OR_RETURN(records_, context.window_store(records_name_));
+    if (emit_ == EmitStrategy::kOnWindowClose) {
+      SLUICE_ASSIGN_OR_RETURN(emitted_, context.key_value_store(emitted_name_));
+      SLUICE_ASSIGN_OR_RETURN(auto mark, emitted_->get(kMarkKey));
+      if (mark && mark->size() == 8) emitted_until_ = load_be<int64_t>(mark->data());
+    }
     return Status();
   }
 
@@ -437,10 +448,15 @@ class SlidingAggregateNode final : public Input<K, V>, public OutputNode<Windowe
       SLUICE_ASSIGN_OR_RETURN(auto before, store_->fetch(key_bytes_, Timestamp(start)));
       if (before && *before == encoded) continue;
       SLUICE_RETURN_IF_ERROR(store_->put(key_bytes_, Timestamp(start), ByteView(encoded)));
-      ++this->metrics_->records_out;
-      SLUICE_RETURN_IF_ERROR(this->out_.forward(
-          {Windowed<K>{r.key, {Timestamp(start), Timestamp(start + d)}}, std::move(agg), latest}));
+      if (emit_ == EmitStrategy::kOnEveryUpdate) {
+        ++this->metrics_->records_out;
+        SLUICE_RETURN_IF_ERROR(
+            this->out_.forward({Windowed<K>{r.key, {Timestamp(start), Timestamp(start + d)}},
+                                std::move(agg), latest}));
+      }
     }
+    // Before the stores' stream time moves: a jump may close a window and expire it at once.
+    if (emit_ == EmitStrategy::kOnWindowClose) SLUICE_RETURN_IF_ERROR(emit_closed(stream));
     SLUICE_RETURN_IF_ERROR(records_->advance_stream_time(Timestamp(stream)));
     return store_->advance_stream_time(Timestamp(stream));
   }
@@ -466,13 +482,40 @@ class SlidingAggregateNode final : public Input<K, V>, public OutputNode<Windowe
     return out;
   }
 
-  const std::string store_name_, records_name_;
+  static constexpr std::string_view kMarkKey = "emitted-until";
+
+  // Forwards every window closed since the last call (start + d + grace < stream time), by
+  // start then key, once.
+  Status emit_closed(int64_t stream) {
+    const int64_t last_closed_start = stream - windows_.difference_ms - windows_.grace_ms - 1;
+    if (last_closed_start < emitted_until_) return Status();
+    SLUICE_ASSIGN_OR_RETURN(
+        auto it, store_->fetch_all(Timestamp(emitted_until_), Timestamp(last_closed_start)));
+    for (; it->valid(); it->next()) {
+      SLUICE_ASSIGN_OR_RETURN(K key, Serde<K>::deserialize(it->key()));
+      SLUICE_ASSIGN_OR_RETURN(auto agg, decode_timestamped<Agg>(it->value(), store_name_));
+      const Window w{it->window_start(), it->window_start() + windows_.difference_ms};
+      ++this->metrics_->records_out;
+      SLUICE_RETURN_IF_ERROR(
+          this->out_.forward({Windowed<K>{std::move(key), w}, std::move(agg.first), agg.second}));
+    }
+    SLUICE_RETURN_IF_ERROR(it->status());
+    emitted_until_ = last_closed_start + 1;
+    Bytes mark;
+    append_be<int64_t>(mark, emitted_until_);
+    return emitted_->put(kMarkKey, mark);
+  }
+
+  const std::string store_name_, records_name_, emitted_name_;
   const SlidingWindows windows_;
+  const EmitStrategy emit_;
   const std::string late_topic_;
   Initializer init_;
   Adder add_;
   state::WindowStore* store_ = nullptr;
   state::WindowStore* records_ = nullptr;
+  state::KeyValueStore* emitted_ = nullptr;
+  int64_t emitted_until_;  // windows starting before this were emitted
   Bytes key_bytes_;
 };
 
