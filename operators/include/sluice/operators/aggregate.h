@@ -57,6 +57,55 @@ bool is_null_key(const K& key) {
   }
 }
 
+// A key's (or window's) first aggregate: adder(initializer()), or for a reduce (no
+// initializer) the first value itself.
+template <typename K, typename V, typename Agg>
+Agg first_aggregate(const std::function<Agg()>& init,
+                    const std::function<Agg(const K&, const V&, Agg)>& add, const Record<K, V>& r) {
+  if (init) return add(r.key, r.value, init());
+  if constexpr (std::is_convertible_v<const V&, Agg>) {
+    return Agg(r.value);
+  } else {
+    SLUICE_CHECK_MSG(false, "a reduce needs the value type to be the aggregate type");
+    return add(r.key, r.value, Agg());
+  }
+}
+
+// Emit-on-close for windowed aggregations: forwards, once, every window of `store` that
+// starts in [*emitted_until, last_closed_start] (by start, then key bytes), as (windowed key,
+// aggregate, its timestamp), then records how far it got in `emitted` (one key) so a restarted
+// task neither repeats nor skips results.
+inline constexpr std::string_view kEmittedUntilKey = "emitted-until";
+
+template <typename K, typename Agg>
+Status emit_closed_windows(state::WindowStore& store, state::KeyValueStore& emitted,
+                           int64_t& emitted_until, int64_t last_closed_start, int64_t size_ms,
+                           Emitter<Windowed<K>, Agg>& out, NodeMetrics& metrics) {
+  if (last_closed_start < emitted_until) return Status();
+  SLUICE_ASSIGN_OR_RETURN(auto it,
+                          store.fetch_all(Timestamp(emitted_until), Timestamp(last_closed_start)));
+  for (; it->valid(); it->next()) {
+    SLUICE_ASSIGN_OR_RETURN(K key, Serde<K>::deserialize(it->key()));
+    SLUICE_ASSIGN_OR_RETURN(auto agg, decode_timestamped<Agg>(it->value(), store.name()));
+    const Window w{it->window_start(), it->window_start() + size_ms};
+    ++metrics.records_out;
+    SLUICE_RETURN_IF_ERROR(
+        out.forward({Windowed<K>{std::move(key), w}, std::move(agg.first), agg.second}));
+  }
+  SLUICE_RETURN_IF_ERROR(it->status());
+  emitted_until = last_closed_start + 1;
+  Bytes mark;
+  append_be<int64_t>(mark, emitted_until);
+  return emitted.put(kEmittedUntilKey, mark);
+}
+
+// Reads the mark emit_closed_windows() left, if any.
+inline Status load_emitted_until(state::KeyValueStore& emitted, int64_t& emitted_until) {
+  SLUICE_ASSIGN_OR_RETURN(auto mark, emitted.get(kEmittedUntilKey));
+  if (mark && mark->size() == 8) emitted_until = load_be<int64_t>(mark->data());
+  return Status();
+}
+
 // agg = adder(key, value, agg), starting from initializer() for a new key (or, without an
 // initializer — a reduce — from the key's first value).
 template <typename K, typename V, typename Agg>
@@ -87,7 +136,7 @@ class AggregateNode final : public Input<K, V>, public OutputNode<K, Agg> {
       agg = add_(r.key, r.value, std::move(old.first));
       ts = std::max(ts, old.second);
     } else {
-      agg = start(r);
+      agg = first_aggregate(init_, add_, r);
     }
     SLUICE_RETURN_IF_ERROR(store_->put(key_bytes_, encode_timestamped(agg, ts)));
     ++this->metrics_->records_out;
@@ -95,18 +144,6 @@ class AggregateNode final : public Input<K, V>, public OutputNode<K, Agg> {
   }
 
  private:
-  // A key's (or window's) first aggregate: adder(init()), or for a reduce (no initializer)
-  // the first value itself.
-  Agg start(const Record<K, V>& r) {
-    if (init_) return add_(r.key, r.value, init_());
-    if constexpr (std::is_convertible_v<const V&, Agg>) {
-      return Agg(r.value);
-    } else {
-      SLUICE_CHECK_MSG(false, "a reduce needs the value type to be the aggregate type");
-      return add_(r.key, r.value, Agg());
-    }
-  }
-
   const std::string store_name_;
   Initializer init_;
   Adder add_;
@@ -153,8 +190,7 @@ class WindowedAggregateNode final : public Input<K, V>, public OutputNode<Window
     SLUICE_ASSIGN_OR_RETURN(store_, context.window_store(store_name_));
     if (emit_ == EmitStrategy::kOnWindowClose) {
       SLUICE_ASSIGN_OR_RETURN(emitted_, context.key_value_store(emitted_name_));
-      SLUICE_ASSIGN_OR_RETURN(auto mark, emitted_->get(kMarkKey));
-      if (mark && mark->size() == 8) emitted_until_ = load_be<int64_t>(mark->data());
+      SLUICE_RETURN_IF_ERROR(load_emitted_until(*emitted_, emitted_until_));
     }
     return Status();
   }
@@ -177,7 +213,7 @@ class WindowedAggregateNode final : public Input<K, V>, public OutputNode<Window
         agg = add_(r.key, r.value, std::move(old.first));
         ts = std::max(ts, old.second);
       } else {
-        agg = start(r);
+        agg = first_aggregate(init_, add_, r);
       }
       const Bytes encoded = encode_timestamped(agg, ts);
       SLUICE_RETURN_IF_ERROR(store_->put(key_bytes_, w.start, ByteView(encoded)));
@@ -194,48 +230,20 @@ class WindowedAggregateNode final : public Input<K, V>, public OutputNode<Window
   }
 
  private:
-  // A key's (or window's) first aggregate: adder(init()), or for a reduce (no initializer)
-  // the first value itself.
-  Agg start(const Record<K, V>& r) {
-    if (init_) return add_(r.key, r.value, init_());
-    if constexpr (std::is_convertible_v<const V&, Agg>) {
-      return Agg(r.value);
-    } else {
-      SLUICE_CHECK_MSG(false, "a reduce needs the value type to be the aggregate type");
-      return add_(r.key, r.value, Agg());
-    }
-  }
-
-  static constexpr std::string_view kMarkKey = "emitted-until";
-
   Status late(const Record<K, V>& r) {
     ++this->metrics_->late_dropped;
     return send_late(late_topic_, r, *this->context_);
   }
 
-  // Forwards every window that closed since the last call: start in [emitted_until_, last].
+  // Forwards every window that closed since the last call.
   Status emit_closed(Timestamp stream_time) {
     // A window [s, s + size) is closed once s + size + grace <= stream time; starts are
     // multiples of the advance, so the store is read only when one more window closes.
     const int64_t bound = stream_time.value() - windows_.grace_ms - windows_.size_ms;
     if (bound < 0) return Status();
-    const int64_t last_closed_start = bound - bound % windows_.advance_ms;
-    if (last_closed_start < emitted_until_) return Status();
-    SLUICE_ASSIGN_OR_RETURN(
-        auto it, store_->fetch_all(Timestamp(emitted_until_), Timestamp(last_closed_start)));
-    for (; it->valid(); it->next()) {
-      SLUICE_ASSIGN_OR_RETURN(K key, Serde<K>::deserialize(it->key()));
-      SLUICE_ASSIGN_OR_RETURN(auto agg, decode_timestamped<Agg>(it->value(), store_name_));
-      const Window w{it->window_start(), it->window_start() + windows_.size_ms};
-      ++this->metrics_->records_out;
-      SLUICE_RETURN_IF_ERROR(
-          this->out_.forward({Windowed<K>{std::move(key), w}, std::move(agg.first), agg.second}));
-    }
-    SLUICE_RETURN_IF_ERROR(it->status());
-    emitted_until_ = last_closed_start + 1;
-    Bytes mark;
-    append_be<int64_t>(mark, emitted_until_);
-    return emitted_->put(kMarkKey, mark);
+    return emit_closed_windows<K, Agg>(*store_, *emitted_, emitted_until_,
+                                       bound - bound % windows_.advance_ms, windows_.size_ms,
+                                       this->out_, *this->metrics_);
   }
 
   const std::string store_name_, emitted_name_;
@@ -389,8 +397,7 @@ class SlidingAggregateNode final : public Input<K, V>, public OutputNode<Windowe
     SLUICE_ASSIGN_OR_RETURN(records_, context.window_store(records_name_));
     if (emit_ == EmitStrategy::kOnWindowClose) {
       SLUICE_ASSIGN_OR_RETURN(emitted_, context.key_value_store(emitted_name_));
-      SLUICE_ASSIGN_OR_RETURN(auto mark, emitted_->get(kMarkKey));
-      if (mark && mark->size() == 8) emitted_until_ = load_be<int64_t>(mark->data());
+      SLUICE_RETURN_IF_ERROR(load_emitted_until(*emitted_, emitted_until_));
     }
     return Status();
   }
@@ -482,28 +489,11 @@ class SlidingAggregateNode final : public Input<K, V>, public OutputNode<Windowe
     return out;
   }
 
-  static constexpr std::string_view kMarkKey = "emitted-until";
-
-  // Forwards every window closed since the last call (start + d + grace < stream time), by
-  // start then key, once.
+  // Forwards every window closed since the last call (start + d + grace < stream time).
   Status emit_closed(int64_t stream) {
-    const int64_t last_closed_start = stream - windows_.difference_ms - windows_.grace_ms - 1;
-    if (last_closed_start < emitted_until_) return Status();
-    SLUICE_ASSIGN_OR_RETURN(
-        auto it, store_->fetch_all(Timestamp(emitted_until_), Timestamp(last_closed_start)));
-    for (; it->valid(); it->next()) {
-      SLUICE_ASSIGN_OR_RETURN(K key, Serde<K>::deserialize(it->key()));
-      SLUICE_ASSIGN_OR_RETURN(auto agg, decode_timestamped<Agg>(it->value(), store_name_));
-      const Window w{it->window_start(), it->window_start() + windows_.difference_ms};
-      ++this->metrics_->records_out;
-      SLUICE_RETURN_IF_ERROR(
-          this->out_.forward({Windowed<K>{std::move(key), w}, std::move(agg.first), agg.second}));
-    }
-    SLUICE_RETURN_IF_ERROR(it->status());
-    emitted_until_ = last_closed_start + 1;
-    Bytes mark;
-    append_be<int64_t>(mark, emitted_until_);
-    return emitted_->put(kMarkKey, mark);
+    return emit_closed_windows<K, Agg>(*store_, *emitted_, emitted_until_,
+                                       stream - windows_.difference_ms - windows_.grace_ms - 1,
+                                       windows_.difference_ms, this->out_, *this->metrics_);
   }
 
   const std::string store_name_, records_name_, emitted_name_;
