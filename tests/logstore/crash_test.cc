@@ -7,11 +7,6 @@
 //
 // SIGKILL leaves the page cache intact, so PowerCut... runs the log over a file system that, at
 // a random point, drops every write not yet synced — as a power cut would.
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <gtest/gtest.h>
 
@@ -20,10 +15,10 @@
 #include <map>
 #include <random>
 #include <sstream>
-#include <thread>
 
 #include "crash_workload.h"
 #include "fault_injection_fs.h"
+#include "kill_child.h"
 #include "log_test_util.h"
 #include "sluice/logstore/log_store.h"
 #include "temp_dir.h"
@@ -110,57 +105,11 @@ TEST(CrashTest, SigkillAtRandomMomentsLosesNoAcknowledgedRecordAndDuplicatesNone
   int rounds_with_acks = 0;
   for (int round = 0; round < kRounds; ++round) {
     SCOPED_TRACE("round " + std::to_string(round) + ", seed " + std::to_string(seed));
-    int fds[2];
-    ASSERT_EQ(pipe(fds), 0);
-    pid_t pid = fork();
-    ASSERT_GE(pid, 0);
-    if (pid == 0) {
-      dup2(fds[1], 3);
-      if (fds[0] != 3) close(fds[0]);
-      if (fds[1] != 3) close(fds[1]);
-      std::string seed_arg = std::to_string(seed), round_arg = std::to_string(round);
-      execl(SLUICE_CRASH_CHILD, SLUICE_CRASH_CHILD, dir.path().c_str(), seed_arg.c_str(),
-            round_arg.c_str(), static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    close(fds[1]);
-    // Kill at a random moment. A quarter of the rounds pick a time soon after the start, which
-    // lands in the child's open and recovery; the others kill a moment after the child has
-    // acknowledged a random number of batches, so that how far the rounds get does not depend
-    // on how fast this machine is (a loaded machine or a sanitizer build starts slowly).
-    const bool early = rng() % 4 == 0;
-    const size_t acks_before_kill = 1 + rng() % 20;
-    const auto start = std::chrono::steady_clock::now();
-    const auto kill_at = start + std::chrono::milliseconds(2 + rng() % 80);
-    const auto give_up = start + std::chrono::seconds(20);
-    const auto extra = std::chrono::microseconds(rng() % 3000);
-    std::string output;
-    char buf[4096];
-    for (;;) {
-      const auto now = std::chrono::steady_clock::now();
-      if (early ? now >= kill_at : now >= give_up) break;
-      if (!early && parse_acks(output).size() >= acks_before_kill) {
-        std::this_thread::sleep_for(extra);
-        break;
-      }
-      const auto wait_until =
-          early ? kill_at : std::min(give_up, now + std::chrono::milliseconds(5));
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(wait_until - now).count();
-      pollfd p{fds[0], POLLIN, 0};
-      if (poll(&p, 1, static_cast<int>(std::max<int64_t>(left, 0))) > 0) {
-        ssize_t n = read(fds[0], buf, sizeof(buf));
-        if (n <= 0) break;
-        output.append(buf, static_cast<size_t>(n));
-      }
-    }
-    kill(pid, SIGKILL);
-    int status = 0;
-    waitpid(pid, &status, 0);
-    for (ssize_t n; (n = read(fds[0], buf, sizeof(buf))) > 0;)
-      output.append(buf, static_cast<size_t>(n));
-    close(fds[0]);
-    ASSERT_TRUE(WIFSIGNALED(status))
-        << "the child exited by itself (status " << status << "): it could not run the workload";
+    const testing::KilledChild child = testing::run_and_kill(
+        {SLUICE_CRASH_CHILD, dir.path(), std::to_string(seed), std::to_string(round)}, {}, rng);
+    ASSERT_TRUE(child.killed) << "the child exited by itself (status " << child.status
+                              << "): it could not run the workload";
+    const std::string& output = child.output;
     std::vector<Ack> round_acks = parse_acks(output);
     if (!round_acks.empty()) ++rounds_with_acks;
     acks.insert(acks.end(), round_acks.begin(), round_acks.end());

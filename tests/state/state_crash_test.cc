@@ -3,19 +3,12 @@
 // commit; the parent SIGKILLs it at random moments. After every restart the state equals the
 // state as of the last reported commit or the one after it (killed after its transaction
 // committed but before it reported), never a mix of two commits.
-#include <poll.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <gtest/gtest.h>
 
-#include <algorithm>
-#include <chrono>
 #include <random>
 #include <set>
-#include <thread>
 
+#include "kill_child.h"
 #include "sluice/logstore/log_store.h"
 #include "state_crash_workload.h"
 #include "temp_dir.h"
@@ -33,54 +26,16 @@ uint64_t test_seed() {
 // Runs the child until a random moment; returns the commit ids it reported.
 std::vector<int64_t> run_and_kill(const std::string& log_dir, const std::string& state_dir,
                                   bool persistent, std::mt19937_64& rng) {
-  int fds[2];
-  EXPECT_EQ(pipe(fds), 0);
-  pid_t pid = fork();
-  if (pid == 0) {
-    dup2(fds[1], 3);
-    if (fds[0] != 3) close(fds[0]);
-    if (fds[1] != 3) close(fds[1]);
-    execl(SLUICE_STATE_CRASH_CHILD, SLUICE_STATE_CRASH_CHILD, log_dir.c_str(), state_dir.c_str(),
-          persistent ? "1" : "0", static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  close(fds[1]);
-  // A quarter of the rounds kill soon after the start (in the child's open and restore); the
-  // others a moment after the child reported a random number of commits, so how far a round
-  // gets does not depend on how fast the machine is (loaded, or a sanitizer build).
-  const bool early = rng() % 4 == 0;
-  const size_t commits_before_kill = 1 + rng() % 15;
-  const auto start = std::chrono::steady_clock::now();
-  const auto kill_at = start + std::chrono::milliseconds(20 + rng() % 150);
-  const auto give_up = start + std::chrono::seconds(30);
-  const auto extra = std::chrono::microseconds(rng() % 5000);
-  std::string output;
-  char buf[4096];
-  for (;;) {
-    const auto now = std::chrono::steady_clock::now();
-    if (early ? now >= kill_at : now >= give_up) break;
-    if (!early && static_cast<size_t>(std::count(output.begin(), output.end(), '\n')) >=
-                      commits_before_kill) {
-      std::this_thread::sleep_for(extra);
-      break;
-    }
-    const auto wait_until = early ? kill_at : std::min(give_up, now + std::chrono::milliseconds(5));
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(wait_until - now).count();
-    pollfd p{fds[0], POLLIN, 0};
-    if (poll(&p, 1, static_cast<int>(std::max<int64_t>(left, 0))) > 0) {
-      ssize_t n = read(fds[0], buf, sizeof(buf));
-      if (n <= 0) break;
-      output.append(buf, static_cast<size_t>(n));
-    }
-  }
-  kill(pid, SIGKILL);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  for (ssize_t n; (n = read(fds[0], buf, sizeof(buf))) > 0;) {
-    output.append(buf, static_cast<size_t>(n));
-  }
-  close(fds[0]);
-  EXPECT_TRUE(WIFSIGNALED(status)) << "the child stopped by itself (status " << status << ")";
+  const testing::KilledChild child =
+      testing::run_and_kill({SLUICE_STATE_CRASH_CHILD, log_dir, state_dir, persistent ? "1" : "0"},
+                            {.early_min_ms = 20,
+                             .early_max_ms = 170,
+                             .max_lines = 15,
+                             .max_extra_us = 5000,
+                             .give_up_s = 30},
+                            rng);
+  EXPECT_TRUE(child.killed) << "the child stopped by itself (status " << child.status << ")";
+  const std::string& output = child.output;
   std::vector<int64_t> ids;
   size_t pos = 0;
   for (size_t nl; (nl = output.find('\n', pos)) != std::string::npos; pos = nl + 1) {
