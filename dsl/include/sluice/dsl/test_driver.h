@@ -262,14 +262,10 @@ Result<std::map<int32_t, std::map<K, V>>> TopologyTestDriver::key_value_store_by
   if (!spec) return not_found("no store named '" + store + "'");
   for (auto [task, state] : tasks_with_store(store)) {
     SLUICE_ASSIGN_OR_RETURN(state::KeyValueStore * kv, state->key_value_store(*spec));
-    SLUICE_ASSIGN_OR_RETURN(auto it, kv->range(std::nullopt, std::nullopt));
+    operators::KeyValueStoreView<K, V> view(kv, topology_.is_timestamped(store));
+    SLUICE_ASSIGN_OR_RETURN(auto entries, view.all());
     auto& contents = out[task->partition().value()];
-    for (; it->valid(); it->next()) {
-      SLUICE_ASSIGN_OR_RETURN(K key, operators::Serde<K>::deserialize(it->key()));
-      SLUICE_ASSIGN_OR_RETURN(auto value, operators::decode_timestamped<V>(it->value(), store));
-      contents.emplace(std::move(key), std::move(value.first));
-    }
-    SLUICE_RETURN_IF_ERROR(it->status());
+    for (auto& [k, v] : entries) contents.emplace(std::move(k), std::move(v));
   }
   return out;
 }
@@ -290,14 +286,9 @@ Result<std::map<std::pair<K, Timestamp>, V>> TopologyTestDriver::window_store(
   if (!spec) return not_found("no store named '" + store + "'");
   for (auto [task, state] : tasks_with_store(store)) {
     SLUICE_ASSIGN_OR_RETURN(state::WindowStore * ws, state->window_store(*spec));
-    SLUICE_ASSIGN_OR_RETURN(auto it, ws->fetch_all(from, to));
-    for (; it->valid(); it->next()) {
-      SLUICE_ASSIGN_OR_RETURN(K key, operators::Serde<K>::deserialize(it->key()));
-      SLUICE_ASSIGN_OR_RETURN(auto value, operators::decode_timestamped<V>(it->value(), store));
-      out.emplace(std::pair<K, Timestamp>(std::move(key), it->window_start()),
-                  std::move(value.first));
-    }
-    SLUICE_RETURN_IF_ERROR(it->status());
+    operators::WindowStoreView<K, V> view(ws, topology_.is_timestamped(store));
+    SLUICE_ASSIGN_OR_RETURN(auto entries, view.fetch_all(from, to));
+    for (auto& [k, v] : entries) out.emplace(std::move(k), std::move(v));
   }
   return out;
 }

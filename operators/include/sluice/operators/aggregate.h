@@ -57,6 +57,28 @@ bool is_null_key(const K& key) {
   }
 }
 
+// Several values at one (key, timestamp), as join and sliding-window stores keep records: [u32 BE
+// length][bytes] each.
+inline void append_value(Bytes& list, ByteView value) {
+  append_be<uint32_t>(list, static_cast<uint32_t>(value.size()));
+  list.append(value);
+}
+
+template <typename T>
+Result<std::vector<T>> decode_values(ByteView list, const std::string& store) {
+  std::vector<T> out;
+  while (!list.empty()) {
+    if (list.size() < 4) return corruption("store '" + store + "' holds a truncated value list");
+    const uint32_t n = load_be<uint32_t>(list.data());
+    if (list.size() - 4 < n) return corruption("store '" + store + "' holds a truncated value");
+    auto v = Serde<T>::deserialize(list.substr(4, n));
+    if (!v.ok()) return v.status().with_context("store '" + store + "'");
+    out.push_back(std::move(v).value());
+    list.remove_prefix(4 + n);
+  }
+  return out;
+}
+
 // A key's (or window's) first aggregate: adder(initializer()), or for a reduce (no
 // initializer) the first value itself.
 template <typename K, typename V, typename Agg>
@@ -157,14 +179,8 @@ Status send_late(const std::string& topic, const Record<K, V>& r, TaskContext& c
   if (topic.empty()) return Status();
   SLUICE_ASSIGN_OR_RETURN(int32_t partitions, context.collector().partitions(topic));
   const std::optional<Bytes> key = encode(r.key);
-  const std::optional<Bytes> value = encode(r.value);
-  std::optional<ByteView> k, v;
-  if (key) k = ByteView(*key);
-  if (value) v = ByteView(*value);
-  const int32_t p =
-      key ? kafka_partition_for_key(*key, partitions) : context.partition().value() % partitions;
-  return context.collector().send(topic, PartitionId(p), k, v, r.timestamp,
-                                  context.record().headers);
+  return send_encoded(context, topic, PartitionId(default_partition(key, partitions, context)), key,
+                      encode(r.value), r.timestamp);
 }
 
 // Per key and fixed-size time window (tumbling or hopping).
@@ -421,8 +437,7 @@ class SlidingAggregateNode final : public Input<K, V>, public OutputNode<Windowe
       Serde<V>::serialize(r.value, value);
       SLUICE_ASSIGN_OR_RETURN(auto existing, records_->fetch(key_bytes_, r.timestamp));
       Bytes list = existing ? std::move(*existing) : Bytes();
-      append_be<uint32_t>(list, static_cast<uint32_t>(value.size()));
-      list.append(value);
+      append_value(list, value);
       SLUICE_RETURN_IF_ERROR(records_->put(key_bytes_, r.timestamp, ByteView(list)));
     }
     // The key's records near t: every window touched starts in [t - d - 1, t + 1] and ends by
@@ -475,15 +490,8 @@ class SlidingAggregateNode final : public Input<K, V>, public OutputNode<Windowe
     SLUICE_ASSIGN_OR_RETURN(
         auto it, records_->fetch(key_bytes_, Timestamp(std::max<int64_t>(0, from)), Timestamp(to)));
     for (; it->valid(); it->next()) {
-      ByteView list = it->value();
-      while (!list.empty()) {
-        if (list.size() < 4) return corruption("store '" + records_name_ + "': truncated list");
-        const uint32_t n = load_be<uint32_t>(list.data());
-        if (list.size() - 4 < n) return corruption("store '" + records_name_ + "': truncated");
-        SLUICE_ASSIGN_OR_RETURN(V v, Serde<V>::deserialize(list.substr(4, n)));
-        out.emplace_back(it->window_start().value(), std::move(v));
-        list.remove_prefix(4 + n);
-      }
+      SLUICE_ASSIGN_OR_RETURN(auto values, decode_values<V>(it->value(), records_name_));
+      for (auto& v : values) out.emplace_back(it->window_start().value(), std::move(v));
     }
     SLUICE_RETURN_IF_ERROR(it->status());
     return out;

@@ -39,27 +39,6 @@ struct JoinStores {
   std::string unmatched;    // key-value store: records waiting for their window to close
 };
 
-// Several values at one (key, timestamp): [u32 BE length][bytes] each.
-inline void append_value(Bytes& list, ByteView value) {
-  append_be<uint32_t>(list, static_cast<uint32_t>(value.size()));
-  list.append(value);
-}
-
-template <typename T>
-Result<std::vector<T>> decode_values(ByteView list, const std::string& store) {
-  std::vector<T> out;
-  while (!list.empty()) {
-    if (list.size() < 4) return corruption("store '" + store + "' holds a truncated value list");
-    const uint32_t n = load_be<uint32_t>(list.data());
-    if (list.size() - 4 < n) return corruption("store '" + store + "' holds a truncated value");
-    auto v = Serde<T>::deserialize(list.substr(4, n));
-    if (!v.ok()) return v.status().with_context("store '" + store + "'");
-    out.push_back(std::move(v).value());
-    list.remove_prefix(4 + n);
-  }
-  return out;
-}
-
 // One side of a join. VThis is this side's value type, VOther the other's; the joiner is
 // always called as (left value, right value).
 template <typename K, typename VThis, typename VOther, typename VOut>
@@ -167,6 +146,10 @@ class StreamJoinNode final : public Input<K, VThis>, public OutputNode<K, VOut> 
 
   // Emits, alone, every waiting record whose window has closed.
   Status emit_closed(Timestamp stream_time) {
+    // Nothing closes unless stream time moved: a record just added is never already closed
+    // (it is not late, so t >= stream time - grace).
+    if (stream_time.value() == scanned_at_) return Status();
+    scanned_at_ = stream_time.value();
     // A left record at t closes after t + after + grace; a right one after t + before + grace.
     const int64_t left_close = stream_time.value() - windows_.after_ms - windows_.grace_ms;
     const int64_t right_close = stream_time.value() - windows_.before_ms - windows_.grace_ms;
@@ -222,7 +205,9 @@ class StreamJoinNode final : public Input<K, VThis>, public OutputNode<K, VOut> 
   state::WindowStore* other_store_ = nullptr;
   state::KeyValueStore* unmatched_ = nullptr;
   int64_t reach_back_ = 0, reach_forward_ = 0;
-  int64_t scan_from_ = 0;  // no waiting record is older (per task; each side node keeps its own)
+  int64_t scan_from_ = 0;
+  int64_t scanned_at_ = -1;  // the stream time of the last scan  // no waiting record is older (per
+                             // task; each side node keeps its own)
   Bytes key_bytes_;
 };
 

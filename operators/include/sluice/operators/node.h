@@ -24,6 +24,7 @@
 
 #include "sluice/base/check.h"
 #include "sluice/base/ids.h"
+#include "sluice/base/murmur2.h"
 #include "sluice/base/result.h"
 #include "sluice/logstore/record_batch.h"
 #include "sluice/operators/windows.h"
@@ -112,6 +113,24 @@ class TaskContext {
   // The counters of the node called `node`.
   virtual NodeMetrics& metrics(std::string_view node) = 0;
 };
+
+// Kafka's default partition for a record: murmur2 of its key bytes; records without a key
+// stay in the task's partition (modulo the topic's partition count).
+inline int32_t default_partition(const std::optional<Bytes>& key, int32_t partitions,
+                                 const TaskContext& context) {
+  return key ? kafka_partition_for_key(*key, partitions) : context.partition().value() % partitions;
+}
+
+// Sends encoded key and value (nullopt: null) through the task's collector, with the input
+// record's headers.
+inline Status send_encoded(TaskContext& context, std::string_view topic, PartitionId partition,
+                           const std::optional<Bytes>& key, const std::optional<Bytes>& value,
+                           Timestamp timestamp) {
+  std::optional<ByteView> k, v;
+  if (key) k = ByteView(*key);
+  if (value) v = ByteView(*value);
+  return context.collector().send(topic, partition, k, v, timestamp, context.record().headers);
+}
 
 // One node of a task's graph.
 class Node {

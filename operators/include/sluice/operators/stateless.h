@@ -78,7 +78,6 @@ class SinkNode final : public Input<K, V>, public TerminalNode {
       SLUICE_ASSIGN_OR_RETURN(partitions_, this->context_->collector().partitions(topic_));
     }
     const std::optional<Bytes> key = encode(r.key);
-    const std::optional<Bytes> value = encode(r.value);
     int32_t p = 0;
     if (partitioner_) {
       p = partitioner_(r.key, r.value, partitions_);
@@ -86,17 +85,11 @@ class SinkNode final : public Input<K, V>, public TerminalNode {
         return invalid_argument("the partitioner of sink '" + this->name() + "' chose partition " +
                                 std::to_string(p) + " of " + std::to_string(partitions_));
       }
-    } else if (key) {
-      p = kafka_partition_for_key(*key, partitions_);
     } else {
-      p = this->context_->partition().value() % partitions_;
+      p = default_partition(key, partitions_, *this->context_);
     }
     ++this->metrics_->records_out;
-    std::optional<ByteView> k, v;
-    if (key) k = ByteView(*key);
-    if (value) v = ByteView(*value);
-    return this->context_->collector().send(topic_, PartitionId(p), k, v, r.timestamp,
-                                            this->context_->record().headers);
+    return send_encoded(*this->context_, topic_, PartitionId(p), key, encode(r.value), r.timestamp);
   }
 
  private:

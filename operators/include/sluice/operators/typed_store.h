@@ -17,6 +17,21 @@
 
 namespace sluice::operators {
 
+template <typename T>
+Bytes serialized(const T& v) {
+  Bytes b;
+  Serde<T>::serialize(v, b);
+  return b;
+}
+
+// A stored value: its serde's bytes, after a timestamp when the store is timestamped.
+template <typename V>
+Result<V> stored_value(ByteView bytes, bool timestamped, const std::string& store) {
+  if (!timestamped) return Serde<V>::deserialize(bytes);
+  SLUICE_ASSIGN_OR_RETURN(auto v, decode_timestamped<V>(bytes, store));
+  return std::move(v.first);
+}
+
 template <typename K, typename V>
 class KeyValueStoreView {
  public:
@@ -58,15 +73,9 @@ class KeyValueStoreView {
   Result<uint64_t> approximate_count() { return store_->approximate_count(); }
 
  private:
-  static Bytes key_bytes(const K& key) {
-    Bytes b;
-    Serde<K>::serialize(key, b);
-    return b;
-  }
+  static Bytes key_bytes(const K& key) { return serialized(key); }
   Result<V> value_of(ByteView bytes) const {
-    if (!timestamped_) return Serde<V>::deserialize(bytes);
-    SLUICE_ASSIGN_OR_RETURN(auto v, decode_timestamped<V>(bytes, store_->name()));
-    return std::move(v.first);
+    return stored_value<V>(bytes, timestamped_, store_->name());
   }
 
   state::KeyValueStore* store_;
@@ -117,15 +126,9 @@ class WindowStoreView {
   }
 
  private:
-  static Bytes key_bytes(const K& key) {
-    Bytes b;
-    Serde<K>::serialize(key, b);
-    return b;
-  }
+  static Bytes key_bytes(const K& key) { return serialized(key); }
   Result<V> value_of(ByteView bytes) const {
-    if (!timestamped_) return Serde<V>::deserialize(bytes);
-    SLUICE_ASSIGN_OR_RETURN(auto v, decode_timestamped<V>(bytes, store_->name()));
-    return std::move(v.first);
+    return stored_value<V>(bytes, timestamped_, store_->name());
   }
 
   state::WindowStore* store_;
