@@ -4,11 +4,12 @@
 #include <stdlib.h>
 
 #include <algorithm>
-#include <deque>
 #include <filesystem>
 #include <set>
 
 #include "sluice/operators/log_record_collector.h"
+#include "sluice/operators/partition_queue.h"
+#include "sluice/operators/topic_plan.h"
 
 namespace sluice::dsl {
 namespace {
@@ -17,14 +18,6 @@ using logstore::TopicPartition;
 
 // Records a task processes between two commits (a running job's commit interval).
 constexpr int kRecordsPerCommit = 1000;
-
-// A fetched record, owned until processed.
-struct Buffered {
-  Offset offset;
-  Timestamp timestamp;
-  std::optional<Bytes> key, value;
-  std::vector<std::pair<Bytes, std::optional<Bytes>>> headers;
-};
 
 std::optional<Bytes> copy(std::optional<ByteView> v) {
   return v ? std::optional<Bytes>(Bytes(*v)) : std::nullopt;
@@ -38,11 +31,7 @@ struct TopologyTestDriver::Task {
   std::unique_ptr<state::TaskState> state;
   std::unique_ptr<operators::LogRecordCollector> collector;
   std::unique_ptr<operators::StreamTask> task;
-  // Per input topic: the next offset to fetch, the next to process (committed as the
-  // application's consumer group position), and what was fetched but not yet processed.
-  std::map<std::string, Offset> positions;
-  std::map<std::string, Offset> consumed;
-  std::map<std::string, std::deque<Buffered>> buffered;
+  operators::TaskInputs inputs;
 };
 
 TopologyTestDriver::TopologyTestDriver(operators::Topology topology, TestDriverOptions options)
@@ -138,9 +127,7 @@ Status TopologyTestDriver::start() {
       for (const auto& topic : t->task->input_topics()) {
         SLUICE_ASSIGN_OR_RETURN(auto committed, log_->committed_offset(options_.application_id,
                                                                        {topic, PartitionId(p)}));
-        const Offset from = committed ? committed->offset : Offset(0);
-        t->positions[topic] = from;
-        t->consumed[topic] = from;
+        t->inputs.add({topic, PartitionId(p)}, committed ? committed->offset : Offset(0));
       }
       tasks_.push_back(std::move(t));
     }
@@ -148,73 +135,21 @@ Status TopologyTestDriver::start() {
   return Status();
 }
 
+// The driver creates every topic the topology needs, external ones with the configured
+// partition counts (a running job refuses missing external topics instead).
 Status TopologyTestDriver::create_topics() {
-  auto create = [&](const std::string& name, int32_t n) -> Status {
-    logstore::TopicConfig config;
-    config.partitions = n;
-    config.flush_policy = logstore::FlushPolicy::kNever;
-    Status s = log_->create_topic(name, config);
-    return s.code() == StatusCode::kAlreadyExists ? Status() : s;
-  };
-  auto configured = [&](const std::string& t) {
+  auto configured = [&](const std::string& t) -> Result<int32_t> {
     auto it = options_.partitions.find(t);
     return it != options_.partitions.end() ? it->second : options_.default_partitions;
   };
-  std::map<std::string, int32_t> known;  // by the topology's names
-  for (const auto& n : topology_.nodes()) {
-    for (const auto& t : n.topics) {
-      if (!topology_.is_internal(t)) known[t] = configured(t);
-    }
-  }
-  // An internal topic gets the most partitions of the inputs of the sub-topology writing it;
-  // those inputs may be internal themselves, so resolve until nothing changes.
-  for (bool changed = true; changed;) {
-    changed = false;
-    for (const auto& st : topology_.subtopologies()) {
-      int32_t most = 0;
-      bool resolved = true;
-      for (const auto& src : st.source_topics) {
-        auto it = known.find(src);
-        if (it == known.end()) {
-          resolved = false;
-          break;
-        }
-        most = std::max(most, it->second);
-      }
-      if (!resolved) continue;
-      for (const auto& sink : st.sink_topics) {
-        if (topology_.is_internal(sink) && !known.contains(sink)) {
-          known[sink] = most;
-          changed = true;
-        }
-      }
-    }
-  }
-  for (const auto& t : topology_.internal_topics()) {
-    if (!known.contains(t.name)) {
-      return invalid_argument("repartition topic '" + t.name + "' has no writer");
-    }
-  }
-  for (const auto& g : topology_.global_tables()) known[g.topic] = configured(g.topic);
-  for (const auto& [t, n] : known) {
-    const std::string full = topology_.is_internal(t) ? options_.application_id + "-" + t : t;
-    SLUICE_RETURN_IF_ERROR(create(full, n));
-  }
-  for (const auto& g : topology_.copartition_groups()) {
-    std::set<int32_t> counts;
-    std::string listing;
-    for (const auto& t : g.topics) {
-      counts.insert(known.at(t));
-      listing += (listing.empty() ? "" : ", ") + t + " (" + std::to_string(known.at(t)) + ")";
-    }
-    if (counts.size() > 1) {
-      return invalid_argument("topics " + listing + " must have the same number of partitions: " +
-                              g.reason + " (repartition one side, or create them alike)");
-    }
-  }
-  if (!topology_.error_handling().dead_letter_topic.empty()) {
-    const auto& dlq = topology_.error_handling().dead_letter_topic;
-    SLUICE_RETURN_IF_ERROR(create(dlq, configured(dlq)));
+  SLUICE_ASSIGN_OR_RETURN(auto plan,
+                          operators::plan_topics(topology_, options_.application_id, configured));
+  for (const auto& [name, n] : plan.partitions) {
+    logstore::TopicConfig config;
+    config.partitions = n;
+    config.flush_policy = logstore::FlushPolicy::kNever;
+    Status s = log_->create_topic(plan.log_name(name), config);
+    if (!s.ok() && s.code() != StatusCode::kAlreadyExists) return s;
   }
   return Status();
 }
@@ -257,46 +192,12 @@ Status TopologyTestDriver::append_raw(std::string_view topic,
 }
 
 Result<bool> TopologyTestDriver::run_task_once(Task& t) {
-  for (auto& [topic, position] : t.positions) {
-    auto& queue = t.buffered[topic];
-    if (!queue.empty()) continue;
-    logstore::FetchRequest req{.partition = {topic, t.partition}, .offset = position};
-    auto fetched = log_->fetch(req);
-    if (!fetched.ok()) {
-      if (fetched.status().code() == StatusCode::kOutOfRange) continue;  // nothing yet
-      return fetched.status();
-    }
-    SLUICE_RETURN_IF_ERROR(logstore::for_each_record(
-        *fetched, position, logstore::IsolationLevel::kReadCommitted,
-        [&](const logstore::RecordView& r) {
-          Buffered b{r.offset, r.timestamp, copy(r.key), copy(r.value), {}};
-          for (const auto& h : r.headers) b.headers.emplace_back(Bytes(h.key), copy(h.value));
-          queue.push_back(std::move(b));
-        }));
-    position = fetched->next_offset;
-  }
-  // The next record by timestamp across the task's inputs (ties: topic name order).
-  std::deque<Buffered>* next = nullptr;
-  std::string_view next_topic;
-  for (auto& [topic, queue] : t.buffered) {
-    if (queue.empty()) continue;
-    if (!next || queue.front().timestamp < next->front().timestamp) {
-      next = &queue;
-      next_topic = topic;
-    }
-  }
-  if (!next) return false;
-  const Buffered b = std::move(next->front());
-  next->pop_front();
-  std::vector<logstore::RecordHeader> headers;
-  for (const auto& [k, v] : b.headers) {
-    headers.push_back({ByteView(k), v ? std::optional<ByteView>(*v) : std::nullopt});
-  }
-  logstore::RecordView view{.offset = b.offset, .timestamp = b.timestamp, .headers = headers};
-  if (b.key) view.key = ByteView(*b.key);
-  if (b.value) view.value = ByteView(*b.value);
-  SLUICE_RETURN_IF_ERROR(t.task->process(next_topic, view));
-  t.consumed[std::string(next_topic)] = b.offset.next();
+  // Fetch only for inputs whose fetched records are used up.
+  SLUICE_RETURN_IF_ERROR(t.inputs.fill(*log_, 1).status());
+  SLUICE_ASSIGN_OR_RETURN(auto next, t.inputs.next());
+  if (!next.record) return false;
+  SLUICE_RETURN_IF_ERROR(t.task->process(next.input->partition.topic, *next.record));
+  t.inputs.consume(next);
   return true;
 }
 
@@ -352,8 +253,8 @@ Status TopologyTestDriver::commit(Task& t) {
   SLUICE_RETURN_IF_ERROR(t.collector->flush(nullptr));
   SLUICE_RETURN_IF_ERROR(t.state->commit());
   logstore::OffsetMap positions;
-  for (const auto& [topic, offset] : t.consumed) {
-    positions[{topic, t.partition}] = logstore::CommittedOffset{.offset = offset};
+  for (const auto& in : t.inputs.inputs()) {
+    positions[in.partition] = logstore::CommittedOffset{.offset = in.consumed};
   }
   return log_->commit_offsets(options_.application_id, positions);
 }
