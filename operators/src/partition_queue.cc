@@ -85,7 +85,10 @@ void TaskInputs::add(logstore::TopicPartition partition, Offset start) {
 Result<size_t> TaskInputs::fill(logstore::LogClient& log, size_t max_buffered_bytes) {
   size_t fetched = 0;
   for (Input& in : inputs_) {
-    if (in.queue.buffered_bytes() >= max_buffered_bytes) continue;
+    // head() first: it lets go of fetches already used up, so an input whose records are all
+    // processed always fetches (its next record may come before the other inputs').
+    SLUICE_ASSIGN_OR_RETURN(const logstore::RecordView* head, in.queue.head());
+    if (head && in.queue.buffered_bytes() >= max_buffered_bytes) continue;
     logstore::FetchRequest req{.partition = in.partition, .offset = in.fetch_position};
     auto result = log.fetch(req);
     if (!result.ok() && result.status().code() == StatusCode::kOutOfRange) {
@@ -112,6 +115,9 @@ Result<TaskInputs::Next> TaskInputs::next() {
   Next best;
   for (Input& in : inputs_) {
     SLUICE_ASSIGN_OR_RETURN(const logstore::RecordView* head, in.queue.head());
+    // Everything fetched is processed: the position moves past what followed the last record
+    // too (transaction markers, aborted data), so a caught-up input shows no lag.
+    if (!head) in.consumed = std::max(in.consumed, in.fetch_position);
     if (head && (!best.record || head->timestamp < best.record->timestamp)) {
       best = Next{&in, head};
     }

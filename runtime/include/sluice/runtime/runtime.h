@@ -1,0 +1,241 @@
+// Runtime: runs a topology for real — many partitions, several stream threads, crash-safe
+// commits — over a LogClient (the built-in log in embedded mode).
+//
+// The topology's sub-topologies (split at repartition topics) become tasks, one per input
+// partition; tasks are spread over `threads` stream threads (std::jthread), each running the
+// poll loop: fetch batches from its tasks' inputs (bounded per partition: back-pressure), pick
+// each task's next record by timestamp across its inputs, push it through the task, and commit
+// every commit interval. A task is only ever run by one thread.
+//
+// Exactly-once (the default) follows docs/EXACTLY-ONCE.md: each stream thread has a
+// transactional producer (`<application-id>-<thread>`); a commit puts the thread's outputs,
+// changelog records and consumed positions in one transaction, commits it, then applies the
+// stores' buffered writes to RocksDB. After a kill -9 at any point and a restart, read-committed
+// output equals a run without the crash. At-least-once appends and commits without the
+// transaction: faster, and a crash may repeat the outputs of the last interval.
+//
+// Start-up: topics are checked (external ones must exist; repartition topics are created),
+// stale transactional producers of the application are fenced, then tasks open on a small pool
+// (oneTBB) — restoring their stores from checkpoints and changelogs, progress through
+// RuntimeConfig::on_restore — and each task starts processing as soon as it is restored, while
+// others still restore.
+//
+// Thread safety: every public method is thread-safe. Interactive queries run on the thread
+// that owns the task, between two records, so they are safe while tasks process; they see the
+// task's latest writes, committed or not.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sluice/base/clock.h"
+#include "sluice/base/result.h"
+#include "sluice/logstore/log_client.h"
+#include "sluice/operators/stream_task.h"
+#include "sluice/operators/topology.h"
+#include "sluice/operators/typed_store.h"
+#include "sluice/state/memory_budget.h"
+#include "sluice/state/task_state.h"
+
+namespace sluice::runtime {
+
+enum class ProcessingGuarantee : int8_t { kExactlyOnce, kAtLeastOnce };
+enum class OffsetReset : int8_t {
+  kEarliest,  // an input without a committed position is read from its log start
+  kLatest,    // ... from its end: only records appended after the start are processed
+};
+
+std::string_view guarantee_name(ProcessingGuarantee g);
+Result<ProcessingGuarantee> parse_guarantee(std::string_view name);  // exactly_once|at_least_once
+
+struct RuntimeConfig {
+  // The job's name (required): its consumer group, the prefix of its transactional ids and of
+  // its internal topics (`<id>-<store>-changelog`, `<id>-<name>-repartition`).
+  std::string application_id;
+  // Where tasks keep RocksDB (required): <state_dir>/<subtopology>_<partition>.
+  std::string state_dir;
+  int threads = 1;
+  int64_t commit_interval_ms = 100;
+  ProcessingGuarantee guarantee = ProcessingGuarantee::kExactlyOnce;
+  // For external inputs without a committed position (repartition topics always start at
+  // their beginning).
+  OffsetReset offset_reset = OffsetReset::kEarliest;
+  // RocksDB block cache and memtables of every task of the runtime, all stores together.
+  size_t memory_budget_bytes = 256 << 20;
+  // Record caches of all tasks together (split evenly between tasks); 0 disables caching.
+  size_t record_cache_bytes = 10 << 20;
+  // false: stores are kept in memory (still changelogged and restored).
+  bool persistent_stores = true;
+  // Fetched, unprocessed bytes held per input partition before fetching stops (back-pressure).
+  size_t max_buffered_bytes_per_partition = 1 << 20;
+  // Output records a thread holds before it commits early (outputs wait for the commit).
+  size_t max_uncommitted_records = 200'000;
+  // Tasks opened (and restored) at once.
+  int restore_parallelism = 2;
+  // Restore progress of every store (called from the restore pool's threads).
+  state::RestoreListener on_restore;
+  Clock* clock = nullptr;  // nullptr: the system clock
+};
+
+enum class RuntimeState : int8_t { kCreated, kRunning, kStopping, kStopped, kFailed };
+std::string_view state_name(RuntimeState s);
+
+struct RuntimeStatus {
+  RuntimeState state = RuntimeState::kCreated;
+  Status error;  // what stopped a kFailed runtime
+  int tasks = 0;
+  int tasks_restoring = 0;  // not yet processing
+};
+
+// One input partition of a task: how far behind its end the task is.
+struct InputLag {
+  logstore::TopicPartition partition;
+  Offset consumed;  // the next offset to process
+  Offset end;       // the partition's high watermark at the last fetch
+  int64_t lag() const { return std::max<int64_t>(0, end.value() - consumed.value()); }
+};
+
+struct TaskMetrics {
+  std::string id;  // "<subtopology>_<partition>"
+  int thread = 0;
+  bool restoring = true;
+  operators::TaskMetrics operators;  // records processed, per-operator in/out, late drops
+  std::vector<InputLag> inputs;
+  double process_ns_per_record = 0;             // over the last commit interval
+  std::vector<state::RestoreProgress> restore;  // last report per store
+  state::StateMetrics state;
+};
+
+struct ThreadMetrics {
+  int thread = 0;
+  int64_t records = 0;  // processed by this thread
+  int64_t commits = 0;
+  double commit_latency_avg_ms = 0;
+  double commit_latency_max_ms = 0;
+};
+
+struct RuntimeMetrics {
+  std::vector<TaskMetrics> tasks;  // by id; as of each thread's last commit
+  std::vector<ThreadMetrics> threads;
+  state::MemoryUsage memory;  // of the shared RocksDB budget
+};
+
+// A task's state, lent to an interactive query on the task's thread.
+struct StoreAccess {
+  std::string task_id;
+  PartitionId partition;
+  state::TaskState* state = nullptr;
+  const state::StoreSpec* spec = nullptr;
+  bool timestamped = false;
+};
+
+class Runtime {
+ public:
+  // A runtime over `log`, which outlives it. kInvalidArgument for a bad config or topology.
+  static Result<std::unique_ptr<Runtime>> create(operators::Topology topology,
+                                                 logstore::LogClient& log, RuntimeConfig config);
+  // Embedded mode: opens (and owns) the built-in log in `log_dir`.
+  static Result<std::unique_ptr<Runtime>> open(operators::Topology topology, std::string log_dir,
+                                               RuntimeConfig config);
+  // Stops (committing) if still running.
+  virtual ~Runtime() = default;
+
+  // Checks and creates topics, fences stale producers and starts the threads; restores go on
+  // in the background. kNotFound (saying how to create it) for a missing external topic;
+  // kFailedPrecondition if already started.
+  virtual Status start() = 0;
+  // Asks every thread to finish its current batch, commit and close. Returns at once.
+  virtual void stop() = 0;
+  // Blocks until the runtime has stopped; returns what made it fail, if anything.
+  virtual Status wait() = 0;
+  // start(), then run until SIGINT or SIGTERM (blocked in the runtime's threads and received
+  // here) or until the runtime stops by itself; then stop() and wait().
+  virtual Status run_until_signal() = 0;
+
+  virtual RuntimeStatus status() const = 0;
+  virtual RuntimeMetrics metrics() const = 0;
+  virtual const operators::Topology& topology() const = 0;
+  // The log the runtime runs on (the owned one in embedded mode).
+  virtual logstore::LogClient& log() = 0;
+
+  // Runs `fn` on the owning thread of each running task that has `store`, one task after the
+  // other. kNotFound for an unknown store; kUnavailable when the runtime is not running or a
+  // task with the store is still restoring.
+  virtual Status for_each_store(std::string_view store,
+                                const std::function<Status(const StoreAccess&)>& fn) = 0;
+
+  // ---- typed interactive queries ----
+
+  // The value of `key` in a key-value store (tables, aggregations), if present.
+  template <typename K, typename V>
+  Result<std::optional<V>> query(std::string_view store, const K& key);
+  // Entries of a key-value store with keys in [from, to) (all when unset), across all tasks,
+  // in the order of the keys' serialized bytes.
+  template <typename K, typename V>
+  Result<std::vector<std::pair<K, V>>> query_range(std::string_view store, std::optional<K> from,
+                                                   std::optional<K> to);
+  // A window store's windows of `key` starting in [from, to]: (window start, value).
+  template <typename K, typename V>
+  Result<std::vector<std::pair<Timestamp, V>>> query_windows(std::string_view store, const K& key,
+                                                             Timestamp from, Timestamp to);
+};
+
+// ---- templates ----
+
+template <typename K, typename V>
+Result<std::optional<V>> Runtime::query(std::string_view store, const K& key) {
+  std::optional<V> found;
+  SLUICE_RETURN_IF_ERROR(for_each_store(store, [&](const StoreAccess& a) -> Status {
+    if (found) return Status();
+    SLUICE_ASSIGN_OR_RETURN(state::KeyValueStore * kv, a.state->key_value_store(*a.spec));
+    operators::KeyValueStoreView<K, V> view(kv, a.timestamped);
+    SLUICE_ASSIGN_OR_RETURN(found, view.get(key));
+    return Status();
+  }));
+  return found;
+}
+
+template <typename K, typename V>
+Result<std::vector<std::pair<K, V>>> Runtime::query_range(std::string_view store,
+                                                          std::optional<K> from,
+                                                          std::optional<K> to) {
+  std::vector<std::pair<Bytes, std::pair<K, V>>> merged;
+  SLUICE_RETURN_IF_ERROR(for_each_store(store, [&](const StoreAccess& a) -> Status {
+    SLUICE_ASSIGN_OR_RETURN(state::KeyValueStore * kv, a.state->key_value_store(*a.spec));
+    operators::KeyValueStoreView<K, V> view(kv, a.timestamped);
+    SLUICE_ASSIGN_OR_RETURN(auto entries, view.range(from, to));
+    for (auto& e : entries) {
+      Bytes k = operators::serialized(e.first);
+      merged.emplace_back(std::move(k), std::move(e));
+    }
+    return Status();
+  }));
+  std::sort(merged.begin(), merged.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<std::pair<K, V>> out;
+  for (auto& m : merged) out.push_back(std::move(m.second));
+  return out;
+}
+
+template <typename K, typename V>
+Result<std::vector<std::pair<Timestamp, V>>> Runtime::query_windows(std::string_view store,
+                                                                    const K& key, Timestamp from,
+                                                                    Timestamp to) {
+  std::vector<std::pair<Timestamp, V>> out;
+  SLUICE_RETURN_IF_ERROR(for_each_store(store, [&](const StoreAccess& a) -> Status {
+    SLUICE_ASSIGN_OR_RETURN(state::WindowStore * ws, a.state->window_store(*a.spec));
+    operators::WindowStoreView<K, V> view(ws, a.timestamped);
+    SLUICE_ASSIGN_OR_RETURN(auto found, view.fetch(key, from, to));
+    out.insert(out.end(), found.begin(), found.end());
+    return Status();
+  }));
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  return out;
+}
+
+}  // namespace sluice::runtime

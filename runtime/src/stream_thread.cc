@@ -1,0 +1,359 @@
+#include "stream_thread.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+
+#include "sluice/base/sync_point.h"
+
+namespace sluice::runtime {
+namespace {
+
+// Records a task processes before the thread turns to its next task (fairness between tasks,
+// and a bound on how long a query or a commit waits).
+constexpr int64_t kRecordsPerTaskRound = 1000;
+// An idle thread looks for new records this often (and wakes at once for queries and tasks).
+constexpr auto kIdleWait = std::chrono::milliseconds(1);
+// Store metrics (RocksDB properties, directory sizes) are refreshed at most this often.
+constexpr int64_t kStateMetricsIntervalMs = 1000;
+
+int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+StreamThread::StreamThread(Options options)
+    : options_(std::move(options)),
+      env_(*options_.env),
+      clock_(env_.clock ? *env_.clock : Clock::system()) {
+  published_thread_.thread = options_.index;
+  if (!options_.globals) return;
+  for (const auto& g : env_.topology->global_tables()) {
+    auto store = options_.globals->key_value_store(g.store);
+    if (store.ok()) global_stores_[g.store.name] = *store;
+    const int32_t n = env_.plan->partitions_of(g.topic);
+    for (int32_t p = 0; p < n; ++p) global_positions_[{g.topic, PartitionId(p)}] = Offset(0);
+  }
+}
+
+StreamThread::~StreamThread() {
+  request_stop();
+  join();
+}
+
+void StreamThread::start() {
+  thread_ = std::jthread([this](std::stop_token stop) { run(stop); });
+}
+
+void StreamThread::request_stop() {
+  thread_.request_stop();
+  MutexLock lock(mu_);
+  wake_.notify_all();
+}
+
+void StreamThread::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void StreamThread::adopt(std::unique_ptr<Task> task) {
+  MutexLock lock(mu_);
+  adopted_.push_back(std::move(task));
+  wake_.notify_all();
+}
+
+Result<state::KeyValueStore*> StreamThread::global_store(std::string_view name) const {
+  auto it = global_stores_.find(name);
+  if (it == global_stores_.end()) {
+    return not_found("no global table store '" + std::string(name) + "'");
+  }
+  return it->second;
+}
+
+Status StreamThread::call(std::function<Status(std::vector<Task*>&)> fn) {
+  auto q = std::make_shared<Query>();
+  q->fn = std::move(fn);
+  std::future<Status> done = q->done.get_future();
+  {
+    MutexLock lock(mu_);
+    if (!accepting_queries_)
+      return unavailable("stream thread " + std::to_string(options_.index) + " has stopped");
+    queries_.push_back(q);
+    wake_.notify_all();
+  }
+  return done.get();
+}
+
+void StreamThread::run(std::stop_token stop) {
+  Status s = loop(stop);
+  if (!s.ok()) {
+    spdlog::error("stream thread {} stopped: {}", options_.index, s.to_string());
+    if (options_.producer) {
+      // Best effort: an open transaction would otherwise hold back read-committed readers
+      // until it times out (a restart aborts it too).
+      Status aborted = options_.producer->abort_transaction();
+      (void)aborted;
+    }
+  }
+  answer_queries(/*stopping=*/true);
+  take_adopted();
+  close_tasks();
+  if (!s.ok() && options_.on_failure) options_.on_failure(s);
+}
+
+Status StreamThread::loop(std::stop_token stop) {
+  SLUICE_RETURN_IF_ERROR(update_globals(/*to_end=*/true));
+  last_commit_ms_ = clock_.monotonic_ms();
+  while (!stop.stop_requested()) {
+    take_adopted();
+    answer_queries(/*stopping=*/false);
+    SLUICE_RETURN_IF_ERROR(update_globals(/*to_end=*/false));
+    SLUICE_ASSIGN_OR_RETURN(int64_t processed, process_round());
+    for (Task* t : task_ptrs_) SLUICE_RETURN_IF_ERROR(t->stream->punctuate_wall_clock());
+    const int64_t now = clock_.monotonic_ms();
+    if (now - last_commit_ms_ >= env_.config->commit_interval_ms ||
+        uncommitted_outputs() >= env_.config->max_uncommitted_records) {
+      SLUICE_RETURN_IF_ERROR(commit());
+    }
+    if (processed == 0) {
+      MutexLock lock(mu_);
+      if (adopted_.empty() && queries_.empty() && !stop.stop_requested()) {
+        wake_.wait_for(mu_, kIdleWait);
+      }
+    }
+  }
+  // A clean stop: what was processed is committed.
+  take_adopted();
+  return commit();
+}
+
+void StreamThread::take_adopted() {
+  std::deque<std::unique_ptr<Task>> adopted;
+  {
+    MutexLock lock(mu_);
+    adopted.swap(adopted_);
+  }
+  for (auto& t : adopted) {
+    spdlog::info("task {} is running on stream thread {}", t->id.to_string(), options_.index);
+    task_ptrs_.push_back(t.get());
+    tasks_.push_back(std::move(t));
+    running_.store(static_cast<int>(tasks_.size()));
+  }
+  if (!adopted.empty()) publish_metrics();
+}
+
+void StreamThread::answer_queries(bool stopping) {
+  std::deque<std::shared_ptr<Query>> queries;
+  {
+    MutexLock lock(mu_);
+    queries.swap(queries_);
+    if (stopping) accepting_queries_ = false;
+  }
+  for (auto& q : queries) {
+    q->done.set_value(stopping ? unavailable("the runtime is stopping") : q->fn(task_ptrs_));
+  }
+}
+
+Status StreamThread::update_globals(bool to_end) {
+  if (!options_.globals) return Status();
+  bool applied = false;
+  for (auto& [tp, position] : global_positions_) {
+    const operators::GlobalTableDef* def = nullptr;
+    for (const auto& g : env_.topology->global_tables()) {
+      if (g.topic == tp.topic) def = &g;
+    }
+    state::KeyValueStore* store = global_stores_.at(def->store.name);
+    do {
+      logstore::FetchRequest req{.partition = tp, .offset = position};
+      SLUICE_ASSIGN_OR_RETURN(auto fetched, env_.log->fetch(req));
+      if (fetched.batches.empty()) break;
+      SLUICE_RETURN_IF_ERROR(logstore::for_each_record(
+          fetched, position, logstore::IsolationLevel::kReadCommitted,
+          [&](const logstore::RecordView& r) { return def->apply(*store, r); }));
+      position = fetched.next_offset;
+      applied = true;
+    } while (to_end);
+  }
+  return applied ? options_.globals->commit() : Status();
+}
+
+Result<int64_t> StreamThread::process_round() {
+  int64_t processed = 0;
+  for (Task* t : task_ptrs_) {
+    SLUICE_RETURN_IF_ERROR(
+        t->inputs.fill(*env_.log, env_.config->max_buffered_bytes_per_partition).status());
+    int64_t n = 0;
+    const int64_t start = now_ns();
+    SLUICE_RETURN_IF_ERROR(process_task(*t, kRecordsPerTaskRound, n));
+    if (n > 0) {
+      t->busy_ns += now_ns() - start;
+      t->busy_records += n;
+    }
+    processed += n;
+  }
+  records_ += processed;
+  return processed;
+}
+
+Status StreamThread::process_task(Task& task, int64_t max_records, int64_t& processed) {
+  while (processed < max_records) {
+    SLUICE_ASSIGN_OR_RETURN(auto next, task.inputs.next());
+    if (!next.record) return Status();
+    SLUICE_RETURN_IF_ERROR(task.stream->process(next.input->partition.topic, *next.record));
+    task.inputs.consume(next);
+    ++processed;
+  }
+  return Status();
+}
+
+// Something to commit: records processed, punctuations run (they may write), or positions
+// moved without records (a new task's starting point, markers skipped).
+bool StreamThread::dirty() const {
+  int64_t punctuations = 0;
+  for (Task* t : task_ptrs_) punctuations += t->stream->metrics().punctuations;
+  return records_ != records_at_commit_ || punctuations != punctuations_at_commit_ ||
+         positions() != committed_positions_;
+}
+
+size_t StreamThread::uncommitted_outputs() const {
+  size_t n = 0;
+  for (Task* t : task_ptrs_) n += t->collector->buffered();
+  return n;
+}
+
+Status StreamThread::commit() {
+  last_commit_ms_ = clock_.monotonic_ms();
+  if (!dirty()) return Status();
+  const int64_t start = now_ns();
+  SLUICE_RETURN_IF_ERROR(options_.producer ? commit_exactly_once() : commit_at_least_once());
+  SLUICE_RETURN_IF_ERROR(purge_repartition_inputs());
+  records_at_commit_ = records_;
+  committed_positions_ = positions();
+  punctuations_at_commit_ = 0;
+  for (Task* t : task_ptrs_) punctuations_at_commit_ += t->stream->metrics().punctuations;
+  const double ms = static_cast<double>(now_ns() - start) / 1e6;
+  {
+    MutexLock lock(mu_);
+    auto& m = published_thread_;
+    m.commit_latency_avg_ms = (m.commit_latency_avg_ms * static_cast<double>(m.commits) + ms) /
+                              static_cast<double>(m.commits + 1);
+    m.commit_latency_max_ms = std::max(m.commit_latency_max_ms, ms);
+    ++m.commits;
+    m.records = records_;
+  }
+  publish_metrics();
+  return Status();
+}
+
+// docs/EXACTLY-ONCE.md: outputs, changelog records and consumed positions in one transaction;
+// once it is committed, the stores' buffered writes are applied to RocksDB.
+Status StreamThread::commit_exactly_once() {
+  logstore::Producer& producer = *options_.producer;
+  SLUICE_RETURN_IF_ERROR(producer.begin_transaction());
+  for (Task* t : task_ptrs_) {
+    SLUICE_RETURN_IF_ERROR(t->stream->flush());
+    SLUICE_RETURN_IF_ERROR(t->state->flush(&producer));
+    SLUICE_RETURN_IF_ERROR(t->collector->flush(&producer));
+  }
+  SLUICE_RETURN_IF_ERROR(
+      producer.send_offsets_to_transaction(env_.config->application_id, positions()));
+  SLUICE_SYNC_POINT("StreamThread::BeforeCommitTransaction");
+  SLUICE_RETURN_IF_ERROR(producer.commit_transaction());
+  SLUICE_SYNC_POINT("StreamThread::AfterCommitTransaction");
+  for (Task* t : task_ptrs_) SLUICE_RETURN_IF_ERROR(t->state->apply());
+  return Status();
+}
+
+// Outputs and changelogs first, then the stores, then the positions: a crash in between
+// repeats work, never loses it.
+Status StreamThread::commit_at_least_once() {
+  for (Task* t : task_ptrs_) {
+    SLUICE_RETURN_IF_ERROR(t->stream->flush());
+    SLUICE_RETURN_IF_ERROR(t->collector->flush(nullptr));
+    SLUICE_RETURN_IF_ERROR(t->state->commit());
+  }
+  return env_.log->commit_offsets(env_.config->application_id, positions());
+}
+
+logstore::OffsetMap StreamThread::positions() const {
+  logstore::OffsetMap out;
+  for (Task* t : task_ptrs_) {
+    for (const auto& in : t->inputs.inputs()) {
+      out[in.partition] = logstore::CommittedOffset{.offset = in.consumed};
+    }
+  }
+  return out;
+}
+
+// Records of repartition topics are needed by nobody once consumed and committed.
+Status StreamThread::purge_repartition_inputs() {
+  for (Task* t : task_ptrs_) {
+    auto& inputs = t->inputs.inputs();
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      if (!t->purge_input[i] || inputs[i].consumed <= t->purged[i]) continue;
+      SLUICE_RETURN_IF_ERROR(env_.log->delete_records(inputs[i].partition, inputs[i].consumed));
+      t->purged[i] = inputs[i].consumed;
+    }
+  }
+  return Status();
+}
+
+void StreamThread::publish_metrics() {
+  const int64_t now = clock_.monotonic_ms();
+  std::vector<TaskMetrics> out;
+  std::vector<TaskMetrics> previous;
+  {
+    MutexLock lock(mu_);
+    previous = published_tasks_;
+  }
+  for (Task* t : task_ptrs_) {
+    TaskMetrics m;
+    m.id = t->id.to_string();
+    m.thread = options_.index;
+    m.restoring = false;
+    m.operators = t->stream->metrics();
+    for (const auto& in : t->inputs.inputs()) {
+      m.inputs.push_back({in.partition, in.consumed, in.end.offset()});
+    }
+    if (t->busy_records > 0) {
+      t->ns_per_record = static_cast<double>(t->busy_ns) / static_cast<double>(t->busy_records);
+      t->busy_ns = t->busy_records = 0;
+    }
+    m.process_ns_per_record = t->ns_per_record;
+    auto old = std::ranges::find(previous, m.id, &TaskMetrics::id);
+    if (old != previous.end() && now - state_metrics_ms_ < kStateMetricsIntervalMs) {
+      m.state = std::move(old->state);
+    } else {
+      m.state = t->state->metrics();
+    }
+    out.push_back(std::move(m));
+  }
+  if (now - state_metrics_ms_ >= kStateMetricsIntervalMs) state_metrics_ms_ = now;
+  MutexLock lock(mu_);
+  published_tasks_ = std::move(out);
+}
+
+std::vector<TaskMetrics> StreamThread::task_metrics() const {
+  MutexLock lock(mu_);
+  return published_tasks_;
+}
+
+ThreadMetrics StreamThread::thread_metrics() const {
+  MutexLock lock(mu_);
+  return published_thread_;
+}
+
+void StreamThread::close_tasks() {
+  publish_metrics();
+  for (auto& t : tasks_) {
+    Status s = t->state->close();
+    if (!s.ok()) spdlog::warn("closing task {}: {}", t->id.to_string(), s.to_string());
+  }
+  task_ptrs_.clear();
+  tasks_.clear();
+  running_.store(0);
+}
+
+}  // namespace sluice::runtime

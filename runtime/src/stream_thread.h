@@ -1,0 +1,108 @@
+// StreamThread: one std::jthread running the poll loop over the tasks it was given, and
+// committing them together — in one log transaction per commit under exactly-once.
+//
+// Tasks arrive from the restore pool (adopt()) once their stores are restored; the thread
+// first brings its own copy of the global tables up to date. Interactive queries reach the
+// thread's tasks through call(), which runs a function on the thread between two records.
+//
+// Thread safety: adopt(), call(), request_stop(), snapshot() and the accessors are
+// thread-safe; everything else is confined to the thread.
+#pragma once
+
+#include <atomic>
+#include <deque>
+#include <functional>
+#include <future>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "sluice/base/mutex.h"
+#include "task.h"
+
+namespace sluice::runtime {
+
+class StreamThread {
+ public:
+  struct Options {
+    int index = 0;
+    const TaskEnvironment* env = nullptr;
+    // Transactional (exactly-once) or nullptr (at-least-once); owned by the thread.
+    std::unique_ptr<logstore::Producer> producer;
+    // The thread's copy of the global tables (nullptr: the topology has none).
+    std::unique_ptr<state::TaskState> globals;
+    // Told once when the loop ends with an error (the runtime then stops every thread).
+    std::function<void(const Status&)> on_failure;
+  };
+
+  explicit StreamThread(Options options);
+  ~StreamThread();
+
+  void start();
+  void request_stop();
+  // Waits for the loop to end (it commits and closes its tasks first).
+  void join();
+
+  // Hands over a restored task.
+  void adopt(std::unique_ptr<Task> task);
+  // The thread's global table stores, by store name (fixed once constructed).
+  Result<state::KeyValueStore*> global_store(std::string_view name) const;
+
+  // Runs `fn` on the thread with its running tasks. kUnavailable once the thread has stopped.
+  Status call(std::function<Status(std::vector<Task*>&)> fn);
+
+  // The latest published metrics (refreshed at every commit).
+  std::vector<TaskMetrics> task_metrics() const;
+  ThreadMetrics thread_metrics() const;
+  int running_tasks() const { return running_.load(); }
+
+ private:
+  struct Query {
+    std::function<Status(std::vector<Task*>&)> fn;
+    std::promise<Status> done;
+  };
+
+  void run(std::stop_token stop);
+  Status loop(std::stop_token stop);
+  Status update_globals(bool to_end);
+  void take_adopted();
+  void answer_queries(bool stopping);
+  Result<int64_t> process_round();
+  Status process_task(Task& task, int64_t max_records, int64_t& processed);
+  Status commit();
+  Status commit_exactly_once();
+  Status commit_at_least_once();
+  logstore::OffsetMap positions() const;
+  Status purge_repartition_inputs();
+  void close_tasks();
+  void publish_metrics();
+  bool dirty() const;
+  size_t uncommitted_outputs() const;
+
+  Options options_;
+  const TaskEnvironment& env_;
+  Clock& clock_;
+  std::map<std::string, state::KeyValueStore*, std::less<>> global_stores_;
+  std::map<logstore::TopicPartition, Offset> global_positions_;
+
+  // Thread-confined.
+  std::vector<std::unique_ptr<Task>> tasks_;
+  std::vector<Task*> task_ptrs_;
+  int64_t last_commit_ms_ = 0;
+  int64_t records_at_commit_ = 0, punctuations_at_commit_ = 0;
+  int64_t records_ = 0;
+  logstore::OffsetMap committed_positions_;
+  int64_t state_metrics_ms_ = 0;  // when store metrics were last refreshed
+
+  std::atomic<int> running_{0};
+  mutable Mutex mu_;
+  CondVar wake_;
+  std::deque<std::unique_ptr<Task>> adopted_ SLUICE_GUARDED_BY(mu_);
+  std::deque<std::shared_ptr<Query>> queries_ SLUICE_GUARDED_BY(mu_);
+  bool accepting_queries_ SLUICE_GUARDED_BY(mu_) = true;
+  std::vector<TaskMetrics> published_tasks_ SLUICE_GUARDED_BY(mu_);
+  ThreadMetrics published_thread_ SLUICE_GUARDED_BY(mu_);
+  std::jthread thread_;
+};
+
+}  // namespace sluice::runtime

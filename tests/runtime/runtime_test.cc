@@ -1,0 +1,364 @@
+// The runtime over the real log and RocksDB, in-process: tasks, threads, commits, restarts,
+// interactive queries, metrics and errors.
+#include "sluice/runtime/runtime.h"
+
+#include <filesystem>
+
+#include "runtime_test_util.h"
+#include "temp_dir.h"
+
+namespace sluice::runtime {
+namespace {
+
+using namespace std::chrono_literals;
+using namespace testing;
+using CountOut = Output<operators::Windowed<std::string>, int64_t>;
+
+class RuntimeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    logstore::LogStoreOptions o;
+    o.data_dir = tmp_ / "log";
+    auto log = logstore::LogStore::open(o);
+    ASSERT_TRUE(log.ok()) << log.status().to_string();
+    log_ = std::move(*log);
+  }
+
+  RuntimeConfig config(std::string app = "job", int threads = 1) {
+    RuntimeConfig c;
+    c.application_id = std::move(app);
+    c.state_dir = tmp_ / "state";
+    c.threads = threads;
+    c.commit_interval_ms = 20;
+    c.memory_budget_bytes = 64 << 20;
+    return c;
+  }
+
+  std::unique_ptr<Runtime> start(operators::Topology t, RuntimeConfig c) {
+    auto rt = Runtime::create(std::move(t), *log_, std::move(c));
+    EXPECT_TRUE(rt.ok()) << rt.status().to_string();
+    if (!rt.ok()) return nullptr;
+    Status s = (*rt)->start();
+    EXPECT_TRUE(s.ok()) << s.to_string();
+    return s.ok() ? std::move(*rt) : nullptr;
+  }
+
+  // Runs the windowed count over `events` to the end and returns its committed output.
+  std::vector<CountOut> run_windowed_count(RuntimeConfig c) {
+    auto rt = start(windowed_count_topology(), c);
+    if (!rt) return {};
+    EXPECT_TRUE(wait_until_caught_up(*rt, *log_, c.application_id));
+    rt->stop();
+    EXPECT_TRUE(rt->wait().ok());
+    auto out =
+        read_committed<operators::Windowed<std::string>, int64_t>(*log_, "views-per-page-out");
+    EXPECT_TRUE(out.ok()) << out.status().to_string();
+    return out.ok() ? *out : std::vector<CountOut>{};
+  }
+
+  sluice::testing::TempDir tmp_;
+  std::unique_ptr<logstore::LogStore> log_;
+};
+
+TEST_F(RuntimeTest, StatelessPipelineProcessesEveryRecordOfEveryPartitionExactlyOnce) {
+  ASSERT_OK(create_topic(*log_, "in", 4));
+  ASSERT_OK(create_topic(*log_, "out", 4));
+  std::vector<Event> events;
+  for (int i = 0; i < 20'000; ++i) {
+    events.push_back({"k" + std::to_string(i % 97), std::to_string(i), Timestamp(i)});
+  }
+  ASSERT_OK(produce(*log_, "in", events));
+  dsl::TopologyBuilder b;
+  b.stream<std::string, std::string>("in")
+      .filter([](const std::string&, const std::string& v) { return std::stoi(v) % 3 != 0; })
+      .map_values([](const std::string& v) { return "v" + v; })
+      .to("out");
+  auto t = b.build();
+  ASSERT_TRUE(t.ok());
+  auto rt = start(std::move(*t), config("stateless", 2));
+  ASSERT_TRUE(rt);
+  ASSERT_TRUE(wait_until_caught_up(*rt, *log_, "stateless"));
+  rt->stop();
+  ASSERT_OK(rt->wait());
+  auto out = read_committed<std::string, std::string>(*log_, "out");
+  ASSERT_TRUE(out.ok());
+  std::multiset<std::string> got, want;
+  for (const auto& r : *out) got.insert(r.key + "=" + r.value);
+  for (const auto& e : events) {
+    if (std::stoi(e.value) % 3 != 0) want.insert(e.key + "=v" + e.value);
+  }
+  EXPECT_EQ(got, want);
+  EXPECT_EQ(rt->status().state, RuntimeState::kStopped);
+}
+
+TEST_F(RuntimeTest, WindowedCountThroughARepartitionEqualsTheOracleWithOneAndTwoThreads) {
+  ASSERT_OK(create_topic(*log_, "views", 4));
+  ASSERT_OK(create_topic(*log_, "views-per-page-out", 4));
+  const auto events = page_views(30'000, 7);
+  ASSERT_OK(produce(*log_, "views", events));
+  const auto oracle = count_oracle(events);
+
+  std::map<WindowKey, int64_t> results[2];
+  for (int threads = 1; threads <= 2; ++threads) {
+    // A fresh application (its own state, group and internal topics) each time.
+    RuntimeConfig c = config("count-" + std::to_string(threads), threads);
+    c.state_dir = tmp_ / ("state-" + std::to_string(threads));
+    const auto before =
+        read_committed<operators::Windowed<std::string>, int64_t>(*log_, "views-per-page-out");
+    ASSERT_TRUE(before.ok());
+    auto out = run_windowed_count(c);
+    // Only this run's records: those after what the earlier run left, per partition.
+    std::map<int32_t, Offset> skip;
+    for (const auto& r : *before) skip[r.partition.value()] = r.offset.next();
+    std::vector<CountOut> mine;
+    for (auto& r : out) {
+      if (r.offset >= skip[r.partition.value()]) mine.push_back(r);
+    }
+    const FinalCounts f = final_counts(mine);
+    EXPECT_EQ(f.non_increasing, 0) << threads << " thread(s)";
+    EXPECT_EQ(f.last, oracle) << threads << " thread(s)";
+    results[threads - 1] = f.last;
+  }
+  EXPECT_EQ(results[0], results[1]);
+}
+
+TEST_F(RuntimeTest, AStopCommitsAndARestartResumesWhereItStoppedWithoutRepeatingOutput) {
+  ASSERT_OK(create_topic(*log_, "views", 4));
+  ASSERT_OK(create_topic(*log_, "views-per-page-out", 4));
+  const auto first = page_views(8'000, 1);
+  const auto second = page_views(8'000, 2, 16'000);
+  ASSERT_OK(produce(*log_, "views", first));
+  run_windowed_count(config("resume", 2));
+  ASSERT_OK(produce(*log_, "views", second));
+  auto out = run_windowed_count(config("resume", 2));
+  auto all = first;
+  all.insert(all.end(), second.begin(), second.end());
+  const FinalCounts f = final_counts(out);
+  EXPECT_EQ(f.non_increasing, 0);
+  EXPECT_EQ(f.last, count_oracle(all));
+}
+
+TEST_F(RuntimeTest, StateLostWithItsDirectoryIsRestoredFromTheChangelogWithProgressReported) {
+  ASSERT_OK(create_topic(*log_, "views", 4));
+  ASSERT_OK(create_topic(*log_, "views-per-page-out", 4));
+  const auto first = page_views(8'000, 3);
+  const auto second = page_views(8'000, 4, 16'000);
+  ASSERT_OK(produce(*log_, "views", first));
+  RuntimeConfig c = config("restore", 1);
+  run_windowed_count(c);
+  std::filesystem::remove_all(c.state_dir);
+
+  std::atomic<int64_t> restored{0};
+  c.on_restore = [&](const state::RestoreProgress& p) {
+    if (p.done) restored += p.records;
+  };
+  ASSERT_OK(produce(*log_, "views", second));
+  auto out = run_windowed_count(c);
+  auto all = first;
+  all.insert(all.end(), second.begin(), second.end());
+  EXPECT_EQ(final_counts(out).last, count_oracle(all));
+  EXPECT_GT(restored.load(), 0);
+}
+
+TEST_F(RuntimeTest, AtLeastOnceReachesTheSameFinalCounts) {
+  ASSERT_OK(create_topic(*log_, "views", 4));
+  ASSERT_OK(create_topic(*log_, "views-per-page-out", 4));
+  const auto events = page_views(10'000, 5);
+  ASSERT_OK(produce(*log_, "views", events));
+  RuntimeConfig c = config("alo", 2);
+  c.guarantee = ProcessingGuarantee::kAtLeastOnce;
+  EXPECT_EQ(final_counts(run_windowed_count(c)).last, count_oracle(events));
+}
+
+TEST_F(RuntimeTest, AMissingInputTopicIsRefusedWithHowToCreateIt) {
+  auto rt = Runtime::create(windowed_count_topology(), *log_, config());
+  ASSERT_TRUE(rt.ok());
+  Status s = (*rt)->start();
+  EXPECT_EQ(s.code(), StatusCode::kNotFound);
+  EXPECT_NE(s.message().find("topic 'views' does not exist"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("sluice topic create views"), std::string::npos) << s.message();
+}
+
+TEST_F(RuntimeTest, ABadConfigIsRefusedBeforeAnythingStarts) {
+  RuntimeConfig c = config();
+  c.application_id = "has space";
+  EXPECT_EQ(Runtime::create(windowed_count_topology(), *log_, c).status().code(),
+            StatusCode::kInvalidArgument);
+  c = config();
+  c.threads = 0;
+  EXPECT_EQ(Runtime::create(windowed_count_topology(), *log_, c).status().code(),
+            StatusCode::kInvalidArgument);
+}
+
+TEST_F(RuntimeTest, RepartitionRecordsArePurgedOnceCommittedAsConsumed) {
+  ASSERT_OK(create_topic(*log_, "views", 4));
+  ASSERT_OK(create_topic(*log_, "views-per-page-out", 4));
+  ASSERT_OK(produce(*log_, "views", page_views(10'000, 6)));
+  auto rt = start(windowed_count_topology(), config("purge", 2));
+  ASSERT_TRUE(rt);
+  ASSERT_TRUE(wait_until_caught_up(*rt, *log_, "purge"));
+  rt->stop();
+  ASSERT_OK(rt->wait());
+  std::string repartition;
+  for (const auto& t : log_->list_topics()) {
+    if (t.starts_with("purge-") && t.ends_with("-repartition")) repartition = t;
+  }
+  ASSERT_FALSE(repartition.empty());
+  for (int32_t p = 0; p < 4; ++p) {
+    auto ends = log_->partition_ends({repartition, PartitionId(p)});
+    ASSERT_TRUE(ends.ok());
+    EXPECT_GT(ends->high_watermark.offset().value(), 0);
+    EXPECT_EQ(ends->log_start, ends->stable.offset()) << "partition " << p;
+  }
+}
+
+TEST_F(RuntimeTest, OffsetResetLatestSkipsRecordsAppendedBeforeTheFirstStart) {
+  ASSERT_OK(create_topic(*log_, "in", 2));
+  ASSERT_OK(create_topic(*log_, "out", 2));
+  ASSERT_OK(produce(*log_, "in", {{"a", "old", Timestamp(1)}, {"b", "old", Timestamp(2)}}));
+  dsl::TopologyBuilder b;
+  b.stream<std::string, std::string>("in").to("out");
+  auto t = b.build();
+  ASSERT_TRUE(t.ok());
+  RuntimeConfig c = config("latest");
+  c.offset_reset = OffsetReset::kLatest;
+  auto rt = start(std::move(*t), c);
+  ASSERT_TRUE(rt);
+  ASSERT_TRUE(wait_until_caught_up(*rt, *log_, "latest"));
+  ASSERT_OK(produce(*log_, "in", {{"a", "new", Timestamp(3)}}));
+  ASSERT_TRUE(wait_until_caught_up(*rt, *log_, "latest"));
+  rt->stop();
+  ASSERT_OK(rt->wait());
+  auto out = read_committed<std::string, std::string>(*log_, "out");
+  ASSERT_TRUE(out.ok());
+  ASSERT_EQ(out->size(), 1u);
+  EXPECT_EQ((*out)[0].value, "new");
+}
+
+TEST_F(RuntimeTest, InteractiveQueriesAnswerWhileTasksProcess) {
+  ASSERT_OK(create_topic(*log_, "views", 4));
+  ASSERT_OK(create_topic(*log_, "views-per-page-out", 4));
+  dsl::TopologyBuilder b;
+  b.stream<std::string, std::string>("views")
+      .group_by_key()
+      .count("views-per-user")
+      .to_stream()
+      .to("views-per-page-out");
+  auto t = b.build();
+  ASSERT_TRUE(t.ok());
+  auto rt = start(std::move(*t), config("iq", 2));
+  ASSERT_TRUE(rt);
+  std::map<std::string, int64_t> expected;
+  for (int round = 0; round < 5; ++round) {
+    auto events = page_views(2'000, 100 + static_cast<uint64_t>(round));
+    for (const auto& e : events) ++expected[e.key];
+    ASSERT_OK(produce(*log_, "views", events));
+    // Queries race with processing: they must answer (no error, no torn value).
+    auto v = rt->query<std::string, int64_t>("views-per-user", events[0].key);
+    if (!v.ok()) {
+      EXPECT_EQ(v.status().code(), StatusCode::kUnavailable) << v.status().to_string();
+    }
+  }
+  ASSERT_TRUE(wait_until_caught_up(*rt, *log_, "iq"));
+  for (const auto& [user, n] : expected) {
+    auto v = rt->query<std::string, int64_t>("views-per-user", user);
+    ASSERT_TRUE(v.ok()) << v.status().to_string();
+    EXPECT_EQ(*v, std::optional<int64_t>(n)) << user;
+  }
+  auto all = rt->query_range<std::string, int64_t>("views-per-user", std::nullopt, std::nullopt);
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->size(), expected.size());
+  auto missing = rt->query<std::string, int64_t>("no-such-store", "x");
+  EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);
+  rt->stop();
+  ASSERT_OK(rt->wait());
+  auto stopped = rt->query<std::string, int64_t>("views-per-user", "x");
+  EXPECT_EQ(stopped.status().code(), StatusCode::kUnavailable);
+}
+
+TEST_F(RuntimeTest, MetricsReportRecordsPerOperatorLagCommitsAndMemory) {
+  ASSERT_OK(create_topic(*log_, "views", 4));
+  ASSERT_OK(create_topic(*log_, "views-per-page-out", 4));
+  ASSERT_OK(produce(*log_, "views", page_views(5'000, 8)));
+  auto rt = start(windowed_count_topology(), config("metrics", 2));
+  ASSERT_TRUE(rt);
+  ASSERT_TRUE(wait_until_caught_up(*rt, *log_, "metrics"));
+  const RuntimeMetrics m = rt->metrics();
+  ASSERT_EQ(m.tasks.size(), 8u);  // 2 sub-topologies x 4 partitions
+  int64_t processed = 0, counted_in = 0;
+  for (const auto& t : m.tasks) {
+    EXPECT_FALSE(t.restoring);
+    processed += t.operators.records_processed;
+    for (const auto& in : t.inputs) EXPECT_EQ(in.lag(), 0) << t.id;
+    for (const auto& [name, nm] : t.operators.nodes) {
+      if (name.starts_with("windowed-aggregate")) counted_in += nm.records_in;
+    }
+  }
+  EXPECT_EQ(processed, 2 * 5'000);  // each record once per sub-topology
+  std::string names;
+  for (const auto& [name, nm] : m.tasks.back().operators.nodes) names += name + " ";
+  EXPECT_EQ(counted_in, 5'000) << names;
+  ASSERT_EQ(m.threads.size(), 2u);
+  for (const auto& th : m.threads) {
+    EXPECT_GT(th.commits, 0);
+    EXPECT_GT(th.commit_latency_max_ms, 0);
+  }
+  EXPECT_GT(m.memory.cache_bytes, 0u);
+  rt->stop();
+  ASSERT_OK(rt->wait());
+}
+
+TEST_F(RuntimeTest, AThrowingOperatorFailsTheRuntimeAndWaitReturnsTheError) {
+  ASSERT_OK(create_topic(*log_, "in", 2));
+  ASSERT_OK(create_topic(*log_, "out", 2));
+  ASSERT_OK(produce(*log_, "in", {{"a", "ok", Timestamp(1)}, {"b", "boom", Timestamp(2)}}));
+  dsl::TopologyBuilder b;
+  b.stream<std::string, std::string>("in")
+      .map_values([](const std::string& v) {
+        if (v == "boom") throw std::runtime_error("cannot handle boom");
+        return v;
+      })
+      .to("out");
+  auto t = b.build();
+  ASSERT_TRUE(t.ok());
+  auto rt = start(std::move(*t), config("fails"));
+  ASSERT_TRUE(rt);
+  Status s = rt->wait();
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.to_string().find("cannot handle boom"), std::string::npos) << s.to_string();
+  EXPECT_EQ(rt->status().state, RuntimeState::kFailed);
+}
+
+TEST_F(RuntimeTest, GlobalTableEnrichesEveryThreadsTasks) {
+  ASSERT_OK(create_topic(*log_, "in", 4));
+  ASSERT_OK(create_topic(*log_, "pages", 1));
+  ASSERT_OK(create_topic(*log_, "out", 4));
+  std::vector<Event> titles;
+  for (int p = 0; p < 50; ++p) {
+    titles.push_back({"page-" + std::to_string(p), "Title " + std::to_string(p), Timestamp(0)});
+  }
+  ASSERT_OK(produce(*log_, "pages", titles));
+  const auto views = page_views(4'000, 9);
+  ASSERT_OK(produce(*log_, "in", views));
+  dsl::TopologyBuilder b;
+  auto pages = b.global_table<std::string, std::string>("pages", "page-titles");
+  b.stream<std::string, std::string>("in")
+      .join(
+          pages, [](const std::string&, const std::string& page) { return page; },
+          [](const std::string&, const std::string& title) { return title; })
+      .to("out");
+  auto t = b.build();
+  ASSERT_TRUE(t.ok()) << t.status().to_string();
+  auto rt = start(std::move(*t), config("global", 2));
+  ASSERT_TRUE(rt);
+  ASSERT_TRUE(wait_until_caught_up(*rt, *log_, "global"));
+  rt->stop();
+  ASSERT_OK(rt->wait());
+  auto out = read_committed<std::string, std::string>(*log_, "out");
+  ASSERT_TRUE(out.ok());
+  ASSERT_EQ(out->size(), views.size());
+  for (const auto& r : *out) EXPECT_TRUE(r.value.starts_with("Title ")) << r.value;
+}
+
+}  // namespace
+}  // namespace sluice::runtime
