@@ -272,8 +272,10 @@ Status StreamThread::commit_at_least_once() {
   for (Task* t : task_ptrs_) {
     SLUICE_RETURN_IF_ERROR(t->stream->flush());
     SLUICE_RETURN_IF_ERROR(t->collector->flush(nullptr));
+    SLUICE_SYNC_POINT("StreamThread::AfterOutputsAppended");
     SLUICE_RETURN_IF_ERROR(t->state->commit());
   }
+  SLUICE_SYNC_POINT("StreamThread::BeforeCommitOffsets");
   return env_.log->commit_offsets(env_.config->application_id, positions());
 }
 

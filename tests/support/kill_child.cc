@@ -28,7 +28,7 @@ KilledChild run_and_kill(const std::vector<std::string>& argv, const KillPlan& p
     _exit(127);
   }
   close(fds[1]);
-  const bool early = rng() % 4 == 0;
+  const bool early = rng() % 4 == 0 && plan.early_kills;
   const size_t lines_before_kill = 1 + rng() % static_cast<uint64_t>(plan.max_lines);
   const auto start = std::chrono::steady_clock::now();
   const auto kill_at =

@@ -17,7 +17,8 @@ struct KillPlan {
   // fast the machine is (a loaded machine or a sanitizer build starts slowly).
   int max_lines = 20;
   int max_extra_us = 3000;
-  int give_up_s = 20;  // kill anyway after this long
+  int give_up_s = 20;       // kill anyway after this long
+  bool early_kills = true;  // false: never the early kind
 };
 
 struct KilledChild {
