@@ -87,9 +87,7 @@ inline Status out_of_range(std::string msg) { return {StatusCode::kOutOfRange, s
 inline Status corruption(std::string msg) { return {StatusCode::kCorruption, std::move(msg)}; }
 inline Status io_error(std::string msg) { return {StatusCode::kIOError, std::move(msg)}; }
 inline Status internal_error(std::string msg) { return {StatusCode::kInternal, std::move(msg)}; }
-inline Status unavailable(std::string msg) {
-  return {StatusCode::kUnavailable, std::move(msg)};
-}
+inline Status unavailable(std::string msg) { return {StatusCode::kUnavailable, std::move(msg)}; }
 inline Status unimplemented(std::string msg) {
   return {StatusCode::kUnimplemented, std::move(msg)};
 }
