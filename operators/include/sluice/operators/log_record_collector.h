@@ -2,6 +2,11 @@
 // when the task commits — through a Producer (inside its transaction, under exactly-once) or
 // with plain appends.
 //
+// Buffered records are copied into one growing byte arena per output partition (keys, values
+// and headers back to back, with a small fixed-size entry per record), so sending a record
+// allocates nothing once the arenas have grown; a flush keeps their memory for the next
+// interval.
+//
 // Thread safety: thread-confined to its task.
 #pragma once
 
@@ -30,22 +35,41 @@ class LogRecordCollector final : public RecordCollector {
               std::optional<ByteView> value, Timestamp timestamp,
               std::span<const logstore::RecordHeader> headers) override;
 
-  // Appends what is buffered, one batch per partition, through `producer` (nullptr: plain
-  // appends). On error what was not appended stays buffered.
+  // Appends what is buffered, one batch per partition (or several, for many records), through
+  // `producer` (nullptr: plain appends). On error what was not appended stays buffered.
   Status flush(logstore::Producer* producer);
   // Drops what is buffered (after an aborted transaction).
-  void discard() { pending_.clear(); }
-  size_t buffered() const;
+  void discard();
+  size_t buffered() const { return buffered_; }
 
  private:
-  struct Pending {
-    std::optional<Bytes> key, value;
-    Timestamp timestamp;
-    std::vector<std::pair<Bytes, std::optional<Bytes>>> headers;
+  // A byte range in a partition's arena; length -1 is null.
+  struct Span {
+    size_t offset = 0;
+    int64_t length = -1;
   };
+  struct Entry {
+    Span key, value;
+    Timestamp timestamp;
+    size_t headers_begin = 0, headers_end = 0;  // in Output::headers
+  };
+  struct Output {
+    logstore::TopicPartition partition;
+    Bytes arena;
+    std::vector<Entry> entries;
+    std::vector<std::pair<Span, Span>> headers;
+    size_t flushed = 0;  // entries already appended (a flush that failed part way)
+  };
+
+  Output& output(std::string_view topic, PartitionId partition);
+  Status flush(Output& out, logstore::Producer* producer);
+
   LogRecordCollectorOptions options_;
   std::map<std::string, int32_t, std::less<>> partition_counts_;
-  std::map<logstore::TopicPartition, std::vector<Pending>> pending_;
+  // Per topic, per partition (index = partition id), in order of first use.
+  std::map<std::string, std::vector<std::unique_ptr<Output>>, std::less<>> outputs_;
+  std::vector<Output*> in_use_;  // outputs with entries, for flush
+  size_t buffered_ = 0;
 };
 
 }  // namespace sluice::operators

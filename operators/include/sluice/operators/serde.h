@@ -123,6 +123,20 @@ std::optional<Bytes> encode(const T& v) {
   }
 }
 
+// Like encode(), into `out` (cleared first, its memory reused); false for null.
+template <typename T>
+bool encode_into(const T& v, Bytes& out) {
+  out.clear();
+  if constexpr (std::is_same_v<T, std::monostate>) {
+    return false;
+  } else if constexpr (IsOptional<T>::value) {
+    return v ? encode_into(*v, out) : false;
+  } else {
+    Serde<T>::serialize(v, out);
+    return true;
+  }
+}
+
 // A T from the bytes at an edge; null is std::monostate or an empty optional, and an error
 // for any other type.
 template <typename T>

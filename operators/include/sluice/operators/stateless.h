@@ -77,7 +77,9 @@ class SinkNode final : public Input<K, V>, public TerminalNode {
     if (partitions_ == 0) {
       SLUICE_ASSIGN_OR_RETURN(partitions_, this->context_->collector().partitions(topic_));
     }
-    const std::optional<Bytes> key = encode(r.key);
+    // Encoded into buffers kept from record to record: the collector copies the bytes.
+    const bool has_key = encode_into(r.key, key_);
+    const bool has_value = encode_into(r.value, value_);
     int32_t p = 0;
     if (partitioner_) {
       p = partitioner_(r.key, r.value, partitions_);
@@ -86,13 +88,18 @@ class SinkNode final : public Input<K, V>, public TerminalNode {
                                 std::to_string(p) + " of " + std::to_string(partitions_));
       }
     } else {
-      p = default_partition(key, partitions_, *this->context_);
+      p = has_key ? kafka_partition_for_key(key_, partitions_)
+                  : this->context_->partition().value() % partitions_;
     }
     ++this->metrics_->records_out;
-    return send_encoded(*this->context_, topic_, PartitionId(p), key, encode(r.value), r.timestamp);
+    return this->context_->collector().send(
+        topic_, PartitionId(p), has_key ? std::optional<ByteView>(key_) : std::nullopt,
+        has_value ? std::optional<ByteView>(value_) : std::nullopt, r.timestamp,
+        this->context_->record().headers);
   }
 
  private:
+  Bytes key_, value_;
   std::string topic_;  // as the topology names it, then as the log does
   Partitioner<K, V> partitioner_;
   int32_t partitions_ = 0;
