@@ -52,6 +52,10 @@ void RocksMemoryBudget::configure(rocksdb::DBOptions& db, rocksdb::ColumnFamilyO
   // Small memtables: many stores share one budget; the manager flushes the largest when full.
   cf.write_buffer_size = std::clamp<size_t>(bytes_ / 32, 1 << 20, 16 << 20);
   cf.max_write_buffer_number = 3;
+  // A bloom filter over whole keys in the memtable: most gets of a windowed aggregation ask
+  // for a window not written yet, and it answers them without walking the skip list.
+  cf.memtable_prefix_bloom_size_ratio = 0.05;
+  cf.memtable_whole_key_filtering = true;
 }
 
 }  // namespace sluice::state

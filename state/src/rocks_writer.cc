@@ -130,7 +130,6 @@ Status RocksWriter::put(rocksdb::ColumnFamilyHandle* cf, ByteView key, ByteView 
     SLUICE_RETURN_IF_ERROR(from_rocks(bulk_->Put(cf, k, v), "restore write"));
     return maybe_flush_bulk();
   }
-  SLUICE_RETURN_IF_ERROR(from_rocks(batch_.Put(cf, k, v), "buffered write"));
   buffer(cf, key, value);
   return Status();
 }
@@ -141,7 +140,6 @@ Status RocksWriter::remove(rocksdb::ColumnFamilyHandle* cf, ByteView key) {
     SLUICE_RETURN_IF_ERROR(from_rocks(bulk_->Delete(cf, k), "restore delete"));
     return maybe_flush_bulk();
   }
-  SLUICE_RETURN_IF_ERROR(from_rocks(batch_.Delete(cf, k), "buffered delete"));
   buffer(cf, key, std::nullopt);
   return Status();
 }
@@ -175,32 +173,51 @@ std::unique_ptr<rocksdb::Iterator> RocksWriter::iterator(rocksdb::ColumnFamilyHa
   auto found = overlays_.find(cf->GetID());
   if (found == overlays_.end() || found->second.entries.empty()) return base;
   Overlay& o = found->second;
-  if (!o.sorted) {
-    auto sorted = std::make_shared<Sorted>();
-    sorted->reserve(o.entries.size());
-    for (const auto& e : o.entries) sorted->push_back(&e);
-    std::sort(sorted->begin(), sorted->end(),
-              [](const auto* a, const auto* b) { return a->first < b->first; });
-    o.sorted = std::move(sorted);
-  }
+  o.sorted_entries();
   return std::make_unique<OverlayIterator>(std::move(base), o.sorted);
 }
 
+const RocksWriter::Sorted& RocksWriter::Overlay::sorted_entries() {
+  if (!sorted) {
+    auto s = std::make_shared<Sorted>();
+    s->reserve(entries.size());
+    for (const auto& e : entries) s->push_back(&e);
+    std::sort(s->begin(), s->end(),
+              [](const auto* a, const auto* b) { return a->first < b->first; });
+    sorted = std::move(s);
+  }
+  return *sorted;
+}
+
 Status RocksWriter::commit() {
-  if (batch_.Count() == 0) return Status();
+  if (empty()) return Status();
   for (OpenIterators* open : tracked_) open->detach_all();
-  Status s = from_rocks(db_->Write(write_options_, &batch_), "commit to RocksDB");
+  rocksdb::WriteBatch batch;
+  for (auto& [id, o] : overlays_) {
+    for (const auto* e : o.sorted_entries()) {
+      rocksdb::Slice k(e->first.data(), e->first.size());
+      SLUICE_RETURN_IF_ERROR(from_rocks(
+          e->second ? batch.Put(o.cf, k, rocksdb::Slice(e->second->data(), e->second->size()))
+                    : batch.Delete(o.cf, k),
+          "commit batch"));
+    }
+  }
+  Status s = from_rocks(db_->Write(write_options_, &batch), "commit to RocksDB");
   if (s.ok()) discard();
   return s;
 }
 
 void RocksWriter::discard() {
   for (OpenIterators* open : tracked_) open->detach_all();
-  batch_.Clear();
   overlays_.clear();
 }
 
-bool RocksWriter::empty() { return batch_.Count() == 0; }
+bool RocksWriter::empty() {
+  for (const auto& [id, o] : overlays_) {
+    if (!o.entries.empty()) return false;
+  }
+  return true;
+}
 
 void RocksWriter::begin_bulk() { bulk_ = std::make_unique<rocksdb::WriteBatch>(); }
 

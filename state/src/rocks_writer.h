@@ -82,15 +82,22 @@ class RocksWriter {
 
  private:
   struct Overlay {
+    rocksdb::ColumnFamilyHandle* cf = nullptr;
     Entries entries;
     std::shared_ptr<const Sorted> sorted;  // null after a write; rebuilt by iterator()
+    const Sorted& sorted_entries();
   };
-  Overlay& overlay(rocksdb::ColumnFamilyHandle* cf) { return overlays_[cf->GetID()]; }
+  Overlay& overlay(rocksdb::ColumnFamilyHandle* cf) {
+    Overlay& o = overlays_[cf->GetID()];
+    o.cf = cf;
+    return o;
+  }
   void buffer(rocksdb::ColumnFamilyHandle* cf, ByteView key, std::optional<ByteView> value);
   Status maybe_flush_bulk();
 
   rocksdb::DB* db_;
-  rocksdb::WriteBatch batch_;
+  // The buffered writes live in the overlays only (the last value of each key); commit()
+  // writes them to RocksDB in key order, which the memtable inserts fastest.
   std::unordered_map<uint32_t, Overlay> overlays_;  // by column family id
   std::vector<OpenIterators*> tracked_;
   std::unique_ptr<rocksdb::WriteBatch> bulk_;
