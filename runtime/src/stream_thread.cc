@@ -1,5 +1,6 @@
 #include "stream_thread.h"
 
+#include <pthread.h>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
@@ -87,6 +88,8 @@ Status StreamThread::call(std::function<Status(std::vector<Task*>&)> fn) {
 }
 
 void StreamThread::run(std::stop_token stop) {
+  // Named for top -H, perf and gdb (at most 15 characters).
+  pthread_setname_np(pthread_self(), ("sluice-stream-" + std::to_string(options_.index)).c_str());
   Status s = loop(stop);
   if (!s.ok()) {
     spdlog::error("stream thread {} stopped: {}", options_.index, s.to_string());

@@ -1,5 +1,9 @@
 #include "rocks_writer.h"
 
+#include <spdlog/spdlog.h>
+
+#include <tbb/task_arena.h>
+
 #include <algorithm>
 
 namespace sluice::state {
@@ -106,6 +110,18 @@ Status from_rocks(const rocksdb::Status& s, std::string_view context) {
 
 RocksWriter::RocksWriter(rocksdb::DB* db) : db_(db) {}
 
+namespace {
+
+// Where committed batches are written: oneTBB workers, shared by every task of the process.
+// (enqueue, not a task_group: an enqueued task wakes a worker at once, while a spawned one
+// may wait in the committing thread's own queue until that thread waits for it.)
+tbb::task_arena& write_arena() {
+  static tbb::task_arena arena;
+  return arena;
+}
+
+}  // namespace
+
 void RocksWriter::buffer(rocksdb::ColumnFamilyHandle* cf, ByteView key,
                          std::optional<ByteView> value) {
   Overlay& o = overlay(cf);
@@ -145,6 +161,8 @@ Status RocksWriter::remove(rocksdb::ColumnFamilyHandle* cf, ByteView key) {
 }
 
 Status RocksWriter::remove_range(rocksdb::ColumnFamilyHandle* cf, ByteView from, ByteView to) {
+  // After the write in flight, which may hold keys of the range.
+  SLUICE_RETURN_IF_ERROR(wait_for_commit());
   return from_rocks(db_->DeleteRange(write_options_, cf, rocksdb::Slice(from.data(), from.size()),
                                      rocksdb::Slice(to.data(), to.size())),
                     "dropping expired data");
@@ -156,6 +174,13 @@ Result<std::optional<Bytes>> RocksWriter::get(rocksdb::ColumnFamilyHandle* cf, B
     if (o != overlays_.end()) {
       auto it = o->second.entries.find(key);
       if (it != o->second.entries.end()) return it->second;
+    }
+    if (in_flight_) {
+      auto f = in_flight_->overlays.find(cf->GetID());
+      if (f != in_flight_->overlays.end()) {
+        auto it = f->second.entries.find(key);
+        if (it != f->second.entries.end()) return it->second;
+      }
     }
   }
   std::string value;
@@ -170,11 +195,17 @@ std::unique_ptr<rocksdb::Iterator> RocksWriter::iterator(rocksdb::ColumnFamilyHa
                                                          const rocksdb::ReadOptions& options) {
   std::unique_ptr<rocksdb::Iterator> base(db_->NewIterator(options, cf));
   if (bulk_) return base;
-  auto found = overlays_.find(cf->GetID());
-  if (found == overlays_.end() || found->second.entries.empty()) return base;
-  Overlay& o = found->second;
-  o.sorted_entries();
-  return std::make_unique<OverlayIterator>(std::move(base), o.sorted);
+  // The DB as of now, under the write in flight (if it is already in the DB, the overlay
+  // repeats what the DB has), under this interval's writes.
+  auto layer = [&](std::unordered_map<uint32_t, Overlay>& overlays) {
+    auto found = overlays.find(cf->GetID());
+    if (found == overlays.end() || found->second.entries.empty()) return;
+    found->second.sorted_entries();
+    base = std::make_unique<OverlayIterator>(std::move(base), found->second.sorted);
+  };
+  if (in_flight_) layer(in_flight_->overlays);
+  layer(overlays_);
+  return base;
 }
 
 const RocksWriter::Sorted& RocksWriter::Overlay::sorted_entries() {
@@ -191,24 +222,51 @@ const RocksWriter::Sorted& RocksWriter::Overlay::sorted_entries() {
 
 Status RocksWriter::commit() {
   if (empty()) return Status();
-  for (OpenIterators* open : tracked_) open->detach_all();
-  rocksdb::WriteBatch batch;
+  SLUICE_RETURN_IF_ERROR(wait_for_commit());
+  detach_iterators();
+  auto f = std::make_unique<InFlight>();
   for (auto& [id, o] : overlays_) {
     for (const auto* e : o.sorted_entries()) {
       rocksdb::Slice k(e->first.data(), e->first.size());
       SLUICE_RETURN_IF_ERROR(from_rocks(
-          e->second ? batch.Put(o.cf, k, rocksdb::Slice(e->second->data(), e->second->size()))
-                    : batch.Delete(o.cf, k),
+          e->second ? f->batch.Put(o.cf, k, rocksdb::Slice(e->second->data(), e->second->size()))
+                    : f->batch.Delete(o.cf, k),
           "commit batch"));
     }
   }
-  Status s = from_rocks(db_->Write(write_options_, &batch), "commit to RocksDB");
-  if (s.ok()) discard();
+  f->overlays = std::move(overlays_);
+  overlays_.clear();
+  in_flight_ = std::move(f);
+  InFlight* write = in_flight_.get();
+  written_ = write->written.get_future();
+  write_arena().enqueue([this, write] {
+    write->status = db_->Write(write_options_, &write->batch);
+    write->written.set_value();
+  });
+  return Status();
+}
+
+Status RocksWriter::wait_for_commit() {
+  if (!in_flight_) return Status();
+  written_.wait();
+  // Iterators may point into the in-flight overlays.
+  detach_iterators();
+  Status s = from_rocks(in_flight_->status, "commit to RocksDB");
+  in_flight_.reset();
   return s;
 }
 
-void RocksWriter::discard() {
+RocksWriter::~RocksWriter() {
+  Status s = wait_for_commit();
+  if (!s.ok()) spdlog::error("{}", s.to_string());
+}
+
+void RocksWriter::detach_iterators() {
   for (OpenIterators* open : tracked_) open->detach_all();
+}
+
+void RocksWriter::discard() {
+  detach_iterators();
   overlays_.clear();
 }
 
@@ -219,7 +277,11 @@ bool RocksWriter::empty() {
   return true;
 }
 
-void RocksWriter::begin_bulk() { bulk_ = std::make_unique<rocksdb::WriteBatch>(); }
+void RocksWriter::begin_bulk() {
+  Status s = wait_for_commit();
+  if (!s.ok()) spdlog::error("{}", s.to_string());
+  bulk_ = std::make_unique<rocksdb::WriteBatch>();
+}
 
 Status RocksWriter::maybe_flush_bulk() {
   if (bulk_->Count() < kRestoreBatch) return Status();

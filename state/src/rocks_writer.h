@@ -1,10 +1,13 @@
 // RocksWriter: how a task's stores write to its RocksDB instance.
 //
-// Between commits every write goes into one WriteBatch, and reaches the DB only in commit(),
-// atomically with whatever the caller adds last (the changelog offsets). Reads see the buffered
-// writes through an overlay: per column family, a hash map from key to its latest buffered
-// value (or removal) that get() consults first, and that iterators merge, sorted on demand,
-// over a DB iterator. (RocksDB's WriteBatchWithIndex does the same with a skiplist on every
+// Between commits every write goes into an overlay — per column family, a hash map from key to
+// its latest buffered value (or removal) — that get() consults first and that iterators merge,
+// sorted on demand, over a DB iterator. commit() turns the overlays into one WriteBatch in key
+// order (atomic with whatever the caller wrote last: the changelog offsets) and hands it to a
+// oneTBB worker, so the memtable inserts run beside the next interval's processing; until the
+// next commit the batch's overlays stay readable behind the new ones. At most one write is in
+// flight: the next commit(), a range removal, a bulk restore and the destructor wait for it,
+// and report its failure. (RocksDB's WriteBatchWithIndex does the same with a skiplist on every
 // write, which cost as much again as the DB write itself; a hash insert is far cheaper, and
 // scans — the rare case — pay for the sorting.) During a restore, writes go into a plain batch
 // flushed to the DB every few thousand records, with no overlay.
@@ -13,8 +16,10 @@
 #pragma once
 
 #include <rocksdb/db.h>
+#include <rocksdb/write_batch.h>
 
 #include <cstdint>
+#include <future>
 #include <memory>
 #include <optional>
 #include <string>
@@ -34,6 +39,8 @@ Status from_rocks(const rocksdb::Status& s, std::string_view context);
 class RocksWriter {
  public:
   explicit RocksWriter(rocksdb::DB* db);
+  // Waits for a write in flight.
+  ~RocksWriter();
 
   rocksdb::DB* db() const { return db_; }
 
@@ -51,9 +58,12 @@ class RocksWriter {
   std::unique_ptr<rocksdb::Iterator> iterator(rocksdb::ColumnFamilyHandle* cf,
                                               const rocksdb::ReadOptions& options);
 
-  // Applies the buffered writes to the DB in one atomic write and starts a new buffer. The
-  // stores' open iterators are detached first: they keep what they saw.
+  // Starts applying the buffered writes to the DB in one atomic write (in the background) and
+  // starts a new buffer. The stores' open iterators are detached first: they keep what they
+  // saw. Returns the failure of the previous commit's write, if it failed.
   Status commit();
+  // Waits until the last commit's write is in the DB; its status.
+  Status wait_for_commit();
   // Drops the buffered writes (detaching the open iterators first).
   void discard();
 
@@ -94,11 +104,22 @@ class RocksWriter {
   }
   void buffer(rocksdb::ColumnFamilyHandle* cf, ByteView key, std::optional<ByteView> value);
   Status maybe_flush_bulk();
+  void detach_iterators();
+
+  // A committed batch being written, and the overlays that show it until it is in the DB.
+  struct InFlight {
+    std::unordered_map<uint32_t, Overlay> overlays;
+    rocksdb::WriteBatch batch;
+    rocksdb::Status status;
+    std::promise<void> written;
+  };
 
   rocksdb::DB* db_;
   // The buffered writes live in the overlays only (the last value of each key); commit()
   // writes them to RocksDB in key order, which the memtable inserts fastest.
   std::unordered_map<uint32_t, Overlay> overlays_;  // by column family id
+  std::unique_ptr<InFlight> in_flight_;
+  std::future<void> written_;  // of in_flight_
   std::vector<OpenIterators*> tracked_;
   std::unique_ptr<rocksdb::WriteBatch> bulk_;
   rocksdb::WriteOptions write_options_;

@@ -534,6 +534,11 @@ Status TaskStateImpl::abort() {
 
 StateMetrics TaskStateImpl::metrics() const {
   StateMetrics m;
+  // Figures of the DB as of the last commit: its write may still be in flight.
+  if (writer_) {
+    Status written = writer_->wait_for_commit();
+    if (!written.ok()) spdlog::warn("state metrics: {}", written.to_string());
+  }
   m.memory = budget_->usage();
   m.cache_bytes = cache_.bytes();
   m.cache_hits = cache_.hits();

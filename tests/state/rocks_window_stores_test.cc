@@ -127,7 +127,10 @@ class RocksWindowStoresTest : public ::testing::Test {
     return *sessions_;
   }
 
-  void commit() { SLUICE_ASSERT_OK(writer_->commit()); }
+  void commit() {
+    SLUICE_ASSERT_OK(writer_->commit());
+    SLUICE_ASSERT_OK(writer_->wait_for_commit());  // the tests look at the DB itself
+  }
 
   // The keys of a column family as the DB holds them, without the buffered writes.
   std::vector<Bytes> raw_keys(rocksdb::ColumnFamilyHandle* cf) {
