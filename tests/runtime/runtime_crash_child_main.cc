@@ -3,13 +3,15 @@
 // fd 3 and exits 0. While it runs it prints a line on fd 3 for every commit it observes, so the
 // parent can kill it after a random number of commits. With KILL_AT and N it kills itself
 // (SIGKILL) the N-th time a thread reaches that named sync point: exactly at a boundary of the
-// commit protocol.
+// commit protocol. With SLUICE_CHILD_UNTIL_SIGNAL=1 in its environment it runs until SIGINT or
+// SIGTERM instead (Runtime::run_until_signal), then prints "stopped" and exits 0.
 #include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cstdio>
 #include <string>
+#include <thread>
 
 #include "runtime_test_util.h"
 #include "sluice/base/sync_point.h"
@@ -58,6 +60,27 @@ int main(int argc, char** argv) {
   if (!rt.ok()) {
     std::fprintf(stderr, "crash child: %s\n", rt.status().to_string().c_str());
     return 1;
+  }
+  if (std::getenv("SLUICE_CHILD_UNTIL_SIGNAL") != nullptr) {
+    Runtime& runtime = **rt;
+    std::jthread reporter([&runtime](std::stop_token stop) {
+      int64_t commits = 0;
+      while (!stop.stop_requested()) {
+        int64_t now = 0;
+        for (const auto& t : runtime.metrics().threads) now += t.commits;
+        for (; commits < now; ++commits) report("commit " + std::to_string(commits + 1));
+        usleep(5000);
+      }
+    });
+    Status s = runtime.run_until_signal();
+    reporter.request_stop();
+    reporter.join();
+    if (!s.ok()) {
+      std::fprintf(stderr, "crash child: %s\n", s.to_string().c_str());
+      return 1;
+    }
+    report("stopped");
+    return 0;
   }
   Status s = (*rt)->start();
   if (!s.ok()) {

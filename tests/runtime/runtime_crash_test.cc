@@ -6,6 +6,7 @@
 // output: exactly-once must equal the oracle with no update seen twice; at-least-once must
 // miss nothing.
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/wait.h>
 
 #include <algorithm>
@@ -126,6 +127,67 @@ TEST_P(RuntimeCrashTest, CommittedOutputAfterRepeatedKillsEqualsTheOracle) {
     }
     EXPECT_EQ(missing, 0) << "windows missing counts; seed " << seed;
   }
+}
+
+// A program embedding the runtime stops cleanly on SIGTERM: it commits what it processed and
+// leaves no transaction open; a later run finishes the job with exactly the oracle's counts.
+TEST(RuntimeSignalTest, SigtermStopsTheRuntimeCleanlyAfterCommittingWhatItProcessed) {
+  sluice::testing::TempDir tmp;
+  const auto events = page_views(200'000, 11);
+  {
+    logstore::LogStoreOptions o;
+    o.data_dir = tmp / "log";
+    auto log = logstore::LogStore::open(o);
+    ASSERT_TRUE(log.ok()) << log.status().to_string();
+    ASSERT_OK(create_topic(**log, "views", 4));
+    ASSERT_OK(create_topic(**log, "views-per-page-out", 4));
+    ASSERT_OK(produce(**log, "views", events));
+    ASSERT_OK((*log)->close());
+  }
+  std::mt19937_64 rng(11);
+  sluice::testing::KillPlan plan;
+  plan.early_kills = false;
+  plan.max_lines = 3;
+  plan.signal = SIGTERM;
+  setenv("SLUICE_CHILD_UNTIL_SIGNAL", "1", 1);
+  auto child = sluice::testing::run_and_kill(
+      {SLUICE_RUNTIME_CRASH_CHILD, tmp.path(), "exactly_once", "2"}, plan, rng);
+  unsetenv("SLUICE_CHILD_UNTIL_SIGNAL");
+  ASSERT_TRUE(WIFEXITED(child.status) && WEXITSTATUS(child.status) == 0)
+      << "status " << child.status;
+  EXPECT_NE(child.output.find("stopped"), std::string::npos) << child.output;
+  {
+    logstore::LogStoreOptions o;
+    o.data_dir = tmp / "log";
+    auto log = logstore::LogStore::open(o);
+    ASSERT_TRUE(log.ok());
+    int64_t committed = 0;
+    for (int32_t p = 0; p < 4; ++p) {
+      auto ends = (*log)->partition_ends({"views-per-page-out", PartitionId(p)});
+      ASSERT_TRUE(ends.ok());
+      EXPECT_EQ(ends->stable.offset(), ends->high_watermark.offset()) << "open transaction";
+      auto c = (*log)->committed_offset("crash", {"views", PartitionId(p)});
+      ASSERT_TRUE(c.ok());
+      if (*c) committed += (*c)->offset.value();
+    }
+    EXPECT_GT(committed, 0);
+  }
+  sluice::testing::KillPlan finish;
+  finish.early_kills = false;
+  finish.max_lines = 1 << 30;
+  finish.give_up_s = 300;
+  auto last = sluice::testing::run_and_kill(
+      {SLUICE_RUNTIME_CRASH_CHILD, tmp.path(), "exactly_once", "1"}, finish, rng);
+  ASSERT_NE(last.output.find("done"), std::string::npos);
+  logstore::LogStoreOptions o;
+  o.data_dir = tmp / "log";
+  auto log = logstore::LogStore::open(o);
+  ASSERT_TRUE(log.ok());
+  auto out = read_committed<operators::Windowed<std::string>, int64_t>(**log, "views-per-page-out");
+  ASSERT_TRUE(out.ok());
+  const FinalCounts f = final_counts(*out);
+  EXPECT_EQ(f.non_increasing, 0);
+  EXPECT_EQ(f.last, count_oracle(events));
 }
 
 INSTANTIATE_TEST_SUITE_P(Guarantees, RuntimeCrashTest,

@@ -58,7 +58,7 @@ KilledChild run_and_kill(const std::vector<std::string>& argv, const KillPlan& p
       result.output.append(buf, static_cast<size_t>(n));
     }
   }
-  kill(pid, SIGKILL);
+  kill(pid, plan.signal);
   waitpid(pid, &result.status, 0);
   for (ssize_t n; (n = read(fds[0], buf, sizeof(buf))) > 0;) {
     result.output.append(buf, static_cast<size_t>(n));

@@ -1,4 +1,5 @@
-// Runs a child process for a crash test and kills it with SIGKILL at a random moment.
+// Runs a child process for a crash test and kills it with SIGKILL (or another signal) at a
+// random moment.
 #pragma once
 
 #include <random>
@@ -19,6 +20,7 @@ struct KillPlan {
   int max_extra_us = 3000;
   int give_up_s = 20;       // kill anyway after this long
   bool early_kills = true;  // false: never the early kind
+  int signal = 9;           // SIGKILL; SIGTERM to ask the child to stop
 };
 
 struct KilledChild {
