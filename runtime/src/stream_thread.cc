@@ -230,7 +230,15 @@ Status StreamThread::commit() {
   last_commit_ms_ = clock_.monotonic_ms();
   if (!dirty()) return Status();
   const int64_t start = now_ns();
-  SLUICE_RETURN_IF_ERROR(options_.producer ? commit_exactly_once() : commit_at_least_once());
+  Status committed = options_.producer ? commit_exactly_once() : commit_at_least_once();
+  if (committed.code() == StatusCode::kProducerFenced) {
+    return committed.with_context(
+        "another instance of '" + env_.config->application_id +
+        "' started and took over stream thread " + std::to_string(options_.index) +
+        "'s transactional id, so this instance stops (its uncommitted work is dropped; run one "
+        "instance per application id and state directory)");
+  }
+  SLUICE_RETURN_IF_ERROR(committed);
   SLUICE_RETURN_IF_ERROR(purge_repartition_inputs());
   records_at_commit_ = records_;
   committed_positions_ = positions();

@@ -329,6 +329,38 @@ TEST_F(RuntimeTest, AThrowingOperatorFailsTheRuntimeAndWaitReturnsTheError) {
   EXPECT_EQ(rt->status().state, RuntimeState::kFailed);
 }
 
+TEST_F(RuntimeTest, ASecondInstanceOfTheApplicationFencesTheFirstWhichStopsWithAClearError) {
+  ASSERT_OK(create_topic(*log_, "in", 2));
+  ASSERT_OK(create_topic(*log_, "out", 2));
+  auto topology = [] {
+    dsl::TopologyBuilder b;
+    b.stream<std::string, std::string>("in").to("out");
+    return std::move(b.build()).value();
+  };
+  RuntimeConfig first = config("twice");
+  first.state_dir = tmp_ / "first";
+  auto a = start(topology(), first);
+  ASSERT_TRUE(a);
+  ASSERT_OK(produce(*log_, "in", {{"a", "1", Timestamp(1)}}));
+  ASSERT_TRUE(wait_until_caught_up(*a, *log_, "twice"));
+  RuntimeConfig second = config("twice");
+  second.state_dir = tmp_ / "second";
+  auto b = start(topology(), second);  // takes the transactional ids over
+  ASSERT_TRUE(b);
+  ASSERT_OK(produce(*log_, "in", {{"b", "2", Timestamp(2)}, {"c", "3", Timestamp(3)}}));
+  Status s = a->wait();  // the zombie's next commit is refused
+  EXPECT_EQ(s.code(), StatusCode::kProducerFenced) << s.to_string();
+  EXPECT_NE(s.message().find("another instance of 'twice'"), std::string::npos) << s.message();
+  ASSERT_TRUE(wait_until_caught_up(*b, *log_, "twice"));
+  b->stop();
+  ASSERT_OK(b->wait());
+  auto out = read_committed<std::string, std::string>(*log_, "out");
+  ASSERT_TRUE(out.ok());
+  std::multiset<std::string> got;
+  for (const auto& r : *out) got.insert(r.key + r.value);
+  EXPECT_EQ(got, (std::multiset<std::string>{"a1", "b2", "c3"}));
+}
+
 TEST_F(RuntimeTest, GlobalTableEnrichesEveryThreadsTasks) {
   ASSERT_OK(create_topic(*log_, "in", 4));
   ASSERT_OK(create_topic(*log_, "pages", 1));
