@@ -40,7 +40,7 @@ test: build
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS)
 
 demo: build
-	$(BUILD_DIR)/samples/sluice-log-demo
+	$(BUILD_DIR)/samples/sluice-demo
 
 test-asan: deps
 	cmake -S . -B $(ASAN_DIR) $(GENERATOR) $(LAUNCHER) -DCMAKE_BUILD_TYPE=RelWithDebInfo \

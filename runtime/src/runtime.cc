@@ -103,6 +103,7 @@ class RuntimeImpl final : public Runtime {
   Status run_until_signal() override;
   RuntimeStatus status() const override;
   RuntimeMetrics metrics() const override;
+  bool caught_up() override;
   const operators::Topology& topology() const override { return topology_; }
   logstore::LogClient& log() override { return log_; }
   Status for_each_store(std::string_view store,
@@ -395,6 +396,22 @@ RuntimeMetrics RuntimeImpl::metrics() const {
   std::ranges::sort(out.tasks, {}, &TaskMetrics::id);
   if (env_.budget) out.memory = env_.budget->usage();
   return out;
+}
+
+bool RuntimeImpl::caught_up() {
+  const RuntimeStatus st = status();
+  if (st.state != RuntimeState::kRunning || st.tasks_restoring > 0) return false;
+  for (const auto& t : metrics().tasks) {
+    for (const auto& in : t.inputs) {
+      auto committed = log_.committed_offset(config_.application_id, in.partition);
+      auto ends = log_.partition_ends(in.partition);
+      if (!committed.ok() || !ends.ok() || !*committed ||
+          (*committed)->offset < ends->stable.offset()) {
+        return false;
+      }
+    }
+  }
+  return true;
 }
 
 Status RuntimeImpl::for_each_store(std::string_view store,

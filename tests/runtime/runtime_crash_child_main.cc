@@ -94,9 +94,7 @@ int main(int argc, char** argv) {
     int64_t now = 0;
     for (const auto& t : (*rt)->metrics().threads) now += t.commits;
     for (; commits < now; ++commits) report("commit " + std::to_string(commits + 1));
-    clean_passes = sluice::runtime::testing::caught_up(**rt, (*rt)->log(), c.application_id)
-                       ? clean_passes + 1
-                       : 0;
+    clean_passes = (*rt)->caught_up() ? clean_passes + 1 : 0;
     usleep(5000);
   }
   (*rt)->stop();

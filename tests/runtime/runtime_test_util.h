@@ -99,32 +99,15 @@ Result<std::vector<Output<K, V>>> read_committed(logstore::LogClient& log,
   return out;
 }
 
-// Whether every task runs and every input partition of every task has its end committed.
-inline bool caught_up(Runtime& rt, logstore::LogClient& log, const std::string& app) {
-  if (rt.status().state != RuntimeState::kRunning || rt.status().tasks_restoring > 0) {
-    return false;
-  }
-  for (const auto& t : rt.metrics().tasks) {
-    for (const auto& in : t.inputs) {
-      auto committed = log.committed_offset(app, in.partition);
-      auto ends = log.partition_ends(in.partition);
-      if (!committed.ok() || !ends.ok() || !*committed ||
-          (*committed)->offset < ends->stable.offset()) {
-        return false;
-      }
-    }
-  }
-  return true;
-}
-
-// Waits until caught_up() holds twice in a row (so nothing was in flight between the checks).
-inline bool wait_until_caught_up(Runtime& rt, logstore::LogClient& log, const std::string& app,
+// Waits until Runtime::caught_up() holds twice in a row (so nothing was in flight between the
+// checks).
+inline bool wait_until_caught_up(Runtime& rt, logstore::LogClient&, const std::string&,
                                  std::chrono::seconds timeout = std::chrono::seconds(120)) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   int clean_passes = 0;
   while (std::chrono::steady_clock::now() < deadline) {
     if (rt.status().state != RuntimeState::kRunning) return false;
-    clean_passes = caught_up(rt, log, app) ? clean_passes + 1 : 0;
+    clean_passes = rt.caught_up() ? clean_passes + 1 : 0;
     if (clean_passes >= 2) return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }

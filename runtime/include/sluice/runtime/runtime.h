@@ -159,6 +159,10 @@ class Runtime {
 
   virtual RuntimeStatus status() const = 0;
   virtual RuntimeMetrics metrics() const = 0;
+  // Whether the runtime is running, every task is restored and the committed position of
+  // every input partition of every task is at the partition's end (read-committed): all input
+  // so far is processed and its results committed. A snapshot: input may arrive a moment later.
+  virtual bool caught_up() = 0;
   virtual const operators::Topology& topology() const = 0;
   // The log the runtime runs on (the owned one in embedded mode).
   virtual logstore::LogClient& log() = 0;
