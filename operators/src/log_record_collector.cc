@@ -31,9 +31,14 @@ Result<int32_t> LogRecordCollector::partitions(std::string_view topic) {
 
 LogRecordCollector::Output& LogRecordCollector::output(std::string_view topic,
                                                        PartitionId partition) {
-  auto it = outputs_.find(topic);
-  if (it == outputs_.end()) it = outputs_.emplace(std::string(topic), 0).first;
-  auto& by_partition = it->second;
+  // A sink sends to one topic record after record: remember the last one's partitions.
+  if (last_topic_ == nullptr || *last_topic_ != topic) {
+    auto it = outputs_.find(topic);
+    if (it == outputs_.end()) it = outputs_.emplace(std::string(topic), 0).first;
+    last_topic_ = &it->first;
+    last_outputs_ = &it->second;
+  }
+  auto& by_partition = *last_outputs_;
   const auto p = static_cast<size_t>(partition.value());
   if (by_partition.size() <= p) by_partition.resize(p + 1);
   if (!by_partition[p]) {

@@ -101,6 +101,7 @@ class StreamTaskImpl final : public StreamTask, public TaskContext {
   Clock& clock_;
   std::vector<std::unique_ptr<Node>> nodes_;                  // in topology order
   std::map<std::string, SourceInput*, std::less<>> sources_;  // by topic
+  decltype(sources_)::iterator last_source_ = sources_.end();
   std::vector<std::string> inputs_;
   std::vector<Punctuation> punctuations_;
   Timestamp stream_time_ = kNoTimestamp;
@@ -142,12 +143,16 @@ Status StreamTaskImpl::init() {
 }
 
 Status StreamTaskImpl::process(std::string_view topic, const logstore::RecordView& record) {
-  auto source = sources_.find(topic);
-  if (source == sources_.end()) {
-    return invalid_argument("task " + std::to_string(options_.subtopology) + "_" +
-                            std::to_string(options_.partition.value()) + " does not read topic '" +
-                            std::string(topic) + "'");
+  // Records mostly come from the topic of the record before: look it up only when it changes.
+  if (last_source_ == sources_.end() || last_source_->first != topic) {
+    last_source_ = sources_.find(topic);
+    if (last_source_ == sources_.end()) {
+      return invalid_argument("task " + std::to_string(options_.subtopology) + "_" +
+                              std::to_string(options_.partition.value()) +
+                              " does not read topic '" + std::string(topic) + "'");
+    }
   }
+  const auto source = last_source_;
   current_ =
       RecordMetadata{topic, options_.partition, record.offset, record.timestamp, record.headers};
   const ErrorHandling& errors = options_.topology->error_handling();

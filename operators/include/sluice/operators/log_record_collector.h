@@ -68,7 +68,9 @@ class LogRecordCollector final : public RecordCollector {
   std::map<std::string, int32_t, std::less<>> partition_counts_;
   // Per topic, per partition (index = partition id), in order of first use.
   std::map<std::string, std::vector<std::unique_ptr<Output>>, std::less<>> outputs_;
-  std::vector<Output*> in_use_;  // outputs with entries, for flush
+  const std::string* last_topic_ = nullptr;                       // the topic of the last send()...
+  std::vector<std::unique_ptr<Output>>* last_outputs_ = nullptr;  // ...and its outputs
+  std::vector<Output*> in_use_;                                   // outputs with entries, for flush
   size_t buffered_ = 0;
 };
 
