@@ -3,6 +3,7 @@
 #include "sluice/runtime/runtime.h"
 
 #include <filesystem>
+#include <thread>
 
 #include "runtime_test_util.h"
 #include "temp_dir.h"
@@ -359,6 +360,63 @@ TEST_F(RuntimeTest, ASecondInstanceOfTheApplicationFencesTheFirstWhichStopsWithA
   std::multiset<std::string> got;
   for (const auto& r : *out) got.insert(r.key + r.value);
   EXPECT_EQ(got, (std::multiset<std::string>{"a1", "b2", "c3"}));
+}
+
+// Forwards a heartbeat every second of wall-clock time, and records as they come.
+class Heartbeat : public dsl::Processor<std::string, std::string, std::string, std::string> {
+ public:
+  Status init(dsl::ProcessorContext<std::string, std::string>& ctx) override {
+    ctx_ = &ctx;
+    ctx.schedule(dsl::PunctuationType::kWallClock, 1000, [this](Timestamp t) {
+      return ctx_->forward({"heartbeat", std::to_string(t.value()), t});
+    });
+    return Status();
+  }
+  Status process(operators::Record<std::string, std::string> r) override {
+    return ctx_->forward(r);
+  }
+
+ private:
+  dsl::ProcessorContext<std::string, std::string>* ctx_ = nullptr;
+};
+
+TEST_F(RuntimeTest, WallClockPunctuationsRunOnTheStreamThreadsAndTheirOutputIsCommitted) {
+  ASSERT_OK(create_topic(*log_, "in", 2));
+  ASSERT_OK(create_topic(*log_, "out", 2));
+  dsl::TopologyBuilder b;
+  b.stream<std::string, std::string>("in")
+      .process<std::string, std::string>([] { return std::make_unique<Heartbeat>(); }, {})
+      .to("out");
+  auto t = b.build();
+  ASSERT_TRUE(t.ok()) << t.status().to_string();
+  ManualClock clock(Timestamp(1'000'000));
+  RuntimeConfig c = config("heartbeat", 2);
+  c.clock = &clock;
+  auto rt = start(std::move(*t), c);
+  ASSERT_TRUE(rt);
+  for (int i = 0; i < 500 && rt->status().tasks_restoring > 0; ++i) {
+    std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_EQ(rt->status().tasks_restoring, 0);
+  std::this_thread::sleep_for(50ms);  // nothing is due yet
+  auto none = read_committed<std::string, std::string>(*log_, "out");
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+  clock.advance_ms(1000);  // due: one heartbeat per task; the commit interval has passed too
+  std::vector<Output<std::string, std::string>> out;
+  for (int i = 0; i < 500 && out.size() < 2; ++i) {
+    std::this_thread::sleep_for(10ms);
+    auto got = read_committed<std::string, std::string>(*log_, "out");
+    ASSERT_TRUE(got.ok());
+    out = *got;
+  }
+  ASSERT_EQ(out.size(), 2u);
+  for (const auto& r : out) {
+    EXPECT_EQ(r.key, "heartbeat");
+    EXPECT_EQ(r.value, "1001000");
+  }
+  rt->stop();
+  ASSERT_OK(rt->wait());
 }
 
 TEST_F(RuntimeTest, GlobalTableEnrichesEveryThreadsTasks) {
