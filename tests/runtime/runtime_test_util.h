@@ -86,8 +86,8 @@ Result<std::vector<Output<K, V>>> read_committed(logstore::LogClient& log,
       SLUICE_RETURN_IF_ERROR(logstore::for_each_record(
           fetched, position, logstore::IsolationLevel::kReadCommitted,
           [&](const logstore::RecordView& r) -> Status {
-            auto k = operators::Serde<K>::deserialize(r.key.value_or(ByteView()));
-            auto v = operators::Serde<V>::deserialize(r.value.value_or(ByteView()));
+            auto k = operators::decode<K>(r.key);
+            auto v = operators::decode<V>(r.value);
             if (!k.ok()) return k.status();
             if (!v.ok()) return v.status();
             out.push_back({std::move(*k), std::move(*v), r.timestamp, tp.partition, r.offset});

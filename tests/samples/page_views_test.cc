@@ -6,8 +6,7 @@
 
 #include <thread>
 
-#include "../runtime/runtime_test_util.h"
-#include "temp_dir.h"
+#include "sample_test_util.h"
 
 namespace sluice::samples {
 namespace {
@@ -50,38 +49,12 @@ TEST(PageViewsTest, TopPagesAreOrderedByViewsThenName) {
 }
 
 TEST(PageViewsTest, TheJobOnTheRuntimeEqualsTheOracle) {
-  using namespace runtime;
-  sluice::testing::TempDir tmp;
-  logstore::LogStoreOptions lo;
-  lo.data_dir = tmp / "log";
-  auto log = logstore::LogStore::open(lo);
-  ASSERT_TRUE(log.ok());
-  ASSERT_OK(runtime::testing::create_topic(**log, kPageViewsTopic, 4));
-  ASSERT_OK(runtime::testing::create_topic(**log, kViewsPerPageTopic, 4));
   const auto events = generate({.seed = 11, .events = 100'000});
-  std::vector<runtime::testing::Event> raw;
-  for (const auto& e : events) {
-    raw.push_back({e.user, nlohmann::json(e).dump(), Timestamp(e.timestamp)});
-  }
-  ASSERT_OK(runtime::testing::produce(**log, kPageViewsTopic, raw));
-  auto topology = page_views_topology();
-  ASSERT_TRUE(topology.ok()) << topology.status().to_string();
-  RuntimeConfig c;
-  c.application_id = "page-views";
-  c.state_dir = tmp / "state";
-  c.threads = 2;
-  c.commit_interval_ms = 50;
-  auto rt = Runtime::create(std::move(*topology), **log, c);
-  ASSERT_TRUE(rt.ok());
-  ASSERT_OK((*rt)->start());
-  ASSERT_TRUE(runtime::testing::wait_until_caught_up(**rt, **log, "page-views"));
-  (*rt)->stop();
-  ASSERT_OK((*rt)->wait());
-  auto out = runtime::testing::read_committed<operators::Windowed<std::string>, int64_t>(
-      **log, kViewsPerPageTopic);
-  ASSERT_TRUE(out.ok());
+  const auto out = testing::run_sample<operators::Windowed<std::string>, int64_t>(
+      page_views_topology(), kPageViewsTopic, kViewsPerPageTopic,
+      testing::as_events(events, [](const PageView& v) { return v.user; }));
   ViewsPerPage got;
-  for (const auto& r : *out) got[{r.key.window.start.value(), r.key.key}] = r.value;
+  for (const auto& r : out) got[{r.key.window.start.value(), r.key.key}] = r.value;
   EXPECT_EQ(got, count_views(events));
 }
 
