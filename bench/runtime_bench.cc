@@ -16,6 +16,7 @@
 #include <random>
 #include <thread>
 
+#include "bench_log.h"
 #include "bench_util.h"
 #include "sluice/dsl/topology_builder.h"
 #include "sluice/logstore/log_store.h"
@@ -27,6 +28,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
+using bench::check;
+using bench::open_log;
+
 struct Config {
   std::string dir = "build/bench-data/runtime";
   int64_t records = 4'000'000;
@@ -34,18 +38,6 @@ struct Config {
   double latency_seconds = 5;
   int partitions = 4;
 };
-
-void check(const Status& s) {
-  if (!s.ok()) throw std::runtime_error(s.to_string());
-}
-
-std::unique_ptr<logstore::LogStore> open_log(const std::string& dir) {
-  logstore::LogStoreOptions o;
-  o.data_dir = dir;
-  auto log = logstore::LogStore::open(o);
-  if (!log.ok()) throw std::runtime_error(log.status().to_string());
-  return std::move(log).value();
-}
 
 void create(logstore::LogClient& log, const std::string& topic, int partitions) {
   logstore::TopicConfig c;

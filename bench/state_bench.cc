@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <random>
 
+#include "bench_log.h"
 #include "bench_util.h"
 #include "memory_budget_impl.h"  // private: the raw baseline uses the same options
 #include "sluice/logstore/log_store.h"
@@ -24,6 +25,9 @@ using namespace sluice::state;
 namespace fs = std::filesystem;
 
 namespace {
+
+using bench::check;
+using bench::open_log;
 
 struct Config {
   std::string dir = "build/bench-data/state";
@@ -39,14 +43,6 @@ std::string key_of(uint64_t k) {
   return buf;
 }
 
-std::unique_ptr<logstore::LogStore> open_log(const std::string& dir) {
-  logstore::LogStoreOptions o;
-  o.data_dir = dir;
-  auto log = logstore::LogStore::open(o);
-  if (!log.ok()) throw std::runtime_error(log.status().to_string());
-  return std::move(log).value();
-}
-
 std::unique_ptr<TaskState> open_state(const std::string& dir, logstore::LogClient* log,
                                       std::shared_ptr<StateMemoryBudget> budget,
                                       size_t cache_bytes = 64 << 20) {
@@ -59,10 +55,6 @@ std::unique_ptr<TaskState> open_state(const std::string& dir, logstore::LogClien
   auto s = TaskState::open(o);
   if (!s.ok()) throw std::runtime_error(s.status().to_string());
   return std::move(s).value();
-}
-
-void check(const Status& s) {
-  if (!s.ok()) throw std::runtime_error(s.to_string());
 }
 
 struct Rmw {

@@ -435,11 +435,13 @@ Status RuntimeImpl::for_each_store(std::string_view store,
       for (Task* t : tasks) {
         if (!holders.contains(t->id.subtopology)) continue;
         ++visited;
-        SLUICE_RETURN_IF_ERROR(fn(StoreAccess{.task_id = t->id.to_string(),
-                                              .partition = t->id.partition,
-                                              .state = t->state.get(),
-                                              .spec = spec,
-                                              .timestamped = topology_.is_timestamped(store)}));
+        StoreAccess access;
+        access.state = t->state.get();
+        access.spec = spec;
+        access.timestamped = topology_.is_timestamped(store);
+        access.task_id = t->id.to_string();
+        access.partition = t->id.partition;
+        SLUICE_RETURN_IF_ERROR(fn(access));
       }
       return Status();
     }));

@@ -213,11 +213,15 @@ Status StreamThread::process_task(Task& task, int64_t max_records, int64_t& proc
 
 // Something to commit: records processed, punctuations run (they may write), or positions
 // moved without records (a new task's starting point, markers skipped).
-bool StreamThread::dirty() const {
-  int64_t punctuations = 0;
-  for (Task* t : task_ptrs_) punctuations += t->stream->metrics().punctuations;
-  return records_ != records_at_commit_ || punctuations != punctuations_at_commit_ ||
-         positions() != committed_positions_;
+bool StreamThread::dirty(const logstore::OffsetMap& positions) const {
+  return records_ != records_at_commit_ || punctuations() != punctuations_at_commit_ ||
+         positions != committed_positions_;
+}
+
+int64_t StreamThread::punctuations() const {
+  int64_t n = 0;
+  for (Task* t : task_ptrs_) n += t->stream->metrics().punctuations;
+  return n;
 }
 
 size_t StreamThread::uncommitted_outputs() const {
@@ -228,9 +232,11 @@ size_t StreamThread::uncommitted_outputs() const {
 
 Status StreamThread::commit() {
   last_commit_ms_ = clock_.monotonic_ms();
-  if (!dirty()) return Status();
+  logstore::OffsetMap consumed = positions();
+  if (!dirty(consumed)) return Status();
   const int64_t start = now_ns();
-  Status committed = options_.producer ? commit_exactly_once() : commit_at_least_once();
+  Status committed =
+      options_.producer ? commit_exactly_once(consumed) : commit_at_least_once(consumed);
   if (committed.code() == StatusCode::kProducerFenced) {
     return committed.with_context(
         "another instance of '" + env_.config->application_id +
@@ -241,9 +247,8 @@ Status StreamThread::commit() {
   SLUICE_RETURN_IF_ERROR(committed);
   SLUICE_RETURN_IF_ERROR(purge_repartition_inputs());
   records_at_commit_ = records_;
-  committed_positions_ = positions();
-  punctuations_at_commit_ = 0;
-  for (Task* t : task_ptrs_) punctuations_at_commit_ += t->stream->metrics().punctuations;
+  committed_positions_ = std::move(consumed);
+  punctuations_at_commit_ = punctuations();
   const double ms = static_cast<double>(now_ns() - start) / 1e6;
   {
     MutexLock lock(mu_);
@@ -260,7 +265,7 @@ Status StreamThread::commit() {
 
 // docs/EXACTLY-ONCE.md: outputs, changelog records and consumed positions in one transaction;
 // once it is committed, the stores' buffered writes are applied to RocksDB.
-Status StreamThread::commit_exactly_once() {
+Status StreamThread::commit_exactly_once(const logstore::OffsetMap& consumed) {
   logstore::Producer& producer = *options_.producer;
   SLUICE_RETURN_IF_ERROR(producer.begin_transaction());
   for (Task* t : task_ptrs_) {
@@ -269,7 +274,7 @@ Status StreamThread::commit_exactly_once() {
     SLUICE_RETURN_IF_ERROR(t->collector->flush(&producer));
   }
   SLUICE_RETURN_IF_ERROR(
-      producer.send_offsets_to_transaction(env_.config->application_id, positions()));
+      producer.send_offsets_to_transaction(env_.config->application_id, consumed));
   SLUICE_SYNC_POINT("StreamThread::BeforeCommitTransaction");
   SLUICE_RETURN_IF_ERROR(producer.commit_transaction());
   SLUICE_SYNC_POINT("StreamThread::AfterCommitTransaction");
@@ -279,7 +284,7 @@ Status StreamThread::commit_exactly_once() {
 
 // Outputs and changelogs first, then the stores, then the positions: a crash in between
 // repeats work, never loses it.
-Status StreamThread::commit_at_least_once() {
+Status StreamThread::commit_at_least_once(const logstore::OffsetMap& consumed) {
   for (Task* t : task_ptrs_) {
     SLUICE_RETURN_IF_ERROR(t->stream->flush());
     SLUICE_RETURN_IF_ERROR(t->collector->flush(nullptr));
@@ -287,7 +292,7 @@ Status StreamThread::commit_at_least_once() {
     SLUICE_RETURN_IF_ERROR(t->state->commit());
   }
   SLUICE_SYNC_POINT("StreamThread::BeforeCommitOffsets");
-  return env_.log->commit_offsets(env_.config->application_id, positions());
+  return env_.log->commit_offsets(env_.config->application_id, consumed);
 }
 
 logstore::OffsetMap StreamThread::positions() const {
@@ -316,11 +321,6 @@ Status StreamThread::purge_repartition_inputs() {
 void StreamThread::publish_metrics() {
   const int64_t now = clock_.monotonic_ms();
   std::vector<TaskMetrics> out;
-  std::vector<TaskMetrics> previous;
-  {
-    MutexLock lock(mu_);
-    previous = published_tasks_;
-  }
   for (Task* t : task_ptrs_) {
     TaskMetrics m;
     m.id = t->id.to_string();
@@ -335,15 +335,13 @@ void StreamThread::publish_metrics() {
       t->busy_ns = t->busy_records = 0;
     }
     m.process_ns_per_record = t->ns_per_record;
-    auto old = std::ranges::find(previous, m.id, &TaskMetrics::id);
-    if (old != previous.end() && now - state_metrics_ms_ < kStateMetricsIntervalMs) {
-      m.state = std::move(old->state);
-    } else {
-      m.state = t->state->metrics();
+    if (!t->state_metrics_ms || now - *t->state_metrics_ms >= kStateMetricsIntervalMs) {
+      t->state_metrics = t->state->metrics();
+      t->state_metrics_ms = now;
     }
+    m.state = t->state_metrics;
     out.push_back(std::move(m));
   }
-  if (now - state_metrics_ms_ >= kStateMetricsIntervalMs) state_metrics_ms_ = now;
   MutexLock lock(mu_);
   published_tasks_ = std::move(out);
 }

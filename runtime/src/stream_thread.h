@@ -70,13 +70,15 @@ class StreamThread {
   Result<int64_t> process_round();
   Status process_task(Task& task, int64_t max_records, int64_t& processed);
   Status commit();
-  Status commit_exactly_once();
-  Status commit_at_least_once();
+  // `consumed`: every task's consumed positions, committed with the interval's work.
+  Status commit_exactly_once(const logstore::OffsetMap& consumed);
+  Status commit_at_least_once(const logstore::OffsetMap& consumed);
   logstore::OffsetMap positions() const;
   Status purge_repartition_inputs();
   void close_tasks();
   void publish_metrics();
-  bool dirty() const;
+  bool dirty(const logstore::OffsetMap& positions) const;
+  int64_t punctuations() const;
   size_t uncommitted_outputs() const;
 
   Options options_;
@@ -92,7 +94,6 @@ class StreamThread {
   int64_t records_at_commit_ = 0, punctuations_at_commit_ = 0;
   int64_t records_ = 0;
   logstore::OffsetMap committed_positions_;
-  int64_t state_metrics_ms_ = 0;  // when store metrics were last refreshed
 
   std::atomic<int> running_{0};
   mutable Mutex mu_;

@@ -7,6 +7,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -43,6 +44,10 @@ struct Task {
   int64_t busy_ns = 0;
   int64_t busy_records = 0;
   double ns_per_record = 0;
+  // Store metrics (RocksDB properties, directory sizes) and when they were taken: refreshed
+  // at most once a second.
+  state::StateMetrics state_metrics;
+  std::optional<int64_t> state_metrics_ms;
 };
 
 // What opening a task needs from the runtime; outlives every task.

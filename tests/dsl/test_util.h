@@ -2,6 +2,7 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include "assert_ok.h"
 
 #include <memory>
 #include <optional>
@@ -10,12 +11,6 @@
 
 #include "sluice/dsl/test_driver.h"
 #include "sluice/dsl/topology_builder.h"
-
-#define ASSERT_OK(expr)                               \
-  do {                                                \
-    auto status_ = (expr);                            \
-    ASSERT_TRUE(status_.ok()) << status_.to_string(); \
-  } while (0)
 
 namespace sluice::dsl {
 

@@ -37,6 +37,18 @@ const std::vector<std::string> kAtLeastOncePoints = {
     "StreamThread::BeforeCommitOffsets",
 };
 
+// The child's log: the windowed count's input topic holding `events`, and its output topic.
+void prepare_log(const std::string& dir, const std::vector<Event>& events) {
+  logstore::LogStoreOptions o;
+  o.data_dir = dir;
+  auto log = logstore::LogStore::open(o);
+  ASSERT_TRUE(log.ok()) << log.status().to_string();
+  ASSERT_OK(create_topic(**log, "views", 4));
+  ASSERT_OK(create_topic(**log, "views-per-page-out", 4));
+  ASSERT_OK(produce(**log, "views", events));
+  ASSERT_OK((*log)->close());
+}
+
 class RuntimeCrashTest : public ::testing::TestWithParam<ProcessingGuarantee> {};
 
 TEST_P(RuntimeCrashTest, CommittedOutputAfterRepeatedKillsEqualsTheOracle) {
@@ -46,16 +58,8 @@ TEST_P(RuntimeCrashTest, CommittedOutputAfterRepeatedKillsEqualsTheOracle) {
   std::printf("runtime crash test seed: %llu, %d events\n", static_cast<unsigned long long>(seed),
               SLUICE_RUNTIME_CRASH_EVENTS);
   const auto events = page_views(SLUICE_RUNTIME_CRASH_EVENTS, seed);
-  {
-    logstore::LogStoreOptions o;
-    o.data_dir = tmp / "log";
-    auto log = logstore::LogStore::open(o);
-    ASSERT_TRUE(log.ok()) << log.status().to_string();
-    ASSERT_OK(create_topic(**log, "views", 4));
-    ASSERT_OK(create_topic(**log, "views-per-page-out", 4));
-    ASSERT_OK(produce(**log, "views", events));
-    ASSERT_OK((*log)->close());
-  }
+  prepare_log(tmp / "log", events);
+  if (HasFatalFailure()) return;
 
   std::mt19937_64 rng(seed);
   int killed = 0;
@@ -134,16 +138,8 @@ TEST_P(RuntimeCrashTest, CommittedOutputAfterRepeatedKillsEqualsTheOracle) {
 TEST(RuntimeSignalTest, SigtermStopsTheRuntimeCleanlyAfterCommittingWhatItProcessed) {
   sluice::testing::TempDir tmp;
   const auto events = page_views(200'000, 11);
-  {
-    logstore::LogStoreOptions o;
-    o.data_dir = tmp / "log";
-    auto log = logstore::LogStore::open(o);
-    ASSERT_TRUE(log.ok()) << log.status().to_string();
-    ASSERT_OK(create_topic(**log, "views", 4));
-    ASSERT_OK(create_topic(**log, "views-per-page-out", 4));
-    ASSERT_OK(produce(**log, "views", events));
-    ASSERT_OK((*log)->close());
-  }
+  prepare_log(tmp / "log", events);
+  if (HasFatalFailure()) return;
   std::mt19937_64 rng(11);
   sluice::testing::KillPlan plan;
   plan.early_kills = false;

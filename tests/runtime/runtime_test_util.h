@@ -3,6 +3,7 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include "assert_ok.h"
 
 #include <chrono>
 #include <map>
@@ -16,12 +17,6 @@
 #include "sluice/dsl/topology_builder.h"
 #include "sluice/logstore/log_store.h"
 #include "sluice/runtime/runtime.h"
-
-#define ASSERT_OK(expr)                               \
-  do {                                                \
-    auto status_ = (expr);                            \
-    ASSERT_TRUE(status_.ok()) << status_.to_string(); \
-  } while (0)
 
 namespace sluice::runtime::testing {
 

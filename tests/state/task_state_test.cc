@@ -1,5 +1,6 @@
 // TaskState: stores over RocksDB (and memory) with changelogs in a real log, commits, restore.
 #include "sluice/state/task_state.h"
+#include "assert_ok.h"
 
 #include <gtest/gtest.h>
 
@@ -15,12 +16,6 @@ namespace {
 
 using logstore::IsolationLevel;
 using logstore::TopicPartition;
-
-#define ASSERT_OK(expr)                               \
-  do {                                                \
-    auto status_ = (expr);                            \
-    ASSERT_TRUE(status_.ok()) << status_.to_string(); \
-  } while (0)
 
 class TaskStateTest : public ::testing::TestWithParam<bool> {
  protected:

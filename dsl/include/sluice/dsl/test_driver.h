@@ -191,6 +191,17 @@ class TopologyTestDriver {
   Status commit(Task& t);
   // Reads what is new in the global tables' topics into their stores.
   Status update_global_tables();
+  // The tasks holding `store`, as the typed queries of typed_store.h walk them.
+  auto stores(const std::string& store) {
+    return [this, store](const std::function<Status(const operators::TaskStore&)>& fn) {
+      const state::StoreSpec* spec = topology_.find_store(store);
+      if (!spec) return not_found("no store named '" + store + "'");
+      for (auto [task, state] : tasks_with_store(store)) {
+        SLUICE_RETURN_IF_ERROR(fn({state, spec, topology_.is_timestamped(store)}));
+      }
+      return Status();
+    };
+  }
 
   operators::Topology topology_;
   TestDriverOptions options_;
@@ -295,54 +306,20 @@ Result<std::map<std::pair<K, Timestamp>, V>> TopologyTestDriver::window_store(
 
 template <typename K, typename V>
 Result<std::optional<V>> TopologyTestDriver::query(const std::string& store, const K& key) {
-  const state::StoreSpec* spec = topology_.find_store(store);
-  if (!spec) return not_found("no store named '" + store + "'");
-  for (auto [task, state] : tasks_with_store(store)) {
-    SLUICE_ASSIGN_OR_RETURN(state::KeyValueStore * kv, state->key_value_store(*spec));
-    operators::KeyValueStoreView<K, V> view(kv, topology_.is_timestamped(store));
-    SLUICE_ASSIGN_OR_RETURN(auto v, view.get(key));
-    if (v) return v;
-  }
-  return std::optional<V>();
+  return operators::query_key<K, V>(stores(store), key);
 }
 
 template <typename K, typename V>
 Result<std::vector<std::pair<K, V>>> TopologyTestDriver::query_range(const std::string& store,
                                                                      std::optional<K> from,
                                                                      std::optional<K> to) {
-  const state::StoreSpec* spec = topology_.find_store(store);
-  if (!spec) return not_found("no store named '" + store + "'");
-  std::vector<std::pair<Bytes, std::pair<K, V>>> merged;
-  for (auto [task, state] : tasks_with_store(store)) {
-    SLUICE_ASSIGN_OR_RETURN(state::KeyValueStore * kv, state->key_value_store(*spec));
-    operators::KeyValueStoreView<K, V> view(kv, topology_.is_timestamped(store));
-    SLUICE_ASSIGN_OR_RETURN(auto entries, view.range(from, to));
-    for (auto& e : entries) {
-      Bytes k;
-      operators::Serde<K>::serialize(e.first, k);
-      merged.emplace_back(std::move(k), std::move(e));
-    }
-  }
-  std::sort(merged.begin(), merged.end(),
-            [](const auto& a, const auto& b) { return a.first < b.first; });
-  std::vector<std::pair<K, V>> out;
-  for (auto& m : merged) out.push_back(std::move(m.second));
-  return out;
+  return operators::query_key_range<K, V>(stores(store), from, to);
 }
 
 template <typename K, typename V>
 Result<std::vector<std::pair<Timestamp, V>>> TopologyTestDriver::query_windows(
     const std::string& store, const K& key, Timestamp from, Timestamp to) {
-  const state::StoreSpec* spec = topology_.find_store(store);
-  if (!spec) return not_found("no store named '" + store + "'");
-  std::vector<std::pair<Timestamp, V>> out;
-  for (auto [task, state] : tasks_with_store(store)) {
-    SLUICE_ASSIGN_OR_RETURN(state::WindowStore * ws, state->window_store(*spec));
-    operators::WindowStoreView<K, V> view(ws, topology_.is_timestamped(store));
-    SLUICE_ASSIGN_OR_RETURN(auto found, view.fetch(key, from, to));
-    out.insert(out.end(), found.begin(), found.end());
-  }
-  return out;
+  return operators::query_key_windows<K, V>(stores(store), key, from, to);
 }
 
 }  // namespace sluice::dsl

@@ -7,6 +7,8 @@
 // Thread safety: as the store under it — thread-confined to its task.
 #pragma once
 
+#include <algorithm>
+#include <functional>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -14,6 +16,7 @@
 #include "sluice/operators/aggregate.h"
 #include "sluice/operators/serde.h"
 #include "sluice/state/store.h"
+#include "sluice/state/task_state.h"
 
 namespace sluice::operators {
 
@@ -134,5 +137,76 @@ class WindowStoreView {
   state::WindowStore* store_;
   bool timestamped_;
 };
+
+// ---- typed queries over a store whose contents are split between tasks ----
+//
+// `each_store(fn)` calls `fn(const TaskStore&)` for every task holding the store and returns
+// the first error: the test driver walks its tasks, the runtime runs `fn` on each owning
+// thread. These are what both offer as query(), query_range() and query_windows().
+
+struct TaskStore {
+  state::TaskState* state = nullptr;
+  const state::StoreSpec* spec = nullptr;
+  bool timestamped = false;
+};
+
+template <typename EachStore>
+concept TaskStoreWalker = requires(EachStore each, std::function<Status(const TaskStore&)> fn) {
+  { each(fn) } -> std::same_as<Status>;
+};
+
+// The value of `key` in a key-value store, if present (a key lives in one task).
+template <typename K, typename V, TaskStoreWalker EachStore>
+Result<std::optional<V>> query_key(EachStore&& each_store, const K& key) {
+  std::optional<V> found;
+  SLUICE_RETURN_IF_ERROR(each_store([&](const TaskStore& t) -> Status {
+    if (found) return Status();
+    SLUICE_ASSIGN_OR_RETURN(state::KeyValueStore * kv, t.state->key_value_store(*t.spec));
+    KeyValueStoreView<K, V> view(kv, t.timestamped);
+    SLUICE_ASSIGN_OR_RETURN(found, view.get(key));
+    return Status();
+  }));
+  return found;
+}
+
+// Entries with keys in [from, to) (all when unset) from every task, in the order of the keys'
+// serialized bytes.
+template <typename K, typename V, TaskStoreWalker EachStore>
+Result<std::vector<std::pair<K, V>>> query_key_range(EachStore&& each_store,
+                                                     const std::optional<K>& from,
+                                                     const std::optional<K>& to) {
+  std::vector<std::pair<Bytes, std::pair<K, V>>> merged;
+  SLUICE_RETURN_IF_ERROR(each_store([&](const TaskStore& t) -> Status {
+    SLUICE_ASSIGN_OR_RETURN(state::KeyValueStore * kv, t.state->key_value_store(*t.spec));
+    KeyValueStoreView<K, V> view(kv, t.timestamped);
+    SLUICE_ASSIGN_OR_RETURN(auto entries, view.range(from, to));
+    for (auto& e : entries) {
+      Bytes k = serialized(e.first);
+      merged.emplace_back(std::move(k), std::move(e));
+    }
+    return Status();
+  }));
+  std::sort(merged.begin(), merged.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<std::pair<K, V>> out;
+  for (auto& m : merged) out.push_back(std::move(m.second));
+  return out;
+}
+
+// A window store's windows of `key` starting in [from, to]: (window start, value), by start.
+template <typename K, typename V, TaskStoreWalker EachStore>
+Result<std::vector<std::pair<Timestamp, V>>> query_key_windows(EachStore&& each_store, const K& key,
+                                                               Timestamp from, Timestamp to) {
+  std::vector<std::pair<Timestamp, V>> out;
+  SLUICE_RETURN_IF_ERROR(each_store([&](const TaskStore& t) -> Status {
+    SLUICE_ASSIGN_OR_RETURN(state::WindowStore * ws, t.state->window_store(*t.spec));
+    WindowStoreView<K, V> view(ws, t.timestamped);
+    SLUICE_ASSIGN_OR_RETURN(auto found, view.fetch(key, from, to));
+    out.insert(out.end(), found.begin(), found.end());
+    return Status();
+  }));
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  return out;
+}
 
 }  // namespace sluice::operators

@@ -126,12 +126,9 @@ struct RuntimeMetrics {
 };
 
 // A task's state, lent to an interactive query on the task's thread.
-struct StoreAccess {
+struct StoreAccess : operators::TaskStore {
   std::string task_id;
   PartitionId partition;
-  state::TaskState* state = nullptr;
-  const state::StoreSpec* spec = nullptr;
-  bool timestamped = false;
 };
 
 class Runtime {
@@ -187,59 +184,35 @@ class Runtime {
   template <typename K, typename V>
   Result<std::vector<std::pair<Timestamp, V>>> query_windows(std::string_view store, const K& key,
                                                              Timestamp from, Timestamp to);
+
+ private:
+  // for_each_store() as the typed queries of typed_store.h walk a store's tasks.
+  auto stores(std::string_view store) {
+    return [this, store](const std::function<Status(const operators::TaskStore&)>& fn) {
+      return for_each_store(store, [&fn](const StoreAccess& a) { return fn(a); });
+    };
+  }
 };
 
 // ---- templates ----
 
 template <typename K, typename V>
 Result<std::optional<V>> Runtime::query(std::string_view store, const K& key) {
-  std::optional<V> found;
-  SLUICE_RETURN_IF_ERROR(for_each_store(store, [&](const StoreAccess& a) -> Status {
-    if (found) return Status();
-    SLUICE_ASSIGN_OR_RETURN(state::KeyValueStore * kv, a.state->key_value_store(*a.spec));
-    operators::KeyValueStoreView<K, V> view(kv, a.timestamped);
-    SLUICE_ASSIGN_OR_RETURN(found, view.get(key));
-    return Status();
-  }));
-  return found;
+  return operators::query_key<K, V>(stores(store), key);
 }
 
 template <typename K, typename V>
 Result<std::vector<std::pair<K, V>>> Runtime::query_range(std::string_view store,
                                                           std::optional<K> from,
                                                           std::optional<K> to) {
-  std::vector<std::pair<Bytes, std::pair<K, V>>> merged;
-  SLUICE_RETURN_IF_ERROR(for_each_store(store, [&](const StoreAccess& a) -> Status {
-    SLUICE_ASSIGN_OR_RETURN(state::KeyValueStore * kv, a.state->key_value_store(*a.spec));
-    operators::KeyValueStoreView<K, V> view(kv, a.timestamped);
-    SLUICE_ASSIGN_OR_RETURN(auto entries, view.range(from, to));
-    for (auto& e : entries) {
-      Bytes k = operators::serialized(e.first);
-      merged.emplace_back(std::move(k), std::move(e));
-    }
-    return Status();
-  }));
-  std::sort(merged.begin(), merged.end(),
-            [](const auto& a, const auto& b) { return a.first < b.first; });
-  std::vector<std::pair<K, V>> out;
-  for (auto& m : merged) out.push_back(std::move(m.second));
-  return out;
+  return operators::query_key_range<K, V>(stores(store), from, to);
 }
 
 template <typename K, typename V>
 Result<std::vector<std::pair<Timestamp, V>>> Runtime::query_windows(std::string_view store,
                                                                     const K& key, Timestamp from,
                                                                     Timestamp to) {
-  std::vector<std::pair<Timestamp, V>> out;
-  SLUICE_RETURN_IF_ERROR(for_each_store(store, [&](const StoreAccess& a) -> Status {
-    SLUICE_ASSIGN_OR_RETURN(state::WindowStore * ws, a.state->window_store(*a.spec));
-    operators::WindowStoreView<K, V> view(ws, a.timestamped);
-    SLUICE_ASSIGN_OR_RETURN(auto found, view.fetch(key, from, to));
-    out.insert(out.end(), found.begin(), found.end());
-    return Status();
-  }));
-  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-  return out;
+  return operators::query_key_windows<K, V>(stores(store), key, from, to);
 }
 
 }  // namespace sluice::runtime
