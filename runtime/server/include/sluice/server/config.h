@@ -1,0 +1,66 @@
+// ServerConfig: how `sluice serve` is set up, from a file, the environment and flags.
+//
+// Precedence, lowest first: the defaults below, the YAML file (`sluice.yaml`), `SLUICE_*`
+// environment variables, command-line flags. Every setting has one name in each:
+//
+//   YAML key          environment               flag
+//   data_dir          SLUICE_DATA_DIR           --data-dir
+//   listen            SLUICE_LISTEN             --listen
+//   metrics_listen    SLUICE_METRICS_LISTEN     --metrics-listen
+//   log_level         SLUICE_LOG_LEVEL          --log-level
+//   memory_budget     SLUICE_MEMORY_BUDGET      --memory-budget
+//   max_request_bytes SLUICE_MAX_REQUEST_BYTES  --max-request-bytes
+//   tls.cert          SLUICE_TLS_CERT           --tls-cert
+//   tls.key           SLUICE_TLS_KEY            --tls-key
+//   tls.client_ca     SLUICE_TLS_CLIENT_CA      --tls-client-ca
+//   auth_token        SLUICE_AUTH_TOKEN         --auth-token
+//
+// Thread safety: a value.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "sluice/base/result.h"
+
+namespace sluice::server {
+
+inline constexpr std::string_view kDefaultListen = "127.0.0.1:7070";
+
+struct TlsFiles {
+  std::string cert;       // PEM server certificate chain; empty: plaintext
+  std::string key;        // PEM private key of `cert`
+  std::string client_ca;  // PEM CA bundle: when set, clients must present a certificate it signed
+
+  bool enabled() const { return !cert.empty(); }
+};
+
+struct ServerConfig {
+  std::string data_dir = "sluice-data";
+  std::string listen = std::string(kDefaultListen);  // host:port; port 0 picks a free one
+  std::string metrics_listen;                          // Prometheus endpoint; empty: off
+  std::string log_level = "info";  // trace, debug, info, warn, error, critical, off
+  uint64_t memory_budget_bytes = 512ull << 20;  // RocksDB memory of every job together
+  int64_t max_request_bytes = 16 << 20;         // larger requests get RESOURCE_EXHAUSTED
+  TlsFiles tls;
+  std::string auth_token;  // when set, every call must carry "authorization: Bearer <token>"
+
+  // Checks the values make sense together (TLS cert without key, a bad level, ...).
+  Status validate() const;
+};
+
+// Parses a byte size: "1048576", "512MiB", "2GiB", "64KiB" (also KB/MB/GB as powers of 1024).
+Result<uint64_t> parse_byte_size(std::string_view text);
+
+// Applies the YAML file at `path` onto `config`. kNotFound if the file does not exist;
+// kInvalidArgument (naming the key) for an unknown key or a value of the wrong type.
+Status apply_config_file(const std::string& path, ServerConfig& config);
+
+// Applies the SLUICE_* variables that `getenv` returns (std::getenv in production).
+using Getenv = std::function<const char*(const char*)>;
+Status apply_environment(const Getenv& getenv, ServerConfig& config);
+
+}  // namespace sluice::server

@@ -1,0 +1,140 @@
+// `sluice serve`: runs the server until SIGINT or SIGTERM.
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <optional>
+#include <thread>
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "cli/cli_common.h"
+#include "sluice/server/config.h"
+#include "sluice/server/server.h"
+
+namespace sluice::cli {
+
+namespace {
+
+struct ServeFlags {
+  std::string config_file;
+  std::optional<std::string> data_dir, listen, metrics_listen, log_level, memory_budget,
+      max_request_bytes, tls_cert, tls_key, tls_client_ca, auth_token;
+};
+
+Result<server::ServerConfig> build_config(const ServeFlags& flags) {
+  server::ServerConfig config;
+  std::string file = flags.config_file;
+  bool explicit_file = !file.empty();
+  if (!explicit_file) {
+    if (const char* env = std::getenv("SLUICE_CONFIG")) {
+      file = env;
+      explicit_file = true;
+    } else {
+      file = "sluice.yaml";
+    }
+  }
+  Status loaded = server::apply_config_file(file, config);
+  if (!loaded.ok() && (explicit_file || loaded.code() != StatusCode::kNotFound)) return loaded;
+  SLUICE_RETURN_IF_ERROR(server::apply_environment(&std::getenv, config));
+  // Flags last: they override the file and the environment.
+  auto set = [&](const std::optional<std::string>& flag, std::string& field) {
+    if (flag) field = *flag;
+  };
+  set(flags.data_dir, config.data_dir);
+  set(flags.listen, config.listen);
+  set(flags.metrics_listen, config.metrics_listen);
+  set(flags.log_level, config.log_level);
+  set(flags.tls_cert, config.tls.cert);
+  set(flags.tls_key, config.tls.key);
+  set(flags.tls_client_ca, config.tls.client_ca);
+  set(flags.auth_token, config.auth_token);
+  if (flags.memory_budget) {
+    auto bytes = server::parse_byte_size(*flags.memory_budget);
+    if (!bytes.ok()) return bytes.status().with_context("--memory-budget");
+    config.memory_budget_bytes = *bytes;
+  }
+  if (flags.max_request_bytes) {
+    auto bytes = server::parse_byte_size(*flags.max_request_bytes);
+    if (!bytes.ok()) return bytes.status().with_context("--max-request-bytes");
+    config.max_request_bytes = static_cast<int64_t>(*bytes);
+  }
+  SLUICE_RETURN_IF_ERROR(config.validate());
+  return config;
+}
+
+int serve(const ServeFlags& flags) {
+  auto config = build_config(flags);
+  if (!config.ok()) return report_failure("configuration", config.status());
+  // Logs go to stderr; stdout carries only the "listening on" line.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("sluice"));
+  spdlog::set_level(spdlog::level::from_str(config->log_level));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+
+  // SIGINT/SIGTERM are taken by a thread of their own (blocked everywhere else, including in
+  // gRPC's threads, which inherit this mask).
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  auto server = server::Server::start(*config);
+  if (!server.ok()) return report_failure("cannot start the server", server.status());
+  // The one line on stdout: scripts and tests wait for it (and read the port from it).
+  std::printf("sluice: listening on %s\n", (*server)->address().c_str());
+  std::fflush(stdout);
+
+  std::thread signal_thread([&] {
+    int signal = 0;
+    sigwait(&signals, &signal);
+    spdlog::info("received {}, shutting down", signal == SIGINT ? "SIGINT" : "SIGTERM");
+    (*server)->shutdown();
+  });
+  (*server)->wait();
+  // shutdown() came from elsewhere: wake the signal thread so it can be joined.
+  if (signal_thread.joinable()) {
+    pthread_kill(signal_thread.native_handle(), SIGTERM);
+    signal_thread.join();
+  }
+  return 0;
+}
+
+}  // namespace
+
+void add_serve_command(CLI::App& app) {
+  auto flags = std::make_shared<ServeFlags>();
+  CLI::App* cmd = app.add_subcommand(
+      "serve",
+      "Run the Sluice server: hosts the log and the jobs, serves the gRPC API.\n"
+      "Settings come from sluice.yaml (or --config / SLUICE_CONFIG), then SLUICE_* environment\n"
+      "variables, then these flags.");
+  cmd->add_option("--config", flags->config_file,
+                  "YAML config file (default ./sluice.yaml when it exists; env SLUICE_CONFIG)");
+  cmd->add_option("--data-dir", flags->data_dir,
+                  "Directory of the log and job state (default sluice-data; env SLUICE_DATA_DIR)");
+  cmd->add_option("--listen", flags->listen,
+                  "gRPC address HOST:PORT, port 0 for any free one (default 127.0.0.1:7070; "
+                  "env SLUICE_LISTEN)");
+  cmd->add_option("--metrics-listen", flags->metrics_listen,
+                  "Prometheus metrics endpoint HOST:PORT (default off; env SLUICE_METRICS_LISTEN)");
+  cmd->add_option("--log-level", flags->log_level,
+                  "trace, debug, info, warn, error, critical or off (default info; env "
+                  "SLUICE_LOG_LEVEL)");
+  cmd->add_option("--memory-budget", flags->memory_budget,
+                  "RocksDB memory of all jobs together, e.g. 512MiB (env SLUICE_MEMORY_BUDGET)");
+  cmd->add_option("--max-request-bytes", flags->max_request_bytes,
+                  "Largest request accepted, e.g. 16MiB (env SLUICE_MAX_REQUEST_BYTES)");
+  cmd->add_option("--tls-cert", flags->tls_cert,
+                  "Serve TLS with this PEM certificate chain (env SLUICE_TLS_CERT)");
+  cmd->add_option("--tls-key", flags->tls_key, "PEM key of --tls-cert (env SLUICE_TLS_KEY)");
+  cmd->add_option("--tls-client-ca", flags->tls_client_ca,
+                  "Require client certificates signed by this PEM CA (env SLUICE_TLS_CLIENT_CA)");
+  cmd->add_option("--auth-token", flags->auth_token,
+                  "Require this bearer token on every call (env SLUICE_AUTH_TOKEN; prefer the "
+                  "environment or the file: flags show in `ps`)");
+  cmd->callback([flags] { exit_code() = serve(*flags); });
+}
+
+}  // namespace sluice::cli

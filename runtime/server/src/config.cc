@@ -1,0 +1,163 @@
+#include "sluice/server/config.h"
+
+#include <array>
+#include <charconv>
+#include <filesystem>
+#include <limits>
+
+#include <yaml-cpp/yaml.h>
+
+namespace sluice::server {
+
+namespace {
+
+constexpr std::array<std::string_view, 7> kLogLevels = {"trace", "debug", "info",    "warn",
+                                                        "error", "critical", "off"};
+
+Result<int64_t> parse_positive(std::string_view name, std::string_view text) {
+  auto bytes = parse_byte_size(text);
+  if (!bytes.ok()) return invalid_argument(std::string(name) + ": " + bytes.status().message());
+  if (*bytes == 0 || *bytes > static_cast<uint64_t>(std::numeric_limits<int32_t>::max())) {
+    return invalid_argument(std::string(name) + " must be between 1 byte and 2GiB, not '" +
+                            std::string(text) + "'");
+  }
+  return static_cast<int64_t>(*bytes);
+}
+
+// One setting by its YAML name (dotted for nested keys), shared by the file and environment.
+Status apply_setting(std::string_view key, const std::string& value, ServerConfig& c) {
+  if (key == "data_dir") {
+    c.data_dir = value;
+  } else if (key == "listen") {
+    c.listen = value;
+  } else if (key == "metrics_listen") {
+    c.metrics_listen = value;
+  } else if (key == "log_level") {
+    c.log_level = value;
+  } else if (key == "memory_budget") {
+    auto bytes = parse_byte_size(value);
+    if (!bytes.ok()) return invalid_argument("memory_budget: " + bytes.status().message());
+    c.memory_budget_bytes = *bytes;
+  } else if (key == "max_request_bytes") {
+    SLUICE_ASSIGN_OR_RETURN(c.max_request_bytes, parse_positive(key, value));
+  } else if (key == "tls.cert") {
+    c.tls.cert = value;
+  } else if (key == "tls.key") {
+    c.tls.key = value;
+  } else if (key == "tls.client_ca") {
+    c.tls.client_ca = value;
+  } else if (key == "auth_token") {
+    c.auth_token = value;
+  } else {
+    return invalid_argument("unknown setting '" + std::string(key) +
+                            "' (known: data_dir, listen, metrics_listen, log_level, "
+                            "memory_budget, max_request_bytes, tls.cert, tls.key, tls.client_ca, "
+                            "auth_token)");
+  }
+  return Status();
+}
+
+Status apply_node(const YAML::Node& node, const std::string& prefix, const std::string& path,
+                  ServerConfig& c) {
+  for (const auto& entry : node) {
+    std::string key = prefix + entry.first.as<std::string>();
+    const YAML::Node& value = entry.second;
+    if (value.IsMap()) {
+      SLUICE_RETURN_IF_ERROR(apply_node(value, key + ".", path, c));
+    } else if (value.IsScalar()) {
+      SLUICE_RETURN_IF_ERROR(
+          apply_setting(key, value.as<std::string>(), c).with_context(path));
+    } else if (!value.IsNull()) {
+      return invalid_argument(path + ": '" + key + "' must be a single value");
+    }
+  }
+  return Status();
+}
+
+}  // namespace
+
+Result<uint64_t> parse_byte_size(std::string_view text) {
+  uint64_t number = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), number);
+  if (ec != std::errc() || end == text.data()) {
+    return invalid_argument("'" + std::string(text) +
+                            "' is not a byte size (e.g. 1048576, 64KiB, 512MiB, 2GiB)");
+  }
+  std::string_view unit(end, static_cast<size_t>(text.data() + text.size() - end));
+  uint64_t factor = 1;
+  if (unit.empty() || unit == "B") {
+    factor = 1;
+  } else if (unit == "KiB" || unit == "KB" || unit == "K") {
+    factor = 1ull << 10;
+  } else if (unit == "MiB" || unit == "MB" || unit == "M") {
+    factor = 1ull << 20;
+  } else if (unit == "GiB" || unit == "GB" || unit == "G") {
+    factor = 1ull << 30;
+  } else {
+    return invalid_argument("'" + std::string(text) + "' has an unknown unit '" +
+                            std::string(unit) + "' (use KiB, MiB or GiB)");
+  }
+  if (number > std::numeric_limits<uint64_t>::max() / factor) {
+    return invalid_argument("'" + std::string(text) + "' is too large");
+  }
+  return number * factor;
+}
+
+Status ServerConfig::validate() const {
+  if (data_dir.empty()) return invalid_argument("data_dir is empty: pass --data-dir DIR");
+  if (listen.empty()) return invalid_argument("listen is empty: pass --listen HOST:PORT");
+  bool known_level = false;
+  for (auto level : kLogLevels) known_level |= level == log_level;
+  if (!known_level) {
+    return invalid_argument("log level '" + log_level +
+                            "' is not one of trace, debug, info, warn, error, critical, off");
+  }
+  if (tls.cert.empty() != tls.key.empty()) {
+    return invalid_argument("TLS needs both a certificate and its key (--tls-cert and --tls-key)");
+  }
+  if (!tls.client_ca.empty() && tls.cert.empty()) {
+    return invalid_argument("--tls-client-ca needs TLS on: also pass --tls-cert and --tls-key");
+  }
+  if (memory_budget_bytes < (16ull << 20)) {
+    return invalid_argument("memory_budget must be at least 16MiB");
+  }
+  return Status();
+}
+
+Status apply_config_file(const std::string& path, ServerConfig& config) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) {
+    return not_found("config file '" + path + "' does not exist");
+  }
+  try {
+    YAML::Node root = YAML::LoadFile(path);
+    if (root.IsNull()) return Status();
+    if (!root.IsMap()) return invalid_argument(path + ": expected a map of settings");
+    return apply_node(root, "", path, config);
+  } catch (const YAML::Exception& e) {
+    return invalid_argument(path + ": " + e.what());
+  }
+}
+
+Status apply_environment(const Getenv& getenv, ServerConfig& config) {
+  static constexpr std::array<std::pair<const char*, std::string_view>, 10> kVars = {{
+      {"SLUICE_DATA_DIR", "data_dir"},
+      {"SLUICE_LISTEN", "listen"},
+      {"SLUICE_METRICS_LISTEN", "metrics_listen"},
+      {"SLUICE_LOG_LEVEL", "log_level"},
+      {"SLUICE_MEMORY_BUDGET", "memory_budget"},
+      {"SLUICE_MAX_REQUEST_BYTES", "max_request_bytes"},
+      {"SLUICE_TLS_CERT", "tls.cert"},
+      {"SLUICE_TLS_KEY", "tls.key"},
+      {"SLUICE_TLS_CLIENT_CA", "tls.client_ca"},
+      {"SLUICE_AUTH_TOKEN", "auth_token"},
+  }};
+  for (const auto& [var, key] : kVars) {
+    const char* value = getenv(var);
+    if (value == nullptr) continue;
+    SLUICE_RETURN_IF_ERROR(apply_setting(key, value, config).with_context(var));
+  }
+  return Status();
+}
+
+}  // namespace sluice::server

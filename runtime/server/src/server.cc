@@ -1,0 +1,153 @@
+#include "sluice/server/server.h"
+
+#include <chrono>
+#include <condition_variable>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <spdlog/spdlog.h>
+
+#include "auth.h"
+#include "services.h"
+
+namespace sluice::server {
+
+namespace {
+
+Result<std::string> read_file(const std::string& path, const char* what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return not_found(std::string("cannot read the ") + what + " file '" + path +
+                     "': check the path and its permissions");
+  }
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+Result<std::shared_ptr<grpc::ServerCredentials>> credentials(const TlsFiles& tls) {
+  if (!tls.enabled()) return grpc::InsecureServerCredentials();
+  grpc::SslServerCredentialsOptions options(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+  grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
+  SLUICE_ASSIGN_OR_RETURN(pair.cert_chain, read_file(tls.cert, "TLS certificate"));
+  SLUICE_ASSIGN_OR_RETURN(pair.private_key, read_file(tls.key, "TLS key"));
+  options.pem_key_cert_pairs.push_back(std::move(pair));
+  if (!tls.client_ca.empty()) {
+    SLUICE_ASSIGN_OR_RETURN(options.pem_root_certs, read_file(tls.client_ca, "TLS client CA"));
+    options.client_certificate_request =
+        GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+  }
+  return grpc::SslServerCredentials(options);
+}
+
+// "127.0.0.1:0" with port 41234 bound -> "127.0.0.1:41234".
+std::string with_port(const std::string& listen, int port) {
+  auto colon = listen.rfind(':');
+  std::string host = colon == std::string::npos ? listen : listen.substr(0, colon);
+  return host + ":" + std::to_string(port);
+}
+
+class ServerImpl final : public Server {
+ public:
+  ServerImpl(const ServerConfig& config, std::unique_ptr<logstore::LogStore> log)
+      : config_(config),
+        log_(std::move(log)),
+        guard_(config.auth_token),
+        topics_(*log_, guard_),
+        records_(*log_, guard_),
+        groups_(*log_, guard_) {}
+
+  ~ServerImpl() override { shutdown(); }
+
+  Status listen() {
+    SLUICE_ASSIGN_OR_RETURN(auto creds, credentials(config_.tls));
+    grpc::EnableDefaultHealthCheckService(true);
+    grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort(config_.listen, creds, &port_);
+    builder.SetMaxReceiveMessageSize(static_cast<int>(config_.max_request_bytes));
+    builder.SetMaxSendMessageSize(64 << 20);
+    builder.RegisterService(&topics_);
+    builder.RegisterService(&records_);
+    builder.RegisterService(&groups_);
+    grpc_ = builder.BuildAndStart();
+    if (grpc_ == nullptr || port_ == 0) {
+      return unavailable("cannot listen on '" + config_.listen +
+                         "': is the address valid and the port free? (--listen HOST:PORT)");
+    }
+    address_ = with_port(config_.listen, port_);
+    spdlog::info("sluice server listening on {} ({}{}), data in {}", address_,
+                 config_.tls.enabled() ? "TLS" : "plaintext",
+                 config_.auth_token.empty() ? "" : ", token required", config_.data_dir);
+    return Status();
+  }
+
+  std::string address() const override { return address_; }
+  int port() const override { return port_; }
+
+  void wait() override {
+    if (grpc_) grpc_->Wait();
+    std::unique_lock lock(closed_mu_);
+    closed_cv_.wait(lock, [&] { return closed_; });
+  }
+
+  void shutdown() override {
+    std::call_once(shutdown_once_, [&] {
+      spdlog::info("sluice server stopping");
+      if (grpc_) {
+        // Calls in flight get a moment to finish; open streams are cancelled after it.
+        grpc_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+      }
+      if (Status s = log_->close(); !s.ok()) spdlog::error("closing the log: {}", s.to_string());
+      {
+        std::lock_guard lock(closed_mu_);
+        closed_ = true;
+      }
+      closed_cv_.notify_all();
+      spdlog::info("sluice server stopped");
+    });
+  }
+
+  logstore::LogStore& log() override { return *log_; }
+
+ private:
+  ServerConfig config_;
+  std::unique_ptr<logstore::LogStore> log_;
+  CallGuard guard_;
+  TopicsService topics_;
+  RecordsService records_;
+  GroupsService groups_;
+  std::unique_ptr<grpc::Server> grpc_;
+  int port_ = 0;
+  std::string address_;
+  std::once_flag shutdown_once_;
+  std::mutex closed_mu_;
+  std::condition_variable closed_cv_;
+  bool closed_ = false;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Server>> Server::start(const ServerConfig& config) {
+  SLUICE_RETURN_IF_ERROR(config.validate());
+  logstore::OpenReport report;
+  auto log = logstore::LogStore::open({.data_dir = config.data_dir}, &report);
+  if (!log.ok()) return log.status().with_context("opening the log in " + config.data_dir);
+  if (!report.truncated.empty() || !report.corrupt.empty() || report.transactions_aborted > 0 ||
+      report.transactions_rolled_forward > 0) {
+    spdlog::warn(
+        "log recovery: {} torn tail(s) cut, {} corrupt segment(s) kept, {} open transaction(s) "
+        "aborted, {} rolled forward",
+        report.truncated.size(), report.corrupt.size(), report.transactions_aborted,
+        report.transactions_rolled_forward);
+  }
+  auto server = std::make_unique<ServerImpl>(config, std::move(*log));
+  SLUICE_RETURN_IF_ERROR(server->listen());
+  return std::unique_ptr<Server>(std::move(server));
+}
+
+}  // namespace sluice::server
