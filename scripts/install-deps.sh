@@ -11,7 +11,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev libyaml-cpp-dev
   libzstd-dev liblz4-dev librdkafka-dev prometheus-cpp-dev libasio-dev
-  graphviz
+  graphviz openssl
 )
 
 missing=()

@@ -27,7 +27,8 @@ grpc::Status CallGuard::authenticate(const grpc::ServerContext& context) const {
   }
   std::string_view value(it->second.data(), it->second.size());
   constexpr std::string_view kBearer = "Bearer ";
-  if (!value.starts_with(kBearer) || !equal_in_constant_time(value.substr(kBearer.size()), token_)) {
+  if (!value.starts_with(kBearer) ||
+      !equal_in_constant_time(value.substr(kBearer.size()), token_)) {
     return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
                         "the token does not match the server's: check --token / SLUICE_AUTH_TOKEN");
   }

@@ -11,7 +11,7 @@ namespace sluice::server {
 
 namespace {
 
-constexpr std::array<std::string_view, 7> kLogLevels = {"trace", "debug", "info",    "warn",
+constexpr std::array<std::string_view, 7> kLogLevels = {"trace", "debug",    "info", "warn",
                                                         "error", "critical", "off"};
 
 Result<int64_t> parse_positive(std::string_view name, std::string_view text) {
@@ -65,8 +65,7 @@ Status apply_node(const YAML::Node& node, const std::string& prefix, const std::
     if (value.IsMap()) {
       SLUICE_RETURN_IF_ERROR(apply_node(value, key + ".", path, c));
     } else if (value.IsScalar()) {
-      SLUICE_RETURN_IF_ERROR(
-          apply_setting(key, value.as<std::string>(), c).with_context(path));
+      SLUICE_RETURN_IF_ERROR(apply_setting(key, value.as<std::string>(), c).with_context(path));
     } else if (!value.IsNull()) {
       return invalid_argument(path + ": '" + key + "' must be a single value");
     }

@@ -35,8 +35,8 @@ grpc::Status GroupsService::CommitOffsets(grpc::ServerContext* context,
       auto ends = log_.partition_ends(tp);
       if (!ends.ok()) return to_grpc(ends.status());
       if (o.offset() > ends->high_watermark.offset().value()) {
-        return to_grpc(out_of_range("offset " + std::to_string(o.offset()) + " is past the end of " +
-                                    tp.to_string() + " (" +
+        return to_grpc(out_of_range("offset " + std::to_string(o.offset()) +
+                                    " is past the end of " + tp.to_string() + " (" +
                                     std::to_string(ends->high_watermark.offset().value()) + ")"));
       }
       offsets[tp] = {.offset = Offset(o.offset()), .metadata = o.metadata()};

@@ -98,8 +98,8 @@ Status from_grpc(const grpc::Status& status) {
       code = StatusCode::kInternal;
       break;
   }
-  return Status(code, std::string(grpc_code_name(status.error_code())) + ": " +
-                          status.error_message());
+  return Status(code,
+                std::string(grpc_code_name(status.error_code())) + ": " + status.error_message());
 }
 
 const char* grpc_code_name(grpc::StatusCode code) {

@@ -86,8 +86,8 @@ Status produce(logstore::LogStore& log, const v1::ProduceRequest& request,
     }
     SLUICE_ASSIGN_OR_RETURN(auto description, log.describe_topic(topic));
     const int32_t partitions = description.config.partitions;
-    const int32_t keyless = static_cast<int32_t>(keyless_round_robin.fetch_add(1) %
-                                                 static_cast<uint32_t>(partitions));
+    const int32_t keyless =
+        static_cast<int32_t>(keyless_round_robin.fetch_add(1) % static_cast<uint32_t>(partitions));
     for (const v1::Record& r : request.records()) {
       int32_t p = r.has_key() ? kafka_partition_for_key(r.key(), partitions) : keyless;
       SLUICE_RETURN_IF_ERROR(records.add(p, r));
@@ -184,8 +184,7 @@ void copy_record(const logstore::RecordView& r, int32_t partition, v1::FetchedRe
 grpc::Status RecordsService::Produce(grpc::ServerContext* context,
                                      const v1::ProduceRequest* request,
                                      v1::ProduceResponse* response) {
-  return guard_.run(context, "Produce",
-                    [&] { return to_grpc(produce(log_, *request, response)); });
+  return guard_.run(context, "Produce", [&] { return to_grpc(produce(log_, *request, response)); });
 }
 
 grpc::Status RecordsService::ProduceStream(grpc::ServerContext* context,
@@ -322,8 +321,8 @@ grpc::Status RecordsService::Fetch(grpc::ServerContext* context, const v1::Fetch
                                 .isolation = isolation,
                                 .max_wait_ms = std::min(max_wait_ms, 100)});
       if (!polled.ok()) return to_grpc(polled.status());
-      if (polled->batches.empty() && std::chrono::steady_clock::now() - started <
-                                         std::chrono::milliseconds(5)) {
+      if (polled->batches.empty() &&
+          std::chrono::steady_clock::now() - started < std::chrono::milliseconds(5)) {
         // Returned at once without data (an open transaction holds the stable end back).
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
       }
@@ -338,8 +337,8 @@ grpc::Status RecordsService::ListOffsets(grpc::ServerContext* context,
   return guard_.run(context, "ListOffsets", [&] {
     if (request->topic().empty()) return to_grpc(invalid_argument("the topic name is empty"));
     if (request->partition() < 0) {
-      return to_grpc(invalid_argument("partitions count from 0, not " +
-                                      std::to_string(request->partition())));
+      return to_grpc(
+          invalid_argument("partitions count from 0, not " + std::to_string(request->partition())));
     }
     TopicPartition tp{request->topic(), PartitionId(request->partition())};
     auto ends = log_.partition_ends(tp);

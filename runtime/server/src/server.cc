@@ -38,8 +38,7 @@ Result<std::shared_ptr<grpc::ServerCredentials>> credentials(const TlsFiles& tls
   options.pem_key_cert_pairs.push_back(std::move(pair));
   if (!tls.client_ca.empty()) {
     SLUICE_ASSIGN_OR_RETURN(options.pem_root_certs, read_file(tls.client_ca, "TLS client CA"));
-    options.client_certificate_request =
-        GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+    options.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
   }
   return grpc::SslServerCredentials(options);
 }
@@ -68,6 +67,8 @@ class ServerImpl final : public Server {
     grpc::EnableDefaultHealthCheckService(true);
     grpc::reflection::InitProtoReflectionServerBuilderPlugin();
     grpc::ServerBuilder builder;
+    // No SO_REUSEPORT: a second server on the same port must fail, not share it.
+    builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
     builder.AddListeningPort(config_.listen, creds, &port_);
     builder.SetMaxReceiveMessageSize(static_cast<int>(config_.max_request_bytes));
     builder.SetMaxSendMessageSize(64 << 20);

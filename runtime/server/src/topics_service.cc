@@ -27,9 +27,8 @@ grpc::Status describe_into(logstore::LogStore& log, const std::string& name,
     pd->set_log_start_offset(ends.log_start.value());
     pd->set_high_watermark(ends.high_watermark.offset().value());
     pd->set_last_stable_offset(ends.stable.offset().value());
-    pd->set_size_bytes(p < d->partition_bytes.size()
-                           ? static_cast<int64_t>(d->partition_bytes[p])
-                           : 0);
+    pd->set_size_bytes(p < d->partition_bytes.size() ? static_cast<int64_t>(d->partition_bytes[p])
+                                                     : 0);
   }
   for (const auto& [key, value] : d->config.to_map()) (*out->mutable_configs())[key] = value;
   return grpc::Status::OK;
@@ -50,8 +49,9 @@ grpc::Status TopicsService::CreateTopic(grpc::ServerContext* context,
     config.partitions = partitions;
     for (const auto& [key, value] : request->configs()) {
       if (key == "partitions") {
-        return to_grpc(invalid_argument("set the partition count with the partitions field "
-                                        "(--partitions N), not as a config"));
+        return to_grpc(
+            invalid_argument("set the partition count with the partitions field "
+                             "(--partitions N), not as a config"));
       }
       if (Status s = config.set(key, value); !s.ok()) return to_grpc(s);
     }

@@ -41,6 +41,9 @@ void add_client_flags(CLI::App& cmd, server::ClientOptions& options) {
                     "Client certificate (PEM) for servers that require one (env SLUICE_TLS_CERT)");
   group->add_option("--tls-key", options.tls_key,
                     "Key of the client certificate (PEM; env SLUICE_TLS_KEY)");
+  group->add_option("--tls-server-name", options.tls_server_name,
+                    "Name to check the server's certificate against, when it differs from the "
+                    "--server host (e.g. localhost for 127.0.0.1)");
 }
 
 std::unique_ptr<server::Connection> connect_or_exit(const server::ClientOptions& options) {
@@ -54,9 +57,9 @@ std::unique_ptr<server::Connection> connect_or_exit(const server::ClientOptions&
 
 int report_failure(const std::string& what, const grpc::Status& status,
                    const server::ClientOptions& options) {
-  std::string message = fmt::format("sluice: {}: {}: {}", what,
-                                    server::grpc_code_name(status.error_code()),
-                                    status.error_message());
+  std::string message =
+      fmt::format("sluice: {}: {}: {}", what, server::grpc_code_name(status.error_code()),
+                  status.error_message());
   if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
     message += fmt::format(
         "\n  is a server running at {}? Start one with `sluice serve`, or point --server "

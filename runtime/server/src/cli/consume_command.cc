@@ -48,9 +48,10 @@ Result<v1::StartPosition> parse_offset(const std::string& text) {
   } else if (number(text, n)) {
     p.set_offset(n);
   } else {
-    return invalid_argument("-o takes beginning, end, an offset, -<n> (the last n records) or "
-                            "s@<timestamp-ms>, not '" +
-                            text + "'");
+    return invalid_argument(
+        "-o takes beginning, end, an offset, -<n> (the last n records) or "
+        "s@<timestamp-ms>, not '" +
+        text + "'");
   }
   return p;
 }
@@ -166,8 +167,17 @@ class Formatter {
   }
 
  private:
-  enum class Field { kLiteral, kKey, kValue, kOffset, kPartition, kTimestamp, kTopic, kKeyLength,
-                     kValueLength };
+  enum class Field {
+    kLiteral,
+    kKey,
+    kValue,
+    kOffset,
+    kPartition,
+    kTimestamp,
+    kTopic,
+    kKeyLength,
+    kValueLength
+  };
   struct Part {
     Field field;
     std::string text;
@@ -215,8 +225,8 @@ int consume(const ConsumeFlags& f) {
     fo.set_group(f.group);
     fo.set_topic(f.topic);
     v1::FetchOffsetsResponse committed;
-    auto status = c->groups().FetchOffsets(c->context(std::chrono::seconds(10)).get(), fo,
-                                           &committed);
+    auto status =
+        c->groups().FetchOffsets(c->context(std::chrono::seconds(10)).get(), fo, &committed);
     if (!status.ok()) return report_failure("reading the offsets of " + f.group, status, f.client);
     for (const v1::GroupOffset& o : committed.offsets()) {
       (*request.mutable_offsets())[o.partition()] = o.offset();
@@ -255,7 +265,8 @@ int consume(const ConsumeFlags& f) {
     for (const v1::PartitionPosition& p : response.positions()) {
       positions[p.partition()] = p.next_offset();
     }
-    if (!f.group.empty() && std::chrono::steady_clock::now() - last_commit > std::chrono::seconds(1)) {
+    if (!f.group.empty() &&
+        std::chrono::steady_clock::now() - last_commit > std::chrono::seconds(1)) {
       std::fflush(stdout);
       if (auto s = commit(*c, f.group, f.topic, positions); !s.ok()) {
         exit = report_failure("committing offsets of " + f.group, s, f.client);

@@ -15,7 +15,7 @@ struct ProduceFlags {
   server::ClientOptions client;
   std::string topic;
   std::optional<int32_t> partition;
-  std::string key_delimiter;  // -K
+  std::string key_delimiter;             // -K
   std::optional<std::string> fixed_key;  // -k
   int batch = 1000;
   std::vector<std::string> files;

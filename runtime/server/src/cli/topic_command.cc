@@ -37,11 +37,10 @@ void print_description(const v1::TopicDescription& d) {
   std::printf("  %-9s %15s %15s %15s %15s\n", "Partition", "LogStart", "HighWatermark",
               "LastStable", "Bytes");
   for (const v1::PartitionDescription& p : d.partitions()) {
-    std::printf("  %-9d %15lld %15lld %15lld %15lld\n", p.partition(),
-                static_cast<long long>(p.log_start_offset()),
-                static_cast<long long>(p.high_watermark()),
-                static_cast<long long>(p.last_stable_offset()),
-                static_cast<long long>(p.size_bytes()));
+    std::printf(
+        "  %-9d %15lld %15lld %15lld %15lld\n", p.partition(),
+        static_cast<long long>(p.log_start_offset()), static_cast<long long>(p.high_watermark()),
+        static_cast<long long>(p.last_stable_offset()), static_cast<long long>(p.size_bytes()));
   }
   std::printf("  Configs:\n");
   std::map<std::string, std::string> sorted(d.configs().begin(), d.configs().end());

@@ -41,8 +41,8 @@ struct TlsFiles {
 struct ServerConfig {
   std::string data_dir = "sluice-data";
   std::string listen = std::string(kDefaultListen);  // host:port; port 0 picks a free one
-  std::string metrics_listen;                          // Prometheus endpoint; empty: off
-  std::string log_level = "info";  // trace, debug, info, warn, error, critical, off
+  std::string metrics_listen;                        // Prometheus endpoint; empty: off
+  std::string log_level = "info";               // trace, debug, info, warn, error, critical, off
   uint64_t memory_budget_bytes = 512ull << 20;  // RocksDB memory of every job together
   int64_t max_request_bytes = 16 << 20;         // larger requests get RESOURCE_EXHAUSTED
   TlsFiles tls;
