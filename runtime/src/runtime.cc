@@ -160,7 +160,9 @@ Status RuntimeImpl::start() {
                          .config = &config_,
                          .log = &log_,
                          .clock = config_.clock,
-                         .budget = state::StateMemoryBudget::create(config_.memory_budget_bytes)};
+                         .budget = config_.shared_memory_budget ? config_.shared_memory_budget
+                                                                : state::StateMemoryBudget::create(
+                                                                      config_.memory_budget_bytes)};
   for (const auto& st : topology_.subtopologies()) {
     for (int32_t p = 0; p < task_count(topology_, plan_, st.id); ++p) {
       tasks_.push_back(

@@ -2,7 +2,10 @@
 // act on, the server stays up, and no existing data changes.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <functional>
+#include <thread>
 
 #include "server_test_util.h"
 
@@ -68,6 +71,38 @@ class BadInputTest : public ServerFixture {
     return api().groups().CommitOffsets(api().context().get(), request, &response);
   }
 
+  grpc::Status submit_library(const std::string& name, const std::string& path,
+                              std::map<std::string, std::string> config = {}) {
+    v1::JobSpec spec;
+    spec.set_name(name);
+    spec.set_library_name(std::filesystem::path(path).filename().string());
+    spec.mutable_config()->insert(config.begin(), config.end());
+    return submit_job(spec, read_bytes(path));
+  }
+
+  grpc::Status submit_sample(const std::string& name, const std::string& sample,
+                             std::map<std::string, std::string> config = {}, bool replace = false) {
+    v1::JobSpec spec;
+    spec.set_name(name);
+    spec.set_sample(sample);
+    spec.set_replace(replace);
+    spec.mutable_config()->insert(config.begin(), config.end());
+    return submit_job(spec);
+  }
+
+  v1::JobState job_state(const std::string& name) {
+    v1::JobRequest r;
+    r.set_name(name);
+    v1::JobDescription d;
+    auto s = v1::Jobs::NewStub(api().channel())->DescribeJob(api().context().get(), r, &d);
+    return s.ok() ? d.summary().state() : v1::JOB_STATE_UNSPECIFIED;
+  }
+
+  static std::string read_bytes(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }
+
   // What the test compares before and after: every record of "orders" and the topic list.
   std::string snapshot() {
     std::string out;
@@ -78,6 +113,10 @@ class BadInputTest : public ServerFixture {
     v1::ListTopicsResponse list;
     EXPECT_TRUE(api().topics().ListTopics(api().context().get(), {}, &list).ok());
     for (const auto& t : list.topics()) out += "|" + t.name();
+    v1::ListJobsResponse jobs;
+    EXPECT_TRUE(
+        v1::Jobs::NewStub(api().channel())->ListJobs(api().context().get(), {}, &jobs).ok());
+    for (const auto& j : jobs.jobs()) out += "|job " + j.name() + " " + j.source();
     return out;
   }
 };
@@ -227,8 +266,58 @@ TEST_F(BadInputTest, EachBadRequestGetsTheRightStatusAndChangesNothing) {
          return api().groups().DescribeGroup(api().context().get(), r, &d);
        },
        G::NOT_FOUND, "nobody"},
+      {"submit a file that is not a shared library",
+       [&] {
+         v1::JobSpec spec;
+         spec.set_name("garbage");
+         spec.set_library_name("libgarbage.so");
+         return submit_job(spec, "this is not an ELF file at all");
+       },
+       G::INVALID_ARGUMENT, "cannot load job library"},
+      {"submit a library without the job symbols",
+       [&] { return submit_library("not-a-job", SLUICE_NOT_A_JOB); }, G::INVALID_ARGUMENT,
+       "SLUICE_JOB"},
+      {"submit a library built for another job ABI",
+       [&] { return submit_library("old-abi", SLUICE_WRONG_ABI_JOB); }, G::INVALID_ARGUMENT,
+       "rebuild the job"},
+      {"submit a library that crashes while loading",
+       [&] { return submit_library("crasher", SLUICE_CRASHING_JOB); }, G::INVALID_ARGUMENT,
+       "crashed the check process (signal 11"},
+      {"submit a job with a config value it refuses",
+       [&] {
+         return submit_library("bad-config", SLUICE_PAGE_VIEWS_JOB, {{"partitions", "x"}});
+       },
+       G::INVALID_ARGUMENT, "partitions='x' is not an integer"},
+      {"submit a job with 0 threads",
+       [&] {
+         return submit_sample("no-threads", "page-views", {{"threads", "0"}});
+       },
+       G::INVALID_ARGUMENT, "threads=0"},
+      {"submit an unknown sample", [&] { return submit_sample("x", "nexmark-q99"); }, G::NOT_FOUND,
+       "no sample 'nexmark-q99'"},
+      {"submit a job whose name has a '/'", [&] { return submit_sample("a/b", "page-views"); },
+       G::INVALID_ARGUMENT, "letters, digits"},
+      {"submit a job under a name in use", [&] { return submit_sample("views", "page-views"); },
+       G::ALREADY_EXISTS, "--replace"},
+      {"replace a job with one that would orphan its state",
+       [&] { return submit_sample("views", "sessions", {}, true); }, G::FAILED_PRECONDITION,
+       "--reset-state"},
+      {"describe an unknown job",
+       [&] {
+         v1::JobRequest r;
+         r.set_name("ghost");
+         v1::JobDescription d;
+         return v1::Jobs::NewStub(api().channel())->DescribeJob(api().context().get(), r, &d);
+       },
+       G::NOT_FOUND, "no job 'ghost'"},
   };
   ASSERT_GE(cases.size(), 20u);
+  // The job that the duplicate and orphaning cases collide with.
+  ASSERT_TRUE(submit_sample("views", "page-views", {{"partitions", "1"}}).ok());
+  for (int i = 0; i < 100 && job_state("views") != v1::RUNNING; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_EQ(job_state("views"), v1::RUNNING);
 
   const std::string before = snapshot();
   for (const BadRequest& c : cases) {

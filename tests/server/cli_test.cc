@@ -208,7 +208,7 @@ TEST_F(CliTest, ServeReadsItsConfigFileAndTheEnvironmentOverridesIt) {
       run_cli(dir_.path(), "topic create x --token from-env --server " + configured.address());
   EXPECT_EQ(token.exit_code, 0) << token.err;
   // The flag beat the file: the data went to from-flag.
-  EXPECT_TRUE(std::filesystem::exists(dir_ / "from-flag/topics/x"));
+  EXPECT_TRUE(std::filesystem::exists(dir_ / "from-flag/log/topics/x"));
 
   CliResult bad = run_cli(dir_.path(), "serve --log-level loud --data-dir " + (dir_ / "x"));
   EXPECT_EQ(bad.exit_code, 1);

@@ -11,6 +11,7 @@
 #include "assert_ok.h"
 #include "sluice/server/client.h"
 #include "sluice/server/server.h"
+#include "sluice/v1/jobs.grpc.pb.h"
 #include "temp_dir.h"
 
 namespace sluice::server::testing {
@@ -30,6 +31,7 @@ class ServerFixture : public ::testing::Test {
     server_.reset();
     config.data_dir = dir_ / "data";
     config.listen = "127.0.0.1:0";
+    config.cli = SLUICE_CLI;  // checks job libraries
     auto server = Server::start(config);
     ASSERT_OK(server.status());
     server_ = std::move(*server);
@@ -59,6 +61,25 @@ class ServerFixture : public ::testing::Test {
   grpc::Status produce(const v1::ProduceRequest& request, v1::ProduceResponse* response = nullptr) {
     v1::ProduceResponse ignored;
     return api().records().Produce(api().context().get(), request, response ? response : &ignored);
+  }
+
+  // Submits a job: `library` holds a library's bytes (spec names it), or is empty for a sample.
+  grpc::Status submit_job(const v1::JobSpec& spec, const std::string& library = "",
+                          v1::JobDescription* response = nullptr) {
+    v1::JobDescription ignored;
+    auto stub = v1::Jobs::NewStub(api().channel());
+    auto ctx = api().context(std::chrono::seconds(60));
+    auto writer = stub->SubmitJob(ctx.get(), response ? response : &ignored);
+    v1::SubmitJobRequest first;
+    *first.mutable_spec() = spec;
+    writer->Write(first);
+    if (!library.empty()) {
+      v1::SubmitJobRequest part;
+      part.set_library_chunk(library);
+      writer->Write(part);
+    }
+    writer->WritesDone();
+    return writer->Finish();
   }
 
   // Every record of `topic` from the beginning to the end, read-committed, in stream order.

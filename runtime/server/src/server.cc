@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <sstream>
@@ -52,15 +53,21 @@ std::string with_port(const std::string& listen, int port) {
 
 class ServerImpl final : public Server {
  public:
-  ServerImpl(const ServerConfig& config, std::unique_ptr<logstore::LogStore> log)
+  ServerImpl(const ServerConfig& config, std::unique_ptr<logstore::LogStore> log, std::string cli)
       : config_(config),
         log_(std::move(log)),
         guard_(config.auth_token),
+        jobs_(*log_, {.jobs_dir = config.data_dir + "/jobs",
+                      .cli = std::move(cli),
+                      .memory = state::StateMemoryBudget::create(config.memory_budget_bytes)}),
         topics_(*log_, guard_),
         records_(*log_, guard_),
-        groups_(*log_, guard_) {}
+        groups_(*log_, guard_),
+        jobs_service_(jobs_, guard_, 256ll << 20) {}
 
   ~ServerImpl() override { shutdown(); }
+
+  Status recover_jobs() { return jobs_.recover(); }
 
   Status listen() {
     SLUICE_ASSIGN_OR_RETURN(auto creds, credentials(config_.tls));
@@ -75,6 +82,7 @@ class ServerImpl final : public Server {
     builder.RegisterService(&topics_);
     builder.RegisterService(&records_);
     builder.RegisterService(&groups_);
+    builder.RegisterService(&jobs_service_);
     grpc_ = builder.BuildAndStart();
     if (grpc_ == nullptr || port_ == 0) {
       return unavailable("cannot listen on '" + config_.listen +
@@ -103,6 +111,7 @@ class ServerImpl final : public Server {
         // Calls in flight get a moment to finish; open streams are cancelled after it.
         grpc_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
       }
+      jobs_.shutdown();  // each job commits; they resume at the next start
       if (Status s = log_->close(); !s.ok()) spdlog::error("closing the log: {}", s.to_string());
       {
         std::lock_guard lock(closed_mu_);
@@ -119,9 +128,11 @@ class ServerImpl final : public Server {
   ServerConfig config_;
   std::unique_ptr<logstore::LogStore> log_;
   CallGuard guard_;
+  JobManager jobs_;
   TopicsService topics_;
   RecordsService records_;
   GroupsService groups_;
+  JobsService jobs_service_;
   std::unique_ptr<grpc::Server> grpc_;
   int port_ = 0;
   std::string address_;
@@ -135,9 +146,16 @@ class ServerImpl final : public Server {
 
 Result<std::unique_ptr<Server>> Server::start(const ServerConfig& config) {
   SLUICE_RETURN_IF_ERROR(config.validate());
+  std::string cli = config.cli;
+  if (cli.empty()) {
+    std::error_code ec;
+    cli = std::filesystem::read_symlink("/proc/self/exe", ec).string();
+    if (ec) return internal_error("cannot find this program's path to check job libraries");
+  }
   logstore::OpenReport report;
-  auto log = logstore::LogStore::open({.data_dir = config.data_dir}, &report);
-  if (!log.ok()) return log.status().with_context("opening the log in " + config.data_dir);
+  const std::string log_dir = config.data_dir + "/log";
+  auto log = logstore::LogStore::open({.data_dir = log_dir}, &report);
+  if (!log.ok()) return log.status().with_context("opening the log in " + log_dir);
   if (!report.truncated.empty() || !report.corrupt.empty() || report.transactions_aborted > 0 ||
       report.transactions_rolled_forward > 0) {
     spdlog::warn(
@@ -146,7 +164,9 @@ Result<std::unique_ptr<Server>> Server::start(const ServerConfig& config) {
         report.truncated.size(), report.corrupt.size(), report.transactions_aborted,
         report.transactions_rolled_forward);
   }
-  auto server = std::make_unique<ServerImpl>(config, std::move(*log));
+  auto server = std::make_unique<ServerImpl>(config, std::move(*log), std::move(cli));
+  // Jobs resume before the server takes calls.
+  SLUICE_RETURN_IF_ERROR(server->recover_jobs());
   SLUICE_RETURN_IF_ERROR(server->listen());
   return std::unique_ptr<Server>(std::move(server));
 }

@@ -6,8 +6,10 @@
 #pragma once
 
 #include "auth.h"
+#include "job_manager.h"
 #include "sluice/logstore/log_store.h"
 #include "sluice/v1/groups.grpc.pb.h"
+#include "sluice/v1/jobs.grpc.pb.h"
 #include "sluice/v1/records.grpc.pb.h"
 #include "sluice/v1/topics.grpc.pb.h"
 
@@ -70,6 +72,31 @@ class GroupsService final : public v1::Groups::Service {
  private:
   logstore::LogStore& log_;
   const CallGuard& guard_;
+};
+
+class JobsService final : public v1::Jobs::Service {
+ public:
+  JobsService(JobManager& jobs, const CallGuard& guard, int64_t max_library_bytes)
+      : jobs_(jobs), guard_(guard), max_library_bytes_(max_library_bytes) {}
+
+  grpc::Status SubmitJob(grpc::ServerContext* context,
+                         grpc::ServerReader<v1::SubmitJobRequest>* reader,
+                         v1::JobDescription* response) override;
+  grpc::Status ListJobs(grpc::ServerContext* context, const v1::ListJobsRequest* request,
+                        v1::ListJobsResponse* response) override;
+  grpc::Status DescribeJob(grpc::ServerContext* context, const v1::JobRequest* request,
+                           v1::JobDescription* response) override;
+  grpc::Status StopJob(grpc::ServerContext* context, const v1::JobRequest* request,
+                       v1::JobDescription* response) override;
+  grpc::Status RestartJob(grpc::ServerContext* context, const v1::JobRequest* request,
+                          v1::JobDescription* response) override;
+  grpc::Status DeleteJob(grpc::ServerContext* context, const v1::DeleteJobRequest* request,
+                         v1::DeleteJobResponse* response) override;
+
+ private:
+  JobManager& jobs_;
+  const CallGuard& guard_;
+  int64_t max_library_bytes_;
 };
 
 }  // namespace sluice::server

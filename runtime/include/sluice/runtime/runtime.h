@@ -67,6 +67,9 @@ struct RuntimeConfig {
   OffsetReset offset_reset = OffsetReset::kEarliest;
   // RocksDB block cache and memtables of every task of the runtime, all stores together.
   size_t memory_budget_bytes = 256 << 20;
+  // A budget shared with other runtimes of the process (a server's jobs), used instead of one
+  // of memory_budget_bytes.
+  std::shared_ptr<state::StateMemoryBudget> shared_memory_budget;
   // Record caches of all tasks together (split evenly between tasks); 0 disables caching.
   size_t record_cache_bytes = 10 << 20;
   // false: stores are kept in memory (still changelogged and restored).

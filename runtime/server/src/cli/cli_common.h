@@ -38,5 +38,6 @@ void add_topic_command(CLI::App& app);
 void add_produce_command(CLI::App& app);
 void add_consume_command(CLI::App& app);
 void add_group_command(CLI::App& app);
+void add_job_command(CLI::App& app);
 
 }  // namespace sluice::cli

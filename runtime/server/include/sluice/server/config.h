@@ -47,6 +47,9 @@ struct ServerConfig {
   int64_t max_request_bytes = 16 << 20;         // larger requests get RESOURCE_EXHAUSTED
   TlsFiles tls;
   std::string auth_token;  // when set, every call must carry "authorization: Bearer <token>"
+  // The `sluice` binary, run to check job libraries in a child process. Empty: this program
+  // (right for `sluice serve`; a program embedding the server sets it).
+  std::string cli;
 
   // Checks the values make sense together (TLS cert without key, a bad level, ...).
   Status validate() const;

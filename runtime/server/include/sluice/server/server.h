@@ -1,6 +1,7 @@
-// Server: the Sluice service. It owns the log (a LogStore in the data directory) and serves the
-// gRPC API (package sluice.v1: Topics, Records, Groups, plus gRPC health checking and
-// reflection) on one listening address.
+// Server: the Sluice service. It owns the log (a LogStore in `<data_dir>/log`) and the jobs
+// (`<data_dir>/jobs`), and serves the gRPC API (package sluice.v1: Topics, Records, Groups, Jobs,
+// plus gRPC health checking and reflection) on one listening address. Jobs that were running
+// when the server last stopped (cleanly or not) resume before it starts listening.
 //
 // Usage: `auto server = Server::start(config);` then `wait()` (returns after `shutdown()`,
 // which another thread or a signal handler's thread calls). The destructor shuts down.

@@ -1,0 +1,264 @@
+// `sluice job submit|list|describe|stop|restart|delete|validate`.
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include <fmt/core.h>
+
+#include "cli/cli_common.h"
+#include "job_library.h"
+#include "sluice/v1/jobs.grpc.pb.h"
+
+namespace sluice::cli {
+
+namespace {
+
+struct JobFlags {
+  server::ClientOptions client;
+  std::string library;
+  std::string sample;
+  std::string name;
+  std::vector<std::string> configs;
+  bool replace = false;
+  bool reset_state = false;
+  bool json = false;
+};
+
+Result<std::map<std::string, std::string>> parse_configs(const std::vector<std::string>& items) {
+  std::map<std::string, std::string> out;
+  for (const std::string& item : items) {
+    auto eq = item.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      return invalid_argument("--config takes key=value (e.g. threads=2), not '" + item + "'");
+    }
+    out[item.substr(0, eq)] = item.substr(eq + 1);
+  }
+  return out;
+}
+
+std::unique_ptr<v1::Jobs::Stub> jobs_stub(server::Connection& c) {
+  return v1::Jobs::NewStub(c.channel());
+}
+
+const char* state_name(v1::JobState s) {
+  switch (s) {
+    case v1::STARTING:
+      return "STARTING";
+    case v1::RESTORING:
+      return "RESTORING";
+    case v1::RUNNING:
+      return "RUNNING";
+    case v1::STOPPED:
+      return "STOPPED";
+    case v1::FAILED:
+      return "FAILED";
+    default:
+      return "UNKNOWN";
+  }
+}
+
+void print_description(const v1::JobDescription& d, bool with_topology) {
+  const v1::JobSummary& s = d.summary();
+  std::printf("Job: %s\tState: %s\tSource: %s\n", s.name().c_str(), state_name(s.state()),
+              s.source().c_str());
+  if (!s.error().empty()) std::printf("Error: %s\n", s.error().c_str());
+  if (!d.config().empty()) {
+    std::printf("Config:");
+    std::map<std::string, std::string> sorted(d.config().begin(), d.config().end());
+    for (const auto& [k, v] : sorted) std::printf(" %s=%s", k.c_str(), v.c_str());
+    std::printf("\n");
+  }
+  std::printf("Records processed: %lld\tLag: %lld\tCommits: %lld (avg %.1f ms)\n",
+              static_cast<long long>(d.records_processed()), static_cast<long long>(d.total_lag()),
+              static_cast<long long>(d.commits()), d.commit_latency_avg_ms());
+  for (const v1::TaskMetrics& t : d.tasks()) {
+    int64_t lag = 0;
+    for (const auto& in : t.inputs()) lag += in.lag();
+    std::printf("  Task %-6s thread %d %s records %lld lag %lld %.0f ns/record\n", t.id().c_str(),
+                t.thread(), t.restoring() ? "RESTORING" : "running  ",
+                static_cast<long long>(t.records_processed()), static_cast<long long>(lag),
+                t.process_ns_per_record());
+    for (const auto& r : t.restore()) {
+      if (!r.done()) {
+        std::printf("    restoring %s: %lld of ~%lld records, %.0f/s, ETA %.0f s\n",
+                    r.store().c_str(), static_cast<long long>(r.records()),
+                    static_cast<long long>(r.records_total()), r.records_per_s(), r.eta_s());
+      }
+    }
+    for (const auto& op : t.operators()) {
+      std::printf("    %-40s in %10lld out %10lld%s\n", op.name().c_str(),
+                  static_cast<long long>(op.records_in()), static_cast<long long>(op.records_out()),
+                  op.late_dropped() > 0 ? fmt::format(" late {}", op.late_dropped()).c_str() : "");
+    }
+    for (const auto& st : t.stores()) {
+      std::printf("    store %-34s ~%lld keys, %lld bytes on disk\n", st.name().c_str(),
+                  static_cast<long long>(st.estimated_keys()),
+                  static_cast<long long>(st.disk_bytes()));
+    }
+  }
+  if (with_topology) std::printf("%s", d.topology().c_str());
+}
+
+int submit(const JobFlags& f) {
+  auto configs = parse_configs(f.configs);
+  if (!configs.ok()) return report_failure("job submit", configs.status());
+  if (f.library.empty() == f.sample.empty()) {
+    return report_failure("job submit",
+                          invalid_argument("give a job library (LIB.so) or --sample NAME"));
+  }
+  v1::SubmitJobRequest first;
+  v1::JobSpec* spec = first.mutable_spec();
+  spec->mutable_config()->insert(configs->begin(), configs->end());
+  spec->set_replace(f.replace);
+  spec->set_reset_state(f.reset_state);
+  std::string library;
+  if (!f.sample.empty()) {
+    spec->set_sample(f.sample);
+    spec->set_name(f.name.empty() ? f.sample : f.name);
+  } else {
+    std::ifstream in(f.library, std::ios::binary);
+    if (!in) return report_failure("job submit", not_found("cannot read " + f.library));
+    library.assign(std::istreambuf_iterator<char>(in), {});
+    std::string file = std::filesystem::path(f.library).filename().string();
+    spec->set_library_name(file);
+    std::string stem = std::filesystem::path(f.library).stem().string();
+    if (stem.starts_with("lib")) stem = stem.substr(3);
+    spec->set_name(f.name.empty() ? stem : f.name);
+  }
+  auto c = connect_or_exit(f.client);
+  auto ctx = c->context();
+  v1::JobDescription response;
+  auto stub = jobs_stub(*c);
+  auto writer = stub->SubmitJob(ctx.get(), &response);
+  bool open = writer->Write(first);
+  constexpr size_t kChunk = 1 << 20;
+  for (size_t at = 0; open && at < library.size(); at += kChunk) {
+    v1::SubmitJobRequest part;
+    part.set_library_chunk(library.substr(at, kChunk));
+    open = writer->Write(part);
+  }
+  writer->WritesDone();
+  grpc::Status status = writer->Finish();
+  if (!status.ok()) return report_failure("job submit " + spec->name(), status, f.client);
+  std::printf("Submitted job %s (%s)\n", response.summary().name().c_str(),
+              state_name(response.summary().state()));
+  return 0;
+}
+
+int list(const JobFlags& f) {
+  auto c = connect_or_exit(f.client);
+  v1::ListJobsResponse response;
+  auto status = jobs_stub(*c)->ListJobs(c->context().get(), {}, &response);
+  if (!status.ok()) return report_failure("job list", status, f.client);
+  for (const auto& j : response.jobs()) {
+    std::printf("%s\t%s\t%s%s\n", j.name().c_str(), state_name(j.state()), j.source().c_str(),
+                j.error().empty() ? "" : ("\t" + j.error()).c_str());
+  }
+  return 0;
+}
+
+using JobCall = grpc::Status (v1::Jobs::Stub::*)(grpc::ClientContext*, const v1::JobRequest&,
+                                                 v1::JobDescription*);
+
+int on_job(const JobFlags& f, const char* verb, JobCall call, bool with_topology) {
+  auto c = connect_or_exit(f.client);
+  v1::JobRequest request;
+  request.set_name(f.name);
+  v1::JobDescription response;
+  auto stub = jobs_stub(*c);
+  auto status = ((*stub).*call)(c->context().get(), request, &response);
+  if (!status.ok())
+    return report_failure(std::string("job ") + verb + " " + f.name, status, f.client);
+  print_description(response, with_topology);
+  return 0;
+}
+
+int remove(const JobFlags& f) {
+  auto c = connect_or_exit(f.client);
+  v1::DeleteJobRequest request;
+  request.set_name(f.name);
+  request.set_reset_state(f.reset_state);
+  v1::DeleteJobResponse response;
+  auto status = jobs_stub(*c)->DeleteJob(c->context().get(), request, &response);
+  if (!status.ok()) return report_failure("job delete " + f.name, status, f.client);
+  std::printf("Deleted job %s%s\n", f.name.c_str(), f.reset_state ? " and its state" : "");
+  return 0;
+}
+
+int validate(const JobFlags& f) {
+  auto configs = parse_configs(f.configs);
+  if (!configs.ok()) return report_failure("job validate", configs.status());
+  auto check = server::check_job_in_process(f.library, dsl::JobConfig(*configs));
+  if (f.json) {
+    std::printf("%s\n", server::job_check_to_json(check).c_str());
+    return check.ok() ? 0 : kExitFailed;
+  }
+  if (!check.ok()) return report_failure("job validate " + f.library, check.status());
+  std::printf("%s is a valid job (ABI %d)\n", f.library.c_str(), dsl::kJobAbiVersion);
+  for (const auto& [topic, partitions] : check->topics) {
+    std::printf("  topic %s: %d partition(s), created when missing\n", topic.c_str(), partitions);
+  }
+  std::printf("%s", check->topology.c_str());
+  return 0;
+}
+
+}  // namespace
+
+void add_job_command(CLI::App& app) {
+  auto f = std::make_shared<JobFlags>();
+  CLI::App* job = app.add_subcommand("job", "Submit, inspect and control jobs on the server");
+  job->require_subcommand(1);
+
+  CLI::App* s = job->add_subcommand(
+      "submit",
+      "Run a job: a library built with sluice_add_job, or a built-in sample.\n"
+      "The server checks the library in a child process first. Runtime keys in --config:\n"
+      "threads, commit.interval.ms, processing.guarantee (exactly_once|at_least_once),\n"
+      "offset.reset (earliest|latest); the others go to the job.");
+  s->add_option("library", f->library, "Job library (lib<name>.so)");
+  s->add_option("--sample", f->sample, "A built-in sample instead: page-views, sessions");
+  s->add_option("--name", f->name, "Job name (default: the library's or sample's name)");
+  s->add_option("-c,--config", f->configs, "key=value, repeatable");
+  s->add_flag("--replace", f->replace, "Replace the job of the same name (its state is kept)");
+  s->add_flag("--reset-state", f->reset_state,
+              "With --replace: delete the old job's state and internal topics, start over");
+  add_client_flags(*s, f->client);
+  s->callback([f] { exit_code() = submit(*f); });
+
+  CLI::App* l = job->add_subcommand("list", "List jobs with their states");
+  add_client_flags(*l, f->client);
+  l->callback([f] { exit_code() = list(*f); });
+
+  CLI::App* d = job->add_subcommand(
+      "describe", "A job's state, metrics per task and operator, restore progress and topology");
+  d->add_option("name", f->name, "Job name")->required();
+  add_client_flags(*d, f->client);
+  d->callback([f] { exit_code() = on_job(*f, "describe", &v1::Jobs::Stub::DescribeJob, true); });
+
+  CLI::App* st = job->add_subcommand("stop", "Commit and stop a job (restart resumes it)");
+  st->add_option("name", f->name, "Job name")->required();
+  add_client_flags(*st, f->client);
+  st->callback([f] { exit_code() = on_job(*f, "stop", &v1::Jobs::Stub::StopJob, false); });
+
+  CLI::App* r = job->add_subcommand("restart", "Stop (if running) and start a job again");
+  r->add_option("name", f->name, "Job name")->required();
+  add_client_flags(*r, f->client);
+  r->callback([f] { exit_code() = on_job(*f, "restart", &v1::Jobs::Stub::RestartJob, false); });
+
+  CLI::App* del = job->add_subcommand("delete", "Stop a job and forget it");
+  del->add_option("name", f->name, "Job name")->required();
+  del->add_flag("--reset-state", f->reset_state,
+                "Also delete its state, changelogs and repartition topics");
+  add_client_flags(*del, f->client);
+  del->callback([f] { exit_code() = remove(*f); });
+
+  CLI::App* v = job->add_subcommand(
+      "validate", "Load a job library here and build its topology, without a server");
+  v->add_option("library", f->library, "Job library (lib<name>.so)")->required();
+  v->add_option("-c,--config", f->configs, "key=value, repeatable");
+  v->add_flag("--json", f->json, "Print the result as JSON (what the server reads)");
+  v->callback([f] { exit_code() = validate(*f); });
+}
+
+}  // namespace sluice::cli

@@ -1,0 +1,66 @@
+#include "sluice/samples/catalog.h"
+
+#include "sluice/samples/page_views.h"
+#include "sluice/samples/sessions.h"
+
+namespace sluice::samples {
+
+namespace {
+
+Result<int32_t> partitions(const dsl::JobConfig& config) {
+  SLUICE_ASSIGN_OR_RETURN(int64_t n, config.get_int("partitions", 4));
+  if (n < 1 || n > 1024) {
+    return invalid_argument("config partitions=" + std::to_string(n) + " must be 1 to 1024");
+  }
+  return static_cast<int32_t>(n);
+}
+
+Status check_keys(const dsl::JobConfig& config) {
+  for (const auto& [key, value] : config.values()) {
+    if (key != "partitions") {
+      return invalid_argument("unknown config key '" + key + "' (this sample takes partitions)");
+    }
+  }
+  return Status();
+}
+
+}  // namespace
+
+Result<dsl::JobDefinition> page_views_job(const dsl::JobConfig& config) {
+  SLUICE_RETURN_IF_ERROR(check_keys(config));
+  SLUICE_ASSIGN_OR_RETURN(int32_t n, partitions(config));
+  SLUICE_ASSIGN_OR_RETURN(auto topology, page_views_topology());
+  return dsl::JobDefinition{.topology = std::move(topology),
+                            .topics = {{kPageViewsTopic, n}, {kViewsPerPageTopic, n}}};
+}
+
+Result<dsl::JobDefinition> sessions_job(const dsl::JobConfig& config) {
+  SLUICE_RETURN_IF_ERROR(check_keys(config));
+  SLUICE_ASSIGN_OR_RETURN(int32_t n, partitions(config));
+  SLUICE_ASSIGN_OR_RETURN(auto topology, sessions_topology());
+  return dsl::JobDefinition{.topology = std::move(topology),
+                            .topics = {{kActivityTopic, n}, {kSessionsTopic, n}}};
+}
+
+const std::vector<SampleJob>& sample_jobs() {
+  static const std::vector<SampleJob> jobs = {
+      {"page-views",
+       "views per page per 1-minute tumbling window, bots filtered out (page-views -> "
+       "page-views-per-minute)",
+       &page_views_job},
+      {"sessions",
+       "user sessions with a 30-minute inactivity gap: length and events per session (activity "
+       "-> user-sessions)",
+       &sessions_job},
+  };
+  return jobs;
+}
+
+const SampleJob* find_sample(std::string_view name) {
+  for (const SampleJob& job : sample_jobs()) {
+    if (job.name == name) return &job;
+  }
+  return nullptr;
+}
+
+}  // namespace sluice::samples
