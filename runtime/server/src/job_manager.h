@@ -74,6 +74,8 @@ class JobManager {
     runtime::RuntimeMetrics metrics;
   };
   std::vector<JobMetrics> metrics();
+  // The RocksDB memory all jobs share, and its cap.
+  state::MemoryUsage memory_usage() const { return options_.memory->usage(); }
 
  private:
   struct Job {

@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include "auth.h"
+#include "metrics.h"
 #include "services.h"
 
 namespace sluice::server {
@@ -89,6 +90,13 @@ class ServerImpl final : public Server {
                          "': is the address valid and the port free? (--listen HOST:PORT)");
     }
     address_ = with_port(config_.listen, port_);
+    if (!config_.metrics_listen.empty()) {
+      metrics_ = std::make_shared<ServerMetrics>(*log_, jobs_);
+      SLUICE_ASSIGN_OR_RETURN(exposer_, expose_metrics(config_.metrics_listen, metrics_));
+      auto ports = exposer_->GetListeningPorts();
+      metrics_address_ = with_port(config_.metrics_listen, ports.empty() ? 0 : ports[0]);
+      spdlog::info("metrics at http://{}/metrics", metrics_address_);
+    }
     spdlog::info("sluice server listening on {} ({}{}), data in {}", address_,
                  config_.tls.enabled() ? "TLS" : "plaintext",
                  config_.auth_token.empty() ? "" : ", token required", config_.data_dir);
@@ -96,6 +104,7 @@ class ServerImpl final : public Server {
   }
 
   std::string address() const override { return address_; }
+  std::string metrics_address() const override { return metrics_address_; }
   int port() const override { return port_; }
 
   void wait() override {
@@ -111,6 +120,9 @@ class ServerImpl final : public Server {
         // Calls in flight get a moment to finish; open streams are cancelled after it.
         grpc_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
       }
+      spdlog::debug("gRPC calls finished");
+      exposer_.reset();
+      spdlog::debug("metrics endpoint closed");
       jobs_.shutdown();  // each job commits; they resume at the next start
       if (Status s = log_->close(); !s.ok()) spdlog::error("closing the log: {}", s.to_string());
       {
@@ -134,6 +146,9 @@ class ServerImpl final : public Server {
   GroupsService groups_;
   JobsService jobs_service_;
   std::unique_ptr<grpc::Server> grpc_;
+  std::shared_ptr<ServerMetrics> metrics_;
+  std::unique_ptr<prometheus::Exposer> exposer_;
+  std::string metrics_address_;
   int port_ = 0;
   std::string address_;
   std::once_flag shutdown_once_;

@@ -29,6 +29,8 @@ class Server {
   // "127.0.0.1:7070": the address with the port actually bound.
   virtual std::string address() const = 0;
   virtual int port() const = 0;
+  // "127.0.0.1:9464" when the Prometheus endpoint is on (ServerConfig::metrics_listen), else "".
+  virtual std::string metrics_address() const = 0;
 
   // Blocks until shutdown() has stopped the server.
   virtual void wait() = 0;
