@@ -15,5 +15,7 @@ echo "== log append and read (end to end, against write()/pread() in the same ru
 "$build/bench/log_append_bench" --dir "$build/bench-data/log" --out "$results/log_append.json"
 echo "== runtime (end to end, against a hand-written loop over the logstore API in the same run)"
 "$build/bench/runtime_bench" --dir "$build/bench-data/runtime" --out "$results/runtime.json"
+echo "== server (gRPC produce from a client process, against in-process appends in the same run)"
+"$build/bench/server_bench" --dir "$build/bench-data/server" --out "$results/server.json"
 echo "results in $results:"
 ls -1 "$results"

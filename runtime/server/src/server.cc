@@ -77,6 +77,9 @@ class ServerImpl final : public Server {
     grpc::ServerBuilder builder;
     // No SO_REUSEPORT: a second server on the same port must fail, not share it.
     builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+    // A stream window of a few requests, so a producer streaming 100 KB requests is not held
+    // back by window updates.
+    builder.AddChannelArgument(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 8 << 20);
     builder.AddListeningPort(config_.listen, creds, &port_);
     builder.SetMaxReceiveMessageSize(static_cast<int>(config_.max_request_bytes));
     builder.SetMaxSendMessageSize(64 << 20);
