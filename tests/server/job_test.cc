@@ -151,10 +151,27 @@ TEST_F(JobTest, ASubmittedJobLibraryRunsIsDescribedAndStops) {
   EXPECT_NE(described.out.find("State: RUNNING"), std::string::npos) << described.out;
   EXPECT_NE(described.out.find("drop-bots"), std::string::npos) << described.out;
 
+  // Interactive queries: a page's windows, straight from the running job's store.
+  const std::string page = oracle_.begin()->first.second;
+  std::string want;
+  for (const auto& [key, count] : oracle_) {
+    if (key.second == page) want += std::to_string(key.first) + "\t" + std::to_string(count) + "\n";
+  }
+  CliResult windows =
+      cli("job query views views-per-page '" + page + "' --window-from 0 --value-format int64");
+  ASSERT_EQ(windows.exit_code, 0) << windows.err;
+  EXPECT_EQ(windows.out, want);
+  CliResult wrong_kind = cli("job query views views-per-page '" + page + "'");
+  EXPECT_NE(wrong_kind.err.find("INVALID_ARGUMENT"), std::string::npos) << wrong_kind.err;
+  CliResult no_store = cli("job query views nope x");
+  EXPECT_NE(no_store.err.find("its stores: views-per-page"), std::string::npos) << no_store.err;
+
   CliResult stopped = cli("job stop views");
   ASSERT_EQ(stopped.exit_code, 0) << stopped.err;
   EXPECT_NE(stopped.out.find("State: STOPPED"), std::string::npos) << stopped.out;
   EXPECT_EQ(cli("job list").out, "views\tSTOPPED\tlibrary libpage_views_job.so\n");
+  EXPECT_NE(cli("job query views views-per-page x --window-from 0").err.find("not running"),
+            std::string::npos);
 
   // Stopped jobs stay stopped across a restart; restart resumes from the checkpoints.
   server_->stop(SIGTERM);

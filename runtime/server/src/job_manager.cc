@@ -6,6 +6,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "sluice/operators/typed_store.h"
 #include "sluice/samples/catalog.h"
 
 namespace sluice::server {
@@ -421,6 +422,95 @@ Status JobManager::remove(const std::string& name, bool reset) {
   if (ec) return io_error("cannot delete " + job_dir(name) + ": " + ec.message());
   spdlog::info("job '{}' deleted{}", name, reset ? " with its state" : "");
   return Status();
+}
+
+Result<v1::QueryStoreResponse> JobManager::query(const v1::QueryStoreRequest& request) {
+  MutexLock lock(mu_);
+  auto it = jobs_.find(request.job());
+  if (it == jobs_.end()) {
+    return not_found("there is no job '" + request.job() + "' (see `sluice job list`)");
+  }
+  runtime::Runtime* rt = it->second->runtime.get();
+  if (rt == nullptr || rt->status().state != runtime::RuntimeState::kRunning) {
+    return failed_precondition("job '" + request.job() +
+                               "' is not running: its stores answer queries while it runs "
+                               "(sluice job restart " +
+                               request.job() + ")");
+  }
+  const state::StoreSpec* spec = rt->topology().find_store(request.store());
+  if (spec == nullptr) {
+    std::string names;
+    for (const auto& s : rt->topology().stores()) names += (names.empty() ? "" : ", ") + s.name;
+    return not_found("job '" + request.job() + "' has no store '" + request.store() +
+                     "' (its stores: " + (names.empty() ? "none" : names) + ")");
+  }
+  // Keys and values as raw bytes: the std::string serde is the identity.
+  using Raw = std::string;
+  auto each = [&](const std::function<Status(const operators::TaskStore&)>& fn) {
+    return rt->for_each_store(request.store(),
+                              [&fn](const runtime::StoreAccess& a) { return fn(a); });
+  };
+  v1::QueryStoreResponse response;
+  const bool windowed = spec->kind == state::StoreKind::kWindow;
+  const bool key_value = spec->kind == state::StoreKind::kKeyValue;
+  response.set_kind(key_value ? "key-value" : windowed ? "window" : "session");
+  switch (request.query_case()) {
+    case v1::QueryStoreRequest::kKey: {
+      if (!key_value) {
+        return invalid_argument("store '" + request.store() + "' is a " + response.kind() +
+                                " store: ask for a key's windows (--window-from/--window-to)");
+      }
+      SLUICE_ASSIGN_OR_RETURN(auto value, (operators::query_key<Raw, Raw>(each, request.key())));
+      if (value) {
+        v1::StoreEntry* e = response.add_entries();
+        e->set_key(request.key());
+        e->set_value(std::move(*value));
+      }
+      break;
+    }
+    case v1::QueryStoreRequest::kRange: {
+      if (!key_value) {
+        return invalid_argument("store '" + request.store() + "' is a " + response.kind() +
+                                " store: ranges of keys are for key-value stores");
+      }
+      const v1::KeyRange& r = request.range();
+      std::optional<Raw> from, to;
+      if (r.has_from()) from = r.from();
+      if (r.has_to()) to = r.to();
+      SLUICE_ASSIGN_OR_RETURN(auto entries, (operators::query_key_range<Raw, Raw>(each, from, to)));
+      const size_t limit = r.limit() > 0 ? static_cast<size_t>(r.limit()) : 10'000;
+      for (auto& [k, v] : entries) {
+        if (static_cast<size_t>(response.entries_size()) == limit) {
+          response.set_truncated(true);
+          break;
+        }
+        v1::StoreEntry* e = response.add_entries();
+        e->set_key(std::move(k));
+        e->set_value(std::move(v));
+      }
+      break;
+    }
+    case v1::QueryStoreRequest::kWindows: {
+      if (!windowed) {
+        return invalid_argument("store '" + request.store() + "' is a " + response.kind() +
+                                " store: windows are for window stores");
+      }
+      const v1::WindowRange& w = request.windows();
+      SLUICE_ASSIGN_OR_RETURN(auto windows,
+                              (operators::query_key_windows<Raw, Raw>(
+                                  each, w.key(), Timestamp(w.from_ms()), Timestamp(w.to_ms()))));
+      for (auto& [start, v] : windows) {
+        v1::StoreEntry* e = response.add_entries();
+        e->set_key(w.key());
+        e->set_value(std::move(v));
+        e->set_window_start_ms(start.value());
+      }
+      break;
+    }
+    case v1::QueryStoreRequest::QUERY_NOT_SET:
+      return invalid_argument("a store query asks for a key, a range or a key's windows");
+  }
+  return response;
 }
 
 void JobManager::shutdown() {

@@ -62,6 +62,7 @@ class JobManager {
   Result<v1::JobDescription> stop(const std::string& name);
   Result<v1::JobDescription> restart(const std::string& name);
   Status remove(const std::string& name, bool reset_state);
+  Result<v1::QueryStoreResponse> query(const v1::QueryStoreRequest& request);
 
   // Stops every job (each commits); their persisted state says they should run, so the next
   // start resumes them.

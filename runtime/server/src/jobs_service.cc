@@ -75,4 +75,10 @@ grpc::Status JobsService::DeleteJob(grpc::ServerContext* context,
                     [&] { return to_grpc(jobs_.remove(request->name(), request->reset_state())); });
 }
 
+grpc::Status JobsService::QueryStore(grpc::ServerContext* context,
+                                     const v1::QueryStoreRequest* request,
+                                     v1::QueryStoreResponse* response) {
+  return guard_.run(context, "QueryStore", [&] { return reply(jobs_.query(*request), response); });
+}
+
 }  // namespace sluice::server

@@ -76,8 +76,8 @@ std::vector<MetricFamily> ServerMetrics::Collect() const {
               static_cast<double>(ends.log_start.value()));
       f.gauge("sluice_partition_high_watermark", "End of what readers see", l,
               static_cast<double>(ends.high_watermark.offset().value()));
-      f.gauge("sluice_partition_last_stable_offset", "End of what read-committed readers see",
-              l, static_cast<double>(ends.stable.offset().value()));
+      f.gauge("sluice_partition_last_stable_offset", "End of what read-committed readers see", l,
+              static_cast<double>(ends.stable.offset().value()));
       if (p < d->partition_bytes.size()) {
         f.gauge("sluice_partition_size_bytes", "Bytes on disk", l,
                 static_cast<double>(d->partition_bytes[p]));
@@ -88,7 +88,8 @@ std::vector<MetricFamily> ServerMetrics::Collect() const {
     auto offsets = log_.group_offsets(group);
     if (!offsets.ok()) continue;
     for (const auto& [tp, committed] : *offsets) {
-      Labels l = {{"group", group}, {"topic", tp.topic},
+      Labels l = {{"group", group},
+                  {"topic", tp.topic},
                   {"partition", std::to_string(tp.partition.value())}};
       f.gauge("sluice_group_committed_offset", "The group's committed position", l,
               static_cast<double>(committed.offset.value()));
@@ -104,8 +105,8 @@ std::vector<MetricFamily> ServerMetrics::Collect() const {
   for (const JobManager::JobMetrics& job : jobs_.metrics()) {
     const std::string& name = job.name;
     for (v1::JobState s : {v1::STARTING, v1::RESTORING, v1::RUNNING, v1::STOPPED, v1::FAILED}) {
-      f.gauge("sluice_job_state", "1 for the job's current state", {{"job", name},
-              {"state", state_label(s)}}, job.state == s ? 1 : 0);
+      f.gauge("sluice_job_state", "1 for the job's current state",
+              {{"job", name}, {"state", state_label(s)}}, job.state == s ? 1 : 0);
     }
     const runtime::RuntimeMetrics& m = job.metrics;
     int64_t records = 0;
@@ -120,7 +121,9 @@ std::vector<MetricFamily> ServerMetrics::Collect() const {
               t.restoring ? 1 : 0);
       for (const runtime::InputLag& in : t.inputs) {
         f.gauge("sluice_task_input_lag", "Records of an input partition not yet processed",
-                {{"job", name}, {"task", t.id}, {"topic", in.partition.topic},
+                {{"job", name},
+                 {"task", t.id},
+                 {"topic", in.partition.topic},
                  {"partition", std::to_string(in.partition.partition.value())}},
                 static_cast<double>(in.lag()));
       }

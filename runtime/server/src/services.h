@@ -92,6 +92,8 @@ class JobsService final : public v1::Jobs::Service {
                           v1::JobDescription* response) override;
   grpc::Status DeleteJob(grpc::ServerContext* context, const v1::DeleteJobRequest* request,
                          v1::DeleteJobResponse* response) override;
+  grpc::Status QueryStore(grpc::ServerContext* context, const v1::QueryStoreRequest* request,
+                          v1::QueryStoreResponse* response) override;
 
  private:
   JobManager& jobs_;

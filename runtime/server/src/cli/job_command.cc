@@ -1,5 +1,7 @@
 // `sluice job submit|list|describe|stop|restart|delete|validate`.
+#include <charconv>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -8,6 +10,7 @@
 
 #include "cli/cli_common.h"
 #include "job_library.h"
+#include "sluice/base/bytes.h"
 #include "sluice/v1/jobs.grpc.pb.h"
 
 namespace sluice::cli {
@@ -16,6 +19,12 @@ namespace {
 
 struct JobFlags {
   server::ClientOptions client;
+  std::string store;
+  std::optional<std::string> key, from, to;
+  std::optional<int64_t> window_from, window_to;
+  std::string key_format = "string";
+  std::string value_format = "string";
+  int limit = 0;
   std::string library;
   std::string sample;
   std::string name;
@@ -186,6 +195,119 @@ int remove(const JobFlags& f) {
   return 0;
 }
 
+// Keys typed on the command line, as the job's serde writes them.
+Result<std::string> encode_key(const std::string& text, const std::string& format) {
+  if (format == "string") return text;
+  if (format == "int64" || format == "int32") {
+    int64_t n = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+    if (ec != std::errc() || end != text.data() + text.size()) {
+      return invalid_argument("key '" + text + "' is not an integer (--key-format " + format + ")");
+    }
+    Bytes out;
+    if (format == "int64") {
+      append_be<int64_t>(out, n);
+    } else {
+      append_be<int32_t>(out, static_cast<int32_t>(n));
+    }
+    return out;
+  }
+  if (format == "hex") {
+    if (text.size() % 2 != 0) return invalid_argument("a hex key has an even number of digits");
+    std::string out;
+    for (size_t i = 0; i < text.size(); i += 2) {
+      out += static_cast<char>(std::stoi(text.substr(i, 2), nullptr, 16));
+    }
+    return out;
+  }
+  return invalid_argument("--key-format is string, int64, int32 or hex, not " + format);
+}
+
+std::string hex(const std::string& bytes) {
+  std::string out;
+  for (unsigned char c : bytes) out += fmt::format("{:02x}", c);
+  return out;
+}
+
+// Stored bytes, shown as `format` says.
+std::string show(const std::string& bytes, const std::string& format) {
+  if (format == "int64" && bytes.size() == 8) return std::to_string(load_be<int64_t>(bytes.data()));
+  if (format == "int32" && bytes.size() == 4) return std::to_string(load_be<int32_t>(bytes.data()));
+  if (format == "double" && bytes.size() == 8) {
+    uint64_t bits = load_be<uint64_t>(bytes.data());
+    double d;
+    std::memcpy(&d, &bits, sizeof d);
+    return fmt::format("{}", d);
+  }
+  if (format == "hex" || (format != "string" && format != "json")) return hex(bytes);
+  return bytes;
+}
+
+int query(const JobFlags& f) {
+  v1::QueryStoreRequest request;
+  request.set_job(f.name);
+  request.set_store(f.store);
+  auto key = [&](const std::string& text) -> std::optional<std::string> {
+    auto k = encode_key(text, f.key_format);
+    if (!k.ok()) {
+      report_failure("job query", k.status());
+      return std::nullopt;
+    }
+    return *k;
+  };
+  if (f.window_from || f.window_to) {
+    if (!f.key) {
+      return report_failure("job query", invalid_argument("a window query needs a KEY"));
+    }
+    auto k = key(*f.key);
+    if (!k) return kExitFailed;
+    request.mutable_windows()->set_key(*k);
+    request.mutable_windows()->set_from_ms(f.window_from.value_or(0));
+    request.mutable_windows()->set_to_ms(f.window_to.value_or(INT64_MAX));
+  } else if (f.key) {
+    auto k = key(*f.key);
+    if (!k) return kExitFailed;
+    request.set_key(*k);
+  } else {
+    v1::KeyRange* range = request.mutable_range();
+    if (f.from) {
+      auto k = key(*f.from);
+      if (!k) return kExitFailed;
+      range->set_from(*k);
+    }
+    if (f.to) {
+      auto k = key(*f.to);
+      if (!k) return kExitFailed;
+      range->set_to(*k);
+    }
+    range->set_limit(f.limit);
+  }
+  auto c = connect_or_exit(f.client);
+  v1::QueryStoreResponse response;
+  auto status = jobs_stub(*c)->QueryStore(c->context().get(), request, &response);
+  if (!status.ok()) {
+    return report_failure("job query " + f.name + " " + f.store, status, f.client);
+  }
+  if (request.query_case() == v1::QueryStoreRequest::kKey && response.entries_size() == 0) {
+    std::fprintf(stderr, "sluice: no value for that key in %s\n", f.store.c_str());
+    return kExitFailed;
+  }
+  const std::string key_format = f.key_format == "string" ? "string" : f.key_format;
+  for (const v1::StoreEntry& e : response.entries()) {
+    if (request.query_case() == v1::QueryStoreRequest::kWindows) {
+      std::printf("%lld\t%s\n", static_cast<long long>(e.window_start_ms()),
+                  show(e.value(), f.value_format).c_str());
+    } else {
+      std::printf("%s\t%s\n", show(e.key(), key_format).c_str(),
+                  show(e.value(), f.value_format).c_str());
+    }
+  }
+  if (response.truncated()) {
+    std::fprintf(stderr, "sluice: stopped at %d entries (--limit)\n", response.entries_size());
+  }
+  return 0;
+}
+
 int validate(const JobFlags& f) {
   auto configs = parse_configs(f.configs);
   if (!configs.ok()) return report_failure("job validate", configs.status());
@@ -252,6 +374,25 @@ void add_job_command(CLI::App& app) {
                 "Also delete its state, changelogs and repartition topics");
   add_client_flags(*del, f->client);
   del->callback([f] { exit_code() = remove(*f); });
+
+  CLI::App* q = job->add_subcommand(
+      "query",
+      "Read a running job's store: a KEY's value, a range of keys (no KEY), or a KEY's windows\n"
+      "(--window-from/--window-to). Prints key TAB value (window-start TAB value).");
+  q->add_option("name", f->name, "Job name")->required();
+  q->add_option("store", f->store, "Store name (see `sluice job describe`)")->required();
+  q->add_option("key", f->key, "Key (as --key-format)");
+  q->add_option("--from", f->from, "Range: first key (inclusive)");
+  q->add_option("--to", f->to, "Range: last key (exclusive)");
+  q->add_option("--limit", f->limit, "Range: at most this many entries (default 10000)");
+  q->add_option("--window-from", f->window_from, "Windows starting at or after (ms)");
+  q->add_option("--window-to", f->window_to, "Windows starting at or before (ms)");
+  q->add_option("--key-format", f->key_format, "string, int64, int32 or hex")
+      ->capture_default_str();
+  q->add_option("--value-format", f->value_format, "string, json, int64, int32, double or hex")
+      ->capture_default_str();
+  add_client_flags(*q, f->client);
+  q->callback([f] { exit_code() = query(*f); });
 
   CLI::App* v = job->add_subcommand(
       "validate", "Load a job library here and build its topology, without a server");
