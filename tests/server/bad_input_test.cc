@@ -302,6 +302,24 @@ TEST_F(BadInputTest, EachBadRequestGetsTheRightStatusAndChangesNothing) {
       {"replace a job with one that would orphan its state",
        [&] { return submit_sample("views", "sessions", {}, true); }, G::FAILED_PRECONDITION,
        "--reset-state"},
+      {"heartbeat of a member that never joined",
+       [&] {
+         v1::HeartbeatRequest r;
+         r.set_group("g");
+         r.set_member_id("member-999");
+         v1::Membership m;
+         return api().groups().Heartbeat(api().context().get(), r, &m);
+       },
+       G::NOT_FOUND, "join again"},
+      {"join a group for an unknown topic",
+       [&] {
+         v1::JoinGroupRequest r;
+         r.set_group("g");
+         r.set_topic("nope");
+         v1::Membership m;
+         return api().groups().JoinGroup(api().context().get(), r, &m);
+       },
+       G::NOT_FOUND, "nope"},
       {"describe an unknown job",
        [&] {
          v1::JobRequest r;

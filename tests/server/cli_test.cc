@@ -4,6 +4,9 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
+#include <sstream>
+#include <thread>
 
 #include "server_process.h"
 #include "sluice/base/murmur2.h"
@@ -124,6 +127,82 @@ TEST_F(CliTest, AGroupResumesFromItsCommittedOffsetsAndReportsLag) {
   ASSERT_EQ(lines.size(), 70u);
   EXPECT_EQ(lines.front(), "e30");
   EXPECT_NE(cli("group describe readers").out.find("Total lag: 0"), std::string::npos);
+}
+
+TEST_F(CliTest, ConsumersOfAGroupShareThePartitionsAndTakeOverFromOneThatDies) {
+  ASSERT_EQ(cli("topic create shared --partitions 4").exit_code, 0);
+  auto consumer = [&](const std::string& name) {
+    return std::make_unique<CliProcess>(
+        std::vector<std::string>{"consume", "-t", "shared", "-G", "workers", "-f", "%p %s\\n",
+                                 "--session-timeout-ms", "1500", "--server", server_->address()},
+        dir_ / (name + ".out"), dir_ / (name + ".err"));
+  };
+  auto a = consumer("a");
+  auto b = consumer("b");
+  auto wait_for = [&](const std::string& text, const char* what) {
+    for (int i = 0; i < 150; ++i) {
+      if (cli("group describe workers").out.find(text) != std::string::npos) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    ADD_FAILURE() << what << ":\n" << cli("group describe workers").out;
+    return false;
+  };
+  ASSERT_TRUE(wait_for("partitions [2,3]", "the second member never got its share"));
+  EXPECT_NE(cli("group describe workers").out.find("partitions [0,1]"), std::string::npos);
+
+  auto produce = [&](int from, int to) {
+    std::ofstream in(dir_ / "input.txt");
+    for (int i = from; i < to; ++i) in << "key" << i << ":value" << i << "\n";
+    in.close();
+    ASSERT_EQ(cli("produce -t shared -K :", dir_ / "input.txt").exit_code, 0);
+  };
+  // The sum of the group's committed offsets in the topic, from `group describe`.
+  auto wait_for_committed = [&](int64_t want) {
+    int64_t total = 0;
+    for (int i = 0; i < 150; ++i) {
+      total = 0;
+      std::istringstream rows(cli("group describe workers").out);
+      for (std::string line; std::getline(rows, line);) {
+        std::istringstream row(line);
+        std::string topic;
+        int64_t partition = 0, committed = 0;
+        if (row >> topic >> partition >> committed && topic == "shared") total += committed;
+      }
+      if (total == want) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    ADD_FAILURE() << "committed " << total << " of " << want;
+    return false;
+  };
+  produce(0, 4000);
+  ASSERT_TRUE(wait_for_committed(4000));
+
+  // The first member dies without leaving: after its session timeout the other one takes its
+  // partitions over, from the offsets it committed.
+  a->stop(SIGKILL);
+  produce(4000, 8000);
+  ASSERT_TRUE(wait_for("partitions [0,1,2,3]", "nobody took over the dead member's partitions"));
+  ASSERT_TRUE(wait_for_committed(8000));
+  EXPECT_EQ(b->stop(SIGTERM), 0);
+
+  // Every record was printed by one of them; the first printed only its share (two partitions).
+  std::set<std::string> a_partitions;
+  std::multiset<std::string> values;
+  for (const auto& line : lines_of(read_file(dir_ / "a.out"))) {
+    a_partitions.insert(line.substr(0, line.find(' ')));
+    values.insert(line.substr(line.find(' ') + 1));
+  }
+  for (const auto& line : lines_of(read_file(dir_ / "b.out"))) {
+    values.insert(line.substr(line.find(' ') + 1));
+  }
+  EXPECT_TRUE(a_partitions == (std::set<std::string>{"0", "1"}) ||
+              a_partitions == (std::set<std::string>{"2", "3"}))
+      << "the first member read partitions outside its share";
+  for (int i = 0; i < 8000; ++i) {
+    ASSERT_TRUE(values.contains("value" + std::to_string(i))) << "value" << i << " was never read";
+  }
+  EXPECT_EQ(values.size(), 8000u) << "records were read twice although every position was "
+                                     "committed before the takeover";
 }
 
 TEST_F(CliTest, TopicCommandsDescribeAlterAndDelete) {

@@ -89,6 +89,44 @@ class ServerProcess {
   std::string address_;
 };
 
+// `sluice <args>` running in the background, stdout and stderr to files.
+class CliProcess {
+ public:
+  CliProcess(const std::vector<std::string>& args, const std::string& out_path,
+             const std::string& err_path) {
+    std::vector<std::string> argv = {SLUICE_CLI};
+    argv.insert(argv.end(), args.begin(), args.end());
+    pid_ = fork();
+    if (pid_ == 0) {
+      FILE* out = std::freopen(out_path.c_str(), "w", stdout);
+      FILE* err = std::freopen(err_path.c_str(), "w", stderr);
+      (void)out;
+      (void)err;
+      std::vector<char*> cargs;
+      for (auto& a : argv) cargs.push_back(a.data());
+      cargs.push_back(nullptr);
+      execv(cargs[0], cargs.data());
+      _exit(127);
+    }
+  }
+  ~CliProcess() { stop(SIGKILL); }
+
+  // Sends `signal` and waits; returns the exit code (or -signal).
+  int stop(int signal) {
+    if (pid_ <= 0) return status_;
+    kill(pid_, signal);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    pid_ = -1;
+    status_ = WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+    return status_;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int status_ = 0;
+};
+
 struct CliResult {
   int exit_code = -1;
   std::string out;

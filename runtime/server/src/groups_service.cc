@@ -16,7 +16,40 @@ void copy_offset(const logstore::TopicPartition& tp, const logstore::CommittedOf
   out->set_commit_time_ms(c.commit_time.value());
 }
 
+template <typename T>
+grpc::Status reply(Result<T> result, T* response) {
+  if (!result.ok()) return to_grpc(result.status());
+  *response = std::move(*result);
+  return grpc::Status::OK;
+}
+
 }  // namespace
+
+GroupsService::GroupsService(logstore::LogStore& log, const CallGuard& guard)
+    : log_(log), guard_(guard), coordinator_([&log](const std::string& topic) -> Result<int32_t> {
+        SLUICE_ASSIGN_OR_RETURN(auto d, log.describe_topic(topic));
+        return d.config.partitions;
+      }) {}
+
+grpc::Status GroupsService::JoinGroup(grpc::ServerContext* context,
+                                      const v1::JoinGroupRequest* request,
+                                      v1::Membership* response) {
+  return guard_.run(context, "JoinGroup",
+                    [&] { return reply(coordinator_.join(*request), response); });
+}
+
+grpc::Status GroupsService::Heartbeat(grpc::ServerContext* context,
+                                      const v1::HeartbeatRequest* request,
+                                      v1::Membership* response) {
+  return guard_.run(context, "Heartbeat",
+                    [&] { return reply(coordinator_.heartbeat(*request), response); });
+}
+
+grpc::Status GroupsService::LeaveGroup(grpc::ServerContext* context,
+                                       const v1::LeaveGroupRequest* request,
+                                       v1::LeaveGroupResponse*) {
+  return guard_.run(context, "LeaveGroup", [&] { return to_grpc(coordinator_.leave(*request)); });
+}
 
 grpc::Status GroupsService::CommitOffsets(grpc::ServerContext* context,
                                           const v1::CommitOffsetsRequest* request,
@@ -73,10 +106,13 @@ grpc::Status GroupsService::DescribeGroup(grpc::ServerContext* context,
                                           v1::GroupDescription* response) {
   return guard_.run(context, "DescribeGroup", [&] {
     if (request->group().empty()) return to_grpc(invalid_argument("the group name is empty"));
+    coordinator_.describe(request->group(), *response);
     auto groups = log_.list_groups();
-    if (std::find(groups.begin(), groups.end(), request->group()) == groups.end()) {
+    if (std::find(groups.begin(), groups.end(), request->group()) == groups.end() &&
+        response->members_size() == 0) {
       return to_grpc(not_found("group '" + request->group() +
-                               "' has no committed offsets (see `sluice group list`)"));
+                               "' has no members and no committed offsets (see `sluice group "
+                               "list`)"));
     }
     auto offsets = log_.group_offsets(request->group());
     if (!offsets.ok()) return to_grpc(offsets.status());

@@ -308,6 +308,7 @@ grpc::Status RecordsService::Fetch(grpc::ServerContext* context, const v1::Fetch
       return ok;
     };
 
+    auto last_write = std::chrono::steady_clock::now();
     while (!context->IsCancelled()) {
       bool progressed = false;
       bool all_at_end = true;
@@ -345,7 +346,16 @@ grpc::Status RecordsService::Fetch(grpc::ServerContext* context, const v1::Fetch
       if (!send()) return grpc::Status::CANCELLED;
       if (remaining == 0) return grpc::Status::OK;
       if (all_at_end && request->stop_at_end()) return grpc::Status::OK;
-      if (progressed) continue;
+      if (progressed) {
+        last_write = std::chrono::steady_clock::now();
+        continue;
+      }
+      // Idle for max_wait_ms: an empty response, so the client sees the stream is alive (and
+      // a group member gets a moment to commit).
+      if (std::chrono::steady_clock::now() - last_write > std::chrono::milliseconds(max_wait_ms)) {
+        if (!writer->Write(v1::FetchResponse())) return grpc::Status::CANCELLED;
+        last_write = std::chrono::steady_clock::now();
+      }
       // Nothing new anywhere: long-poll one partition in turn, briefly, so new data in any
       // partition is noticed within a short wait and a cancelled call ends promptly.
       FetchCursor& c = cursors[poll_turn++ % cursors.size()];

@@ -6,6 +6,7 @@
 #pragma once
 
 #include "auth.h"
+#include "group_coordinator.h"
 #include "job_manager.h"
 #include "sluice/logstore/log_store.h"
 #include "sluice/v1/groups.grpc.pb.h"
@@ -58,7 +59,7 @@ class RecordsService final : public v1::Records::Service {
 
 class GroupsService final : public v1::Groups::Service {
  public:
-  GroupsService(logstore::LogStore& log, const CallGuard& guard) : log_(log), guard_(guard) {}
+  GroupsService(logstore::LogStore& log, const CallGuard& guard);
 
   grpc::Status CommitOffsets(grpc::ServerContext* context, const v1::CommitOffsetsRequest* request,
                              v1::CommitOffsetsResponse* response) override;
@@ -68,10 +69,17 @@ class GroupsService final : public v1::Groups::Service {
                           v1::ListGroupsResponse* response) override;
   grpc::Status DescribeGroup(grpc::ServerContext* context, const v1::DescribeGroupRequest* request,
                              v1::GroupDescription* response) override;
+  grpc::Status JoinGroup(grpc::ServerContext* context, const v1::JoinGroupRequest* request,
+                         v1::Membership* response) override;
+  grpc::Status Heartbeat(grpc::ServerContext* context, const v1::HeartbeatRequest* request,
+                         v1::Membership* response) override;
+  grpc::Status LeaveGroup(grpc::ServerContext* context, const v1::LeaveGroupRequest* request,
+                          v1::LeaveGroupResponse* response) override;
 
  private:
   logstore::LogStore& log_;
   const CallGuard& guard_;
+  GroupCoordinator coordinator_;
 };
 
 class JobsService final : public v1::Jobs::Service {

@@ -1,5 +1,8 @@
 // `sluice consume`: records of a topic to stdout, kcat style.
+#include <unistd.h>
 #include <charconv>
+
+#include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <map>
@@ -25,6 +28,7 @@ struct ConsumeFlags {
   std::optional<std::string> format;
   std::string key_delimiter;
   std::string group;
+  int32_t session_timeout_ms = 10'000;
   bool read_uncommitted = false;
 };
 
@@ -201,7 +205,253 @@ grpc::Status commit(server::Connection& c, const std::string& group, const std::
   return c.groups().CommitOffsets(c.context(std::chrono::seconds(10)).get(), request, &response);
 }
 
+// Cancels the fetch stream in progress from other threads (signals, group heartbeats).
+class Interrupt {
+ public:
+  void set_stream(grpc::ClientContext* context) {
+    std::lock_guard lock(mu_);
+    context_ = context;
+    if (context_ != nullptr && (stop_ || rebalance_)) context_->TryCancel();
+  }
+  void stop() { fire(stop_); }
+  void rebalance() { fire(rebalance_); }
+  bool stopped() {
+    std::lock_guard lock(mu_);
+    return stop_;
+  }
+  // Whether a rebalance was asked for since the last call.
+  bool take_rebalance() {
+    std::lock_guard lock(mu_);
+    return std::exchange(rebalance_, false);
+  }
+
+ private:
+  void fire(bool& flag) {
+    std::lock_guard lock(mu_);
+    flag = true;
+    if (context_ != nullptr) context_->TryCancel();
+  }
+  std::mutex mu_;
+  grpc::ClientContext* context_ = nullptr;
+  bool stop_ = false;
+  bool rebalance_ = false;
+};
+
+// What a consumer does: fetch streams, printing records and tracking positions.
+struct Consumer {
+  const ConsumeFlags& f;
+  server::Connection& c;
+  const Formatter& formatter;
+  Interrupt& interrupt;
+  int64_t remaining;  // -c; INT64_MAX without
+  std::map<int32_t, int64_t> positions;
+  std::chrono::steady_clock::time_point last_commit = std::chrono::steady_clock::now();
+
+  // One stream; returns how it ended (CANCELLED when interrupted). `reached_end`: the server
+  // finished it (-e or -c) rather than an interruption.
+  grpc::Status stream(v1::FetchRequest request, bool& reached_end) {
+    reached_end = false;
+    request.set_max_records(remaining == INT64_MAX ? 0 : remaining);
+    auto context = c.context();
+    interrupt.set_stream(context.get());
+    auto reader = c.records().Fetch(context.get(), request);
+    v1::FetchResponse response;
+    std::string out;
+    grpc::Status failure;
+    while (reader->Read(&response)) {
+      out.clear();
+      for (const v1::FetchedRecord& r : response.records()) formatter.write(f.topic, r, out);
+      remaining -= response.records_size();
+      if (!out.empty() && std::fwrite(out.data(), 1, out.size(), stdout) != out.size()) {
+        interrupt.stop();  // stdout closed (e.g. `| head`): stop quietly
+        break;
+      }
+      for (const v1::PartitionPosition& p : response.positions()) {
+        positions[p.partition()] = p.next_offset();
+      }
+      if (!f.group.empty() &&
+          std::chrono::steady_clock::now() - last_commit > std::chrono::seconds(1)) {
+        if (failure = commit_positions(); !failure.ok()) {
+          context->TryCancel();
+          break;
+        }
+      }
+    }
+    std::fflush(stdout);
+    grpc::Status status = reader->Finish();
+    interrupt.set_stream(nullptr);
+    if (!failure.ok()) return failure;
+    reached_end = status.ok();
+    return status;
+  }
+
+  grpc::Status commit_positions() {
+    std::fflush(stdout);  // what is committed has been written
+    last_commit = std::chrono::steady_clock::now();
+    return commit(c, f.group, f.topic, positions);
+  }
+};
+
+int fail(const std::string& what, const grpc::Status& status, const ConsumeFlags& f) {
+  if (status.ok() || status.error_code() == grpc::StatusCode::CANCELLED) return 0;
+  return report_failure(what, status, f.client);
+}
+
+// A member of a group: its share of the partitions, handed out (and taken back) by the
+// server's coordinator; positions resume from the group's committed offsets and are committed
+// every second, before giving partitions up, and at exit.
+int consume_in_group(Consumer& consumer, const v1::FetchRequest& base) {
+  const ConsumeFlags& f = consumer.f;
+  server::Connection& c = consumer.c;
+  char host[256] = "?";
+  gethostname(host, sizeof(host) - 1);
+  v1::JoinGroupRequest join;
+  join.set_group(f.group);
+  join.set_topic(f.topic);
+  join.set_session_timeout_ms(f.session_timeout_ms);
+  join.set_client(fmt::format("sluice consume on {} (pid {})", host, getpid()));
+
+  std::mutex mu;  // guards membership between this thread and the heartbeat thread
+  v1::Membership membership;
+  auto do_join = [&]() -> grpc::Status {
+    v1::Membership m;
+    auto s = c.groups().JoinGroup(c.context(std::chrono::seconds(10)).get(), join, &m);
+    if (s.ok()) {
+      std::lock_guard lock(mu);
+      membership = m;
+    }
+    return s;
+  };
+  // Heartbeats acknowledging `acked`; a newer generation (or an expiry) interrupts the stream.
+  auto heartbeat = [&](int64_t acked, v1::Membership& out) -> grpc::Status {
+    v1::HeartbeatRequest hb;
+    {
+      std::lock_guard lock(mu);
+      hb.set_group(f.group);
+      hb.set_member_id(membership.member_id());
+    }
+    hb.set_acknowledged_generation(acked);
+    return c.groups().Heartbeat(c.context(std::chrono::seconds(10)).get(), hb, &out);
+  };
+  if (auto s = do_join(); !s.ok()) return report_failure("joining group " + f.group, s, f.client);
+
+  std::atomic<int64_t> reading_generation{0};
+  std::atomic<bool> heartbeats_on{true};
+  std::thread heartbeats([&] {
+    while (heartbeats_on.load()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      const int64_t gen = reading_generation.load();
+      if (gen == 0) continue;  // between generations: the main thread heartbeats
+      v1::Membership m;
+      auto s = heartbeat(gen, m);
+      if (!s.ok() || m.generation() != gen) consumer.interrupt.rebalance();
+    }
+  });
+
+  int exit = 0;
+  while (!consumer.interrupt.stopped() && consumer.remaining > 0) {
+    // Wait for this generation's share: acknowledge it (nothing is being read now).
+    v1::Membership m;
+    grpc::Status s;
+    int64_t gen;
+    {
+      std::lock_guard lock(mu);
+      gen = membership.generation();
+    }
+    for (;;) {
+      s = heartbeat(gen, m);
+      if (s.error_code() == grpc::StatusCode::NOT_FOUND) {  // expired: join again
+        s = do_join();
+        if (!s.ok()) break;
+        std::lock_guard lock(mu);
+        gen = membership.generation();
+        continue;
+      }
+      if (!s.ok() || m.assigned() || consumer.interrupt.stopped()) break;
+      if (m.generation() != gen) {
+        gen = m.generation();  // nothing is being read: acknowledge the newest at once
+        continue;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    if (!s.ok()) {
+      exit = report_failure("membership of group " + f.group, s, f.client);
+      break;
+    }
+    if (consumer.interrupt.stopped()) break;
+    consumer.interrupt.take_rebalance();
+    {
+      std::lock_guard lock(mu);
+      membership = m;
+    }
+    std::vector<int32_t> mine(m.partitions().begin(), m.partitions().end());
+    if (!f.partitions.empty()) {
+      std::erase_if(mine, [&](int32_t p) {
+        return std::find(f.partitions.begin(), f.partitions.end(), p) == f.partitions.end();
+      });
+    }
+    // Resume from the group's committed offsets.
+    v1::FetchOffsetsRequest fo;
+    fo.set_group(f.group);
+    fo.set_topic(f.topic);
+    v1::FetchOffsetsResponse committed;
+    s = c.groups().FetchOffsets(c.context(std::chrono::seconds(10)).get(), fo, &committed);
+    if (!s.ok()) {
+      exit = report_failure("reading the offsets of " + f.group, s, f.client);
+      break;
+    }
+    v1::FetchRequest request = base;
+    request.clear_partitions();
+    for (int32_t p : mine) request.add_partitions(p);
+    for (const v1::GroupOffset& o : committed.offsets()) {
+      if (std::find(mine.begin(), mine.end(), o.partition()) != mine.end()) {
+        (*request.mutable_offsets())[o.partition()] = o.offset();
+      }
+    }
+    consumer.positions.clear();
+    reading_generation.store(m.generation());
+    bool reached_end = false;
+    if (mine.empty()) {
+      // Nothing to read this generation: wait for the next one (or the end).
+      if (f.exit_at_end) break;
+      while (!consumer.interrupt.stopped() && !consumer.interrupt.take_rebalance()) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+    } else {
+      s = consumer.stream(request, reached_end);
+    }
+    reading_generation.store(0);
+    // Give the partitions back with their positions committed.
+    if (auto cs = consumer.commit_positions(); !cs.ok()) {
+      exit = report_failure("committing offsets of " + f.group, cs, f.client);
+      break;
+    }
+    if (reached_end) break;
+    if (!s.ok() && s.error_code() != grpc::StatusCode::CANCELLED) {
+      exit = fail("consume " + f.topic, s, f);
+      break;
+    }
+  }
+  heartbeats_on.store(false);
+  heartbeats.join();
+  v1::LeaveGroupRequest leave;
+  leave.set_group(f.group);
+  leave.set_member_id(membership.member_id());
+  v1::LeaveGroupResponse left;
+  // Leaving early hands the partitions over at once; a failure here only means they move after
+  // the session timeout.
+  c.groups().LeaveGroup(c.context(std::chrono::seconds(5)).get(), leave, &left).ok();
+  return exit;
+}
+
 int consume(const ConsumeFlags& f) {
+  // SIGINT/SIGTERM end the stream (and, in a group, commit where it got to and leave). Blocked
+  // before gRPC starts its threads, which inherit the mask; a thread of ours takes them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   auto start = parse_offset(f.offset);
   if (!start.ok()) return report_failure("consume", start.status());
   std::string format_text =
@@ -217,81 +467,30 @@ int consume(const ConsumeFlags& f) {
   *request.mutable_start() = *start;
   request.set_isolation(f.read_uncommitted ? v1::READ_UNCOMMITTED : v1::READ_COMMITTED);
   request.set_stop_at_end(f.exit_at_end);
-  request.set_max_records(f.count);
 
-  if (!f.group.empty()) {
-    // Resume where the group left off; partitions without a committed offset start at -o.
-    v1::FetchOffsetsRequest fo;
-    fo.set_group(f.group);
-    fo.set_topic(f.topic);
-    v1::FetchOffsetsResponse committed;
-    auto status =
-        c->groups().FetchOffsets(c->context(std::chrono::seconds(10)).get(), fo, &committed);
-    if (!status.ok()) return report_failure("reading the offsets of " + f.group, status, f.client);
-    for (const v1::GroupOffset& o : committed.offsets()) {
-      (*request.mutable_offsets())[o.partition()] = o.offset();
-    }
-  }
-
-  // SIGINT/SIGTERM end the stream (and, in a group, commit where it got to).
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  auto context = c->context();
-  std::mutex mu;
-  bool done = false;
+  Interrupt interrupt;
+  std::atomic<bool> done{false};
   std::thread watcher([&] {
     int signal = 0;
     sigwait(&signals, &signal);
-    std::lock_guard lock(mu);
-    if (!done) context->TryCancel();
+    if (!done.load()) interrupt.stop();
   });
 
-  auto reader = c->records().Fetch(context.get(), request);
-  v1::FetchResponse response;
-  std::map<int32_t, int64_t> positions;
-  std::string out;
-  auto last_commit = std::chrono::steady_clock::now();
+  Consumer consumer{.f = f,
+                    .c = *c,
+                    .formatter = *formatter,
+                    .interrupt = interrupt,
+                    .remaining = f.count > 0 ? f.count : INT64_MAX};
   int exit = 0;
-  while (reader->Read(&response)) {
-    out.clear();
-    for (const v1::FetchedRecord& r : response.records()) formatter->write(f.topic, r, out);
-    if (!out.empty() && std::fwrite(out.data(), 1, out.size(), stdout) != out.size()) {
-      context->TryCancel();  // stdout closed (e.g. `| head`): stop quietly
-      break;
-    }
-    for (const v1::PartitionPosition& p : response.positions()) {
-      positions[p.partition()] = p.next_offset();
-    }
-    if (!f.group.empty() &&
-        std::chrono::steady_clock::now() - last_commit > std::chrono::seconds(1)) {
-      std::fflush(stdout);
-      if (auto s = commit(*c, f.group, f.topic, positions); !s.ok()) {
-        exit = report_failure("committing offsets of " + f.group, s, f.client);
-        context->TryCancel();
-        break;
-      }
-      last_commit = std::chrono::steady_clock::now();
-    }
+  if (f.group.empty()) {
+    bool reached_end = false;
+    exit = fail("consume " + f.topic, consumer.stream(request, reached_end), f);
+  } else {
+    exit = consume_in_group(consumer, request);
   }
-  std::fflush(stdout);
-  grpc::Status status = reader->Finish();
-  {
-    std::lock_guard lock(mu);
-    done = true;
-  }
+  done.store(true);
   pthread_kill(watcher.native_handle(), SIGTERM);
   watcher.join();
-  if (!status.ok() && status.error_code() != grpc::StatusCode::CANCELLED && exit == 0) {
-    exit = report_failure("consume " + f.topic, status, f.client);
-  }
-  if (!f.group.empty() && exit == 0) {
-    if (auto s = commit(*c, f.group, f.topic, positions); !s.ok()) {
-      exit = report_failure("committing offsets of " + f.group, s, f.client);
-    }
-  }
   return exit;
 }
 
@@ -317,8 +516,12 @@ void add_consume_command(CLI::App& app) {
   cmd->add_option("-K,--key-delimiter", f->key_delimiter,
                   "Print key DELIM value (ignored with -f)");
   cmd->add_option("-G,--group", f->group,
-                  "Consumer group: resume from its committed offsets (-o for partitions without "
-                  "one) and commit positions every second and at exit");
+                  "Consumer group: members of a group share the topic's partitions, resume from "
+                  "its committed offsets (-o for partitions without one) and commit every second, "
+                  "before a rebalance and at exit");
+  cmd->add_option("--session-timeout-ms", f->session_timeout_ms,
+                  "With -G: a member silent this long loses its partitions to the others")
+      ->capture_default_str();
   cmd->add_flag("--read-uncommitted", f->read_uncommitted,
                 "Also show records of open and aborted transactions");
   add_client_flags(*cmd, f->client);

@@ -32,6 +32,16 @@ int describe(const GroupFlags& f) {
               static_cast<long long>(response.total_lag()));
   std::printf("  %-30s %9s %15s %15s %10s\n", "Topic", "Partition", "Committed", "HighWatermark",
               "Lag");
+  if (response.members_size() > 0) {
+    std::printf("  Members (generation %lld, topic %s):\n",
+                static_cast<long long>(response.generation()), response.topic().c_str());
+    for (const v1::GroupMember& m : response.members()) {
+      std::string parts;
+      for (int32_t p : m.partitions()) parts += (parts.empty() ? "" : ",") + std::to_string(p);
+      std::printf("    %s partitions [%s] %s\n", m.member_id().c_str(), parts.c_str(),
+                  m.client().c_str());
+    }
+  }
   for (const v1::GroupPartition& p : response.partitions()) {
     std::printf("  %-30s %9d %15lld %15lld %10lld\n", p.topic().c_str(), p.partition(),
                 static_cast<long long>(p.committed_offset()),
