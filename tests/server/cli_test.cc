@@ -205,6 +205,30 @@ TEST_F(CliTest, ConsumersOfAGroupShareThePartitionsAndTakeOverFromOneThatDies) {
                                      "committed before the takeover";
 }
 
+TEST_F(CliTest, DemoRunsASampleAgainstItsOracle) {
+  CliResult demo = run_cli(dir_.path(), "demo sessions --events 20000 --threads 1");
+  ASSERT_EQ(demo.exit_code, 0) << demo.out << demo.err;
+  EXPECT_NE(demo.out.find("sessions equal an independent sessionization"), std::string::npos)
+      << demo.out;
+  CliResult unknown = run_cli(dir_.path(), "demo nexmark-q42");
+  EXPECT_EQ(unknown.exit_code, 1);
+  EXPECT_NE(unknown.err.find("demos: page-views, sessions"), std::string::npos) << unknown.err;
+}
+
+TEST_F(CliTest, BenchProducesAndConsumesAndReportsThroughput) {
+  CliResult produced = cli("bench produce -t perf --partitions 2 --records 20000");
+  ASSERT_EQ(produced.exit_code, 0) << produced.err;
+  EXPECT_NE(produced.out.find("20000 records sent"), std::string::npos) << produced.out;
+  CliResult fields = cli("bench produce -t perf --records 5000 --record-fields --batch 100");
+  ASSERT_EQ(fields.exit_code, 0) << fields.err;
+  CliResult consumed = cli("bench consume -t perf --records 25000");
+  ASSERT_EQ(consumed.exit_code, 0) << consumed.err;
+  EXPECT_NE(consumed.out.find("25000 records read"), std::string::npos) << consumed.out;
+  // The records are real: 100-byte values, readable by any consumer.
+  CliResult one = cli("consume -t perf -p 0 -c 1 -f '%S'");
+  EXPECT_EQ(one.out, "100");
+}
+
 TEST_F(CliTest, TopicCommandsDescribeAlterAndDelete) {
   ASSERT_EQ(cli("topic create audit --partitions 2 --config retention.ms=60000").exit_code, 0);
   CliResult describe = cli("topic describe audit");
@@ -239,9 +263,32 @@ TEST_F(CliTest, FailuresExitNonZeroWithAMessageThatSaysWhatToDo) {
 }
 
 TEST_F(CliTest, EveryCommandHasCompleteHelp) {
-  for (const std::string cmd :
-       {"", "serve", "topic", "topic create", "topic list", "topic describe", "topic alter",
-        "topic delete", "produce", "consume", "group", "group list", "group describe"}) {
+  for (const std::string cmd : {"",
+                                "serve",
+                                "topic",
+                                "topic create",
+                                "topic list",
+                                "topic describe",
+                                "topic alter",
+                                "topic delete",
+                                "produce",
+                                "consume",
+                                "group",
+                                "group list",
+                                "group describe",
+                                "job",
+                                "job submit",
+                                "job list",
+                                "job describe",
+                                "job stop",
+                                "job restart",
+                                "job delete",
+                                "job query",
+                                "job validate",
+                                "demo",
+                                "bench",
+                                "bench produce",
+                                "bench consume"}) {
     CliResult help = run_cli(dir_.path(), cmd + " --help");
     EXPECT_EQ(help.exit_code, 0) << cmd;
     EXPECT_NE(help.out.find("Usage: sluice"), std::string::npos) << cmd << ":\n" << help.out;

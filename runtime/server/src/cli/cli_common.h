@@ -39,5 +39,7 @@ void add_produce_command(CLI::App& app);
 void add_consume_command(CLI::App& app);
 void add_group_command(CLI::App& app);
 void add_job_command(CLI::App& app);
+void add_demo_command(CLI::App& app);
+void add_bench_command(CLI::App& app);
 
 }  // namespace sluice::cli

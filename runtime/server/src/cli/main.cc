@@ -17,6 +17,8 @@ int main(int argc, char** argv) {
   sluice::cli::add_consume_command(app);
   sluice::cli::add_group_command(app);
   sluice::cli::add_job_command(app);
+  sluice::cli::add_demo_command(app);
+  sluice::cli::add_bench_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
