@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs Sluice into a temporary prefix and builds and runs a program against it, as a job
-# author would after `make install`.
+# Installs Sluice into a temporary prefix and builds and runs a program against it, and builds a
+# job library with sluice_add_job that the installed `sluice` validates, as a job author would
+# after `make install`.
 set -euo pipefail
 build=$1 source=$2 flags=${3:-}
 tmp=$(mktemp -d)
@@ -11,3 +12,6 @@ cmake -S "$source" -B "$tmp/consumer" -DCMAKE_PREFIX_PATH="$tmp/prefix" \
   { cat "$tmp/configure.log"; exit 1; }
 cmake --build "$tmp/consumer" > "$tmp/build.log" || { cat "$tmp/build.log"; exit 1; }
 "$tmp/consumer/consumer" "$tmp/data"
+"$tmp/prefix/bin/sluice" job validate "$tmp/consumer/libclicks_job.so" --config partitions=3 |
+  tee "$tmp/validate.log"
+grep -q "topic clicks: 3 partition(s)" "$tmp/validate.log"
