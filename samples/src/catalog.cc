@@ -1,5 +1,6 @@
 #include "sluice/samples/catalog.h"
 
+#include "sluice/samples/ad_clicks.h"
 #include "sluice/samples/page_views.h"
 #include "sluice/samples/sessions.h"
 
@@ -42,6 +43,15 @@ Result<dsl::JobDefinition> sessions_job(const dsl::JobConfig& config) {
                             .topics = {{kActivityTopic, n}, {kSessionsTopic, n}}};
 }
 
+Result<dsl::JobDefinition> ad_clicks_job(const dsl::JobConfig& config) {
+  SLUICE_RETURN_IF_ERROR(check_keys(config));
+  SLUICE_ASSIGN_OR_RETURN(int32_t n, partitions(config));
+  SLUICE_ASSIGN_OR_RETURN(auto topology, ad_clicks_topology());
+  return dsl::JobDefinition{
+      .topology = std::move(topology),
+      .topics = {{kImpressionsTopic, n}, {kClicksTopic, n}, {kCampaignCtrTopic, n}}};
+}
+
 const std::vector<SampleJob>& sample_jobs() {
   static const std::vector<SampleJob> jobs = {
       {"page-views",
@@ -52,6 +62,10 @@ const std::vector<SampleJob>& sample_jobs() {
        "user sessions with a 30-minute inactivity gap: length and events per session (activity "
        "-> user-sessions)",
        &sessions_job},
+      {"ad-clicks",
+       "clicks joined to their impression within 10 minutes, click-through rate per campaign "
+       "per 5 minutes (ad-impressions, ad-clicks -> campaign-ctr)",
+       &ad_clicks_job},
   };
   return jobs;
 }

@@ -16,6 +16,7 @@
 #include "sluice/operators/serde.h"
 #include "sluice/operators/windows.h"
 #include "sluice/runtime/runtime.h"
+#include "sluice/samples/ad_clicks.h"
 #include "sluice/samples/page_views.h"
 #include "sluice/samples/sessions.h"
 
@@ -120,11 +121,12 @@ Result<std::vector<std::pair<K, V>>> read_output(logstore::LogClient& log,
 // What differs between the samples.
 struct Sample {
   std::string title;
-  std::string input, output;
+  std::vector<std::string> inputs;
+  std::string output;
   int64_t default_events;
   std::function<Result<operators::Topology>()> topology;
-  // Appends the events and remembers what the oracle needs.
-  std::function<Status(const DemoOptions&, Appender&)> produce;
+  // Appends the events (to inputs[0], inputs[1], ...) and remembers what the oracle needs.
+  std::function<Status(const DemoOptions&, std::vector<Appender>&)> produce;
   // Reads the job's output, prints it, and says whether it equals the oracle.
   std::function<Result<bool>(const DemoOptions&, logstore::LogClient&, int64_t late)> report;
 };
@@ -133,12 +135,13 @@ Sample page_views_sample() {
   auto oracle = std::make_shared<ViewsPerPage>();
   return {
       .title = "page views -> views per page per minute (bots filtered out)",
-      .input = kPageViewsTopic,
+      .inputs = {kPageViewsTopic},
       .output = kViewsPerPageTopic,
       .default_events = 3'000'000,
       .topology = page_views_topology,
       .produce =
-          [oracle](const DemoOptions& o, Appender& out) {
+          [oracle](const DemoOptions& o, std::vector<Appender>& appenders) {
+            Appender& out = appenders[0];
             PageViewOptions po;
             po.seed = o.seed;
             po.events = o.events;
@@ -192,12 +195,13 @@ Sample page_views_sample() {
 Sample sessions_sample() {
   auto events = std::make_shared<std::vector<Activity>>();
   return {.title = "user activity -> sessions with a 30-minute inactivity gap",
-          .input = kActivityTopic,
+          .inputs = {kActivityTopic},
           .output = kSessionsTopic,
           .default_events = 500'000,
           .topology = sessions_topology,
           .produce =
-              [events](const DemoOptions& o, Appender& out) {
+              [events](const DemoOptions& o, std::vector<Appender>& appenders) {
+                Appender& out = appenders[0];
                 ActivityOptions ao;
                 ao.seed = o.seed;
                 ao.events = o.events;
@@ -257,9 +261,70 @@ Sample sessions_sample() {
           }};
 }
 
+Sample ad_clicks_sample() {
+  auto events = std::make_shared<std::vector<AdEvent>>();
+  return {.title = "ad impressions and clicks -> click-through rate per campaign per 5 minutes",
+          .inputs = {kImpressionsTopic, kClicksTopic},
+          .output = kCampaignCtrTopic,
+          .default_events = 1'000'000,
+          .topology = ad_clicks_topology,
+          .produce =
+              [events](const DemoOptions& o, std::vector<Appender>& appenders) {
+                AdOptions ao;
+                ao.seed = o.seed;
+                ao.impressions = o.events;
+                status_line("generating impressions and clicks");
+                *events = generate_ad_events(ao);
+                for (const AdEvent& e : *events) {
+                  Appender& out = appenders[e.type == "impression" ? 0 : 1];
+                  SLUICE_RETURN_IF_ERROR(
+                      out.add({e.impression_id, nlohmann::json(e).dump(), e.timestamp}));
+                }
+                return Status();
+              },
+          .report = [events](const DemoOptions& o, logstore::LogClient& log,
+                             int64_t late) -> Result<bool> {
+            SLUICE_ASSIGN_OR_RETURN(
+                auto out,
+                (read_output<operators::Windowed<std::string>, CtrCounts>(log, kCampaignCtrTopic)));
+            CampaignCtr got;
+            for (const auto& [key, counts] : out) got[{key.window.start.value(), key.key}] = counts;
+            // Per window, the campaigns with the highest click-through rate (100+ impressions).
+            std::map<int64_t, std::vector<std::pair<double, std::string>>> by_window;
+            for (const auto& [key, c] : got) {
+              if (c.impressions >= 100) by_window[key.first].emplace_back(c.ctr(), key.second);
+            }
+            fmt::print("\n  {:<6} {}\n", "window", fmt::format("top {} campaigns (CTR)", o.top));
+            for (auto& [window, rows] : by_window) {
+              std::sort(rows.rbegin(), rows.rend());
+              std::string line;
+              for (size_t i = 0; i < rows.size() && i < static_cast<size_t>(o.top); ++i) {
+                line += fmt::format("{:<12} {:>5.2f}%   ", rows[i].second, 100 * rows[i].first);
+              }
+              while (!line.empty() && line.back() == ' ') line.pop_back();
+              fmt::print("  {:<6} {}\n", clock_of(window), line);
+            }
+            const CampaignCtr want = click_through(*events);
+            const bool equal = got == want;
+            if (equal) {
+              fmt::print(
+                  "\n  the job's {} (window, campaign) rates equal an independent join of the "
+                  "same events ({} late records dropped)\n",
+                  got.size(), late);
+            } else {
+              fmt::print(
+                  "\n  MISMATCH: {} (window, campaign) rates from the job, {} from an "
+                  "independent join ({} late records dropped)\n",
+                  got.size(), want.size(), late);
+            }
+            return equal;
+          }};
+}
+
 Result<Sample> find(const std::string& name) {
   if (name == "page-views") return page_views_sample();
   if (name == "sessions") return sessions_sample();
+  if (name == "ad-clicks") return ad_clicks_sample();
   std::string names;
   for (const auto& n : demo_names()) names += (names.empty() ? "" : ", ") + n;
   return not_found("there is no demo '" + name + "' (demos: " + names + ")");
@@ -273,16 +338,21 @@ int run(const DemoOptions& options, Sample& sample, const std::string& data_dir)
   lo.data_dir = data_dir + "/log";
   auto log = logstore::LogStore::open(lo);
   if (!log.ok()) return fail(log.status());
-  for (const std::string& topic : {sample.input, sample.output}) {
+  std::vector<std::string> topics = sample.inputs;
+  topics.push_back(sample.output);
+  for (const std::string& topic : topics) {
     logstore::TopicConfig tc;
     tc.partitions = kPartitions;
     tc.retention_ms = -1;  // the events are dated 2026-01-01
     if (Status s = (*log)->create_topic(topic, tc); !s.ok()) return fail(s);
   }
   auto start = std::chrono::steady_clock::now();
-  Appender appender(**log, sample.input);
-  if (Status s = sample.produce(options, appender); !s.ok()) return fail(s);
-  if (Status s = appender.finish(); !s.ok()) return fail(s);
+  std::vector<Appender> appenders;
+  for (const std::string& input : sample.inputs) appenders.emplace_back(**log, input);
+  if (Status s = sample.produce(options, appenders); !s.ok()) return fail(s);
+  for (Appender& a : appenders) {
+    if (Status s = a.finish(); !s.ok()) return fail(s);
+  }
   end_status_line();
   fmt::print("  generated and appended {} events in {:.1f} s\n", options.events,
              seconds_since(start));
@@ -328,7 +398,7 @@ int run(const DemoOptions& options, Sample& sample, const std::string& data_dir)
 
 }  // namespace
 
-std::vector<std::string> demo_names() { return {"page-views", "sessions"}; }
+std::vector<std::string> demo_names() { return {"page-views", "sessions", "ad-clicks"}; }
 
 int run_demo(const DemoOptions& given) {
   auto sample = find(given.sample);

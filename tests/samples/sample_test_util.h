@@ -8,22 +8,27 @@
 
 namespace sluice::samples::testing {
 
-// Appends `events` (key, JSON value, timestamp) to `input` (4 partitions), runs `topology` with
-// two stream threads until it has caught up, and returns what a read-committed reader sees on
-// `output` (4 partitions). Failures are reported as test failures (and an empty result).
+// Appends each input's events (key, JSON value, timestamp) to its topic (4 partitions), runs
+// `topology` with two stream threads until it has caught up, and returns what a read-committed
+// reader sees on `output` (4 partitions). Failures are reported as test failures (and an empty
+// result).
 template <typename K, typename V>
-std::vector<runtime::testing::Output<K, V>> run_sample(
-    Result<operators::Topology> topology, const std::string& input, const std::string& output,
-    const std::vector<runtime::testing::Event>& events) {
+std::vector<runtime::testing::Output<K, V>> run_sample_on(
+    Result<operators::Topology> topology,
+    const std::vector<std::pair<std::string, std::vector<runtime::testing::Event>>>& inputs,
+    const std::string& output) {
   using namespace runtime;
   sluice::testing::TempDir tmp;
   logstore::LogStoreOptions lo;
   lo.data_dir = tmp / "log";
   auto log = logstore::LogStore::open(lo);
-  EXPECT_TRUE(log.ok() && topology.ok() && runtime::testing::create_topic(**log, input, 4).ok() &&
-              runtime::testing::create_topic(**log, output, 4).ok() &&
-              runtime::testing::produce(**log, input, events).ok());
+  EXPECT_TRUE(log.ok() && topology.ok());
   if (!log.ok() || !topology.ok()) return {};
+  for (const auto& [input, events] : inputs) {
+    EXPECT_TRUE(runtime::testing::create_topic(**log, input, 4).ok() &&
+                runtime::testing::produce(**log, input, events).ok());
+  }
+  EXPECT_TRUE(runtime::testing::create_topic(**log, output, 4).ok());
   RuntimeConfig c;
   c.application_id = "sample";
   c.state_dir = tmp / "state";
@@ -38,6 +43,14 @@ std::vector<runtime::testing::Output<K, V>> run_sample(
   auto out = runtime::testing::read_committed<K, V>(**log, output);
   EXPECT_TRUE(out.ok()) << out.status().to_string();
   return out.ok() ? *out : std::vector<runtime::testing::Output<K, V>>{};
+}
+
+// One input topic.
+template <typename K, typename V>
+std::vector<runtime::testing::Output<K, V>> run_sample(
+    Result<operators::Topology> topology, const std::string& input, const std::string& output,
+    const std::vector<runtime::testing::Event>& events) {
+  return run_sample_on<K, V>(std::move(topology), {{input, events}}, output);
 }
 
 // Events keyed by a field of `T`, with `T` as JSON and its timestamp as the record's.

@@ -27,5 +27,6 @@ const SampleJob* find_sample(std::string_view name);
 
 Result<dsl::JobDefinition> page_views_job(const dsl::JobConfig& config);
 Result<dsl::JobDefinition> sessions_job(const dsl::JobConfig& config);
+Result<dsl::JobDefinition> ad_clicks_job(const dsl::JobConfig& config);
 
 }  // namespace sluice::samples
