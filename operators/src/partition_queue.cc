@@ -103,6 +103,7 @@ Result<size_t> TaskInputs::fill(logstore::LogClient& log, size_t max_buffered_by
     }
     SLUICE_RETURN_IF_ERROR(result.status());
     in.end = result->high_watermark;
+    in.stable = result->last_stable;
     const Offset from = in.fetch_position;
     in.fetch_position = result->next_offset;
     fetched += result->batches.size();
@@ -118,6 +119,7 @@ Result<TaskInputs::Next> TaskInputs::next() {
     // Everything fetched is processed: the position moves past what followed the last record
     // too (transaction markers, aborted data), so a caught-up input shows no lag.
     if (!head) in.consumed = std::max(in.consumed, in.fetch_position);
+    if (!head && in.fetch_position < in.stable.offset()) return Next{};  // fetch it first
     if (head && (!best.record || head->timestamp < best.record->timestamp)) {
       best = Next{&in, head};
     }

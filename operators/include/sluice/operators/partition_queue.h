@@ -76,6 +76,7 @@ class TaskInputs {
     Offset consumed;                     // the next offset to process (the committed position)
     PartitionQueue queue;
     logstore::HighWatermark end;  // the partition's end at the last fetch (for lag)
+    logstore::StableEnd stable;   // what a read-committed fetch could return at the last fetch
   };
   struct Next {
     Input* input = nullptr;  // nullptr: nothing fetched is waiting
@@ -90,7 +91,10 @@ class TaskInputs {
   // warning. Returns the number of bytes fetched.
   Result<size_t> fill(logstore::LogClient& log, size_t max_buffered_bytes);
 
-  // The fetched record with the lowest timestamp across the inputs.
+  // The fetched record with the lowest timestamp across the inputs. Nothing while an input has
+  // used up what was fetched but the log holds more for it (its next record may be the
+  // earliest): the caller fills first, so inputs are processed in timestamp order even when one
+  // of them was fetched less far (as Kafka Streams waits for a lagging input).
   Result<Next> next();
   // Marks next's record processed: it leaves the queue and the consumed position moves past it.
   void consume(const Next& next) {

@@ -1,0 +1,123 @@
+// Sample 5, Nexmark: an online auction's people, auctions and bids, and the benchmark's
+// queries over them.
+//
+// The generator follows the published proportions — of every 50 events 1 is a new person, 3
+// are new auctions and 46 are bids — with sellers and bidders drawn mostly from recent people
+// and bids mostly on recent ("hot") auctions, prices in cents, and event times at a fixed rate.
+// Each kind has its topic (JSON values): people keyed by id, auctions by id, bids by auction.
+//
+// Queries built (each a topology and an oracle):
+//   q0  pass-through: every bid, unchanged
+//   q1  currency conversion: every bid with its price in euros (cents * 908 / 1000)
+//   q2  selection: (auction, price) of the bids on auctions whose id is divisible by 123
+//   q3  local item suggestion: auctions of category 10 whose seller lives in OR, ID or CA,
+//       with the seller's name, city and state (auctions joined to the people table)
+//   q7  highest bid: per 10-second tumbling window, the highest bid
+// Not built yet (they need an auction's close — its winning bid once it expires — or a
+// per-window top-N across keys, which the DSL does not offer yet):
+//   q4  average winning price per category, q5 hot items (most bids per sliding window),
+//   q6  average selling price of each seller's last 10 auctions, q8 new users who opened an
+//       auction in the same 10-second window (a windowed join aligned to tumbling windows).
+//
+// Thread safety: values and pure functions.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "sluice/base/result.h"
+#include "sluice/operators/topology.h"
+
+namespace sluice::samples {
+
+struct Person {
+  int64_t id = 0;
+  std::string name;
+  std::string email_address;
+  std::string credit_card;
+  std::string city;
+  std::string state;
+  int64_t date_time = 0;
+  friend bool operator==(const Person&, const Person&) = default;
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Person, id, name, email_address, credit_card, city, state,
+                                   date_time)
+
+struct Auction {
+  int64_t id = 0;
+  std::string item_name;
+  int64_t initial_bid = 0;  // cents
+  int64_t reserve = 0;
+  int64_t date_time = 0;
+  int64_t expires = 0;
+  int64_t seller = 0;  // a person's id
+  int64_t category = 0;
+  friend bool operator==(const Auction&, const Auction&) = default;
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Auction, id, item_name, initial_bid, reserve, date_time, expires,
+                                   seller, category)
+
+struct Bid {
+  int64_t auction = 0;
+  int64_t bidder = 0;
+  int64_t price = 0;  // cents (q1: euro cents)
+  std::string channel;
+  int64_t date_time = 0;
+  friend bool operator==(const Bid&, const Bid&) = default;
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Bid, auction, bidder, price, channel, date_time)
+
+struct NexmarkOptions {
+  uint64_t seed = 1;
+  int64_t events = 1'000'000;
+  int64_t start_ms = 1'767'225'600'000;  // 2026-01-01T00:00:00Z
+  int64_t events_per_second = 10'000;    // of event time
+};
+
+// All three kinds, in event order.
+struct NexmarkEvents {
+  std::vector<Person> people;
+  std::vector<Auction> auctions;
+  std::vector<Bid> bids;
+};
+NexmarkEvents generate_nexmark(const NexmarkOptions& options);
+
+inline constexpr const char* kPersonTopic = "nexmark-person";
+inline constexpr const char* kAuctionTopic = "nexmark-auction";
+inline constexpr const char* kBidTopic = "nexmark-bid";
+inline constexpr int64_t kNexmarkWindowMs = 10'000;
+inline constexpr int64_t kNexmarkGraceMs = 10 * 60'000;  // generous: see page_views.h
+
+// Output topics: "nexmark-q<n>".
+std::string nexmark_output(int query);
+// The queries built, by number.
+const std::vector<int>& nexmark_queries();
+Result<operators::Topology> nexmark_topology(int query);
+
+// q1's value, q2's and q3's rows, q7's key (the window start).
+struct Q2Row {
+  int64_t auction = 0;
+  int64_t price = 0;
+  friend auto operator<=>(const Q2Row&, const Q2Row&) = default;
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Q2Row, auction, price)
+struct Q3Row {
+  std::string name, city, state;
+  int64_t auction = 0;
+  friend auto operator<=>(const Q3Row&, const Q3Row&) = default;
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Q3Row, name, city, state, auction)
+
+// The oracles: q0 and q1 the bids (q1 converted), q2 and q3 their rows sorted, q7 the highest
+// price per window start.
+std::vector<Bid> nexmark_q1(const NexmarkEvents& events);
+std::vector<Q2Row> nexmark_q2(const NexmarkEvents& events);
+std::vector<Q3Row> nexmark_q3(const NexmarkEvents& events);
+std::map<int64_t, int64_t> nexmark_q7(const NexmarkEvents& events);
+
+}  // namespace sluice::samples

@@ -1,0 +1,197 @@
+#include "sluice/samples/nexmark.h"
+
+#include <algorithm>
+#include <chrono>
+#include <random>
+#include <set>
+#include <unordered_map>
+
+#include "sluice/dsl/topology_builder.h"
+
+namespace sluice::samples {
+
+namespace {
+
+constexpr const char* kStates[] = {"AZ", "CA", "ID", "OR", "WA", "WY"};
+constexpr const char* kCities[] = {"Phoenix",  "Los Angeles", "San Francisco", "Boise",
+                                   "Portland", "Bend",        "Seattle",       "Kent",
+                                   "Cheyenne", "Redmond"};
+constexpr const char* kFirstNames[] = {"Peter", "Paul",  "Luke",  "John",   "Saul",  "Vicky",
+                                       "Kate",  "Julie", "Sarah", "Deiter", "Walter"};
+constexpr const char* kLastNames[] = {"Shultz", "Abrams", "Spencer", "White", "Bartels",
+                                      "Walton", "Smith",  "Jones",   "Noris"};
+constexpr const char* kChannels[] = {"Google", "Facebook", "Baidu", "Apple"};
+constexpr int64_t kFirstId = 1000;
+constexpr int64_t kFirstCategory = 10;
+constexpr int kCategories = 5;
+constexpr int kHotRatio = 2;  // 1 in kHotRatio + 1 picks from the few most recent ("hot") ones
+
+}  // namespace
+
+NexmarkEvents generate_nexmark(const NexmarkOptions& o) {
+  std::mt19937_64 rng(o.seed);
+  auto pick = [&](auto& array) { return array[rng() % std::size(array)]; };
+  NexmarkEvents out;
+  int64_t next_person = kFirstId, next_auction = kFirstId;
+  // A recent id: mostly among the last few, sometimes among the last thousand.
+  auto recent = [&](int64_t next) {
+    const int64_t span = rng() % (kHotRatio + 1) != 0 ? 4 : 1000;
+    return std::max<int64_t>(kFirstId, next - 1 - static_cast<int64_t>(rng() % span));
+  };
+  // A recent person who joined before `t`: a join on the person sees them (one who joined in
+  // the same millisecond could come either way).
+  auto recent_person = [&](int64_t t) {
+    int64_t id = recent(next_person);
+    while (id > kFirstId && out.people[static_cast<size_t>(id - kFirstId)].date_time >= t) --id;
+    return id;
+  };
+  for (int64_t i = 0; i < o.events; ++i) {
+    const int64_t t = o.start_ms + i * 1000 / o.events_per_second;
+    const int64_t slot = i % 50;
+    if (slot == 0 || next_person == kFirstId) {
+      const int64_t id = next_person++;
+      out.people.push_back({.id = id,
+                            .name = std::string(pick(kFirstNames)) + " " + pick(kLastNames),
+                            .email_address = "p" + std::to_string(id) + "@example.com",
+                            .credit_card = std::to_string(1000 + rng() % 9000) + " " +
+                                           std::to_string(1000 + rng() % 9000),
+                            .city = pick(kCities),
+                            .state = pick(kStates),
+                            .date_time = t});
+    } else if (slot <= 3 || next_auction == kFirstId) {
+      const int64_t id = next_auction++;
+      const int64_t initial = 100 + static_cast<int64_t>(rng() % 10'000);
+      out.auctions.push_back(
+          {.id = id,
+           .item_name = "item-" + std::to_string(id),
+           .initial_bid = initial,
+           .reserve = initial + static_cast<int64_t>(rng() % 10'000),
+           .date_time = t,
+           .expires = t + 10'000 + static_cast<int64_t>(rng() % 100'000),
+           .seller = recent_person(t),
+           .category = kFirstCategory + static_cast<int64_t>(rng() % kCategories)});
+    } else {
+      out.bids.push_back({.auction = recent(next_auction),
+                          .bidder = recent_person(t),
+                          .price = 100 + static_cast<int64_t>(rng() % 100'000),
+                          .channel = pick(kChannels),
+                          .date_time = t});
+    }
+  }
+  return out;
+}
+
+std::string nexmark_output(int query) { return "nexmark-q" + std::to_string(query); }
+
+const std::vector<int>& nexmark_queries() {
+  static const std::vector<int> queries = {0, 1, 2, 3, 7};
+  return queries;
+}
+
+Result<operators::Topology> nexmark_topology(int query) {
+  using std::chrono::milliseconds;
+  dsl::TopologyBuilder b;
+  const std::string out = nexmark_output(query);
+  switch (query) {
+    case 0:
+      b.stream<std::string, Bid>(kBidTopic).to(out);
+      break;
+    case 1:
+      b.stream<std::string, Bid>(kBidTopic)
+          .map_values([](Bid bid) {
+            bid.price = bid.price * 908 / 1000;
+            return bid;
+          })
+          .named("dollars-to-euros")
+          .to(out);
+      break;
+    case 2:
+      b.stream<std::string, Bid>(kBidTopic)
+          .filter([](const std::string&, const Bid& bid) { return bid.auction % 123 == 0; })
+          .named("auction-mod-123")
+          .map_values([](const Bid& bid) {
+            return Q2Row{bid.auction, bid.price};
+          })
+          .to(out);
+      break;
+    case 3: {
+      auto sellers = b.table<std::string, Person>(kPersonTopic);
+      b.stream<std::string, Auction>(kAuctionTopic)
+          .filter([](const std::string&, const Auction& a) { return a.category == 10; })
+          .named("category-10")
+          .select_key([](const std::string&, const Auction& a) { return std::to_string(a.seller); })
+          .named("by-seller")
+          .join(
+              sellers,
+              [](const Auction& a, const Person& p) {
+                return Q3Row{p.name, p.city, p.state, a.id};
+              },
+              "auction-seller")
+          .filter([](const std::string&, const Q3Row& r) {
+            return r.state == "OR" || r.state == "ID" || r.state == "CA";
+          })
+          .named("local-sellers")
+          .to(out);
+      break;
+    }
+    case 7:
+      b.stream<std::string, Bid>(kBidTopic)
+          .select_key([](const std::string&, const Bid&) { return std::string("all"); })
+          .named("one-key")
+          .group_by_key()
+          .windowed_by(dsl::TumblingWindows::of(milliseconds(kNexmarkWindowMs))
+                           .grace(milliseconds(kNexmarkGraceMs)))
+          .reduce([](const Bid& a, const Bid& b) { return b.price > a.price ? b : a; },
+                  "nexmark-q7-highest")
+          .to_stream()
+          .to(out);
+      break;
+    default:
+      return invalid_argument("Nexmark query " + std::to_string(query) +
+                              " is not built (built: 0, 1, 2, 3, 7)");
+  }
+  return b.build();
+}
+
+std::vector<Bid> nexmark_q1(const NexmarkEvents& e) {
+  std::vector<Bid> out = e.bids;
+  for (Bid& b : out) b.price = b.price * 908 / 1000;
+  return out;
+}
+
+std::vector<Q2Row> nexmark_q2(const NexmarkEvents& e) {
+  std::vector<Q2Row> out;
+  for (const Bid& b : e.bids) {
+    if (b.auction % 123 == 0) out.push_back({b.auction, b.price});
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::vector<Q3Row> nexmark_q3(const NexmarkEvents& e) {
+  std::unordered_map<int64_t, const Person*> people;
+  for (const Person& p : e.people) people[p.id] = &p;
+  std::vector<Q3Row> out;
+  for (const Auction& a : e.auctions) {
+    if (a.category != 10) continue;
+    auto it = people.find(a.seller);
+    if (it == people.end()) continue;
+    const Person& p = *it->second;
+    if (p.state == "OR" || p.state == "ID" || p.state == "CA") {
+      out.push_back({p.name, p.city, p.state, a.id});
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::map<int64_t, int64_t> nexmark_q7(const NexmarkEvents& e) {
+  std::map<int64_t, int64_t> out;
+  for (const Bid& b : e.bids) {
+    int64_t& best = out[b.date_time / kNexmarkWindowMs * kNexmarkWindowMs];
+    best = std::max(best, b.price);
+  }
+  return out;
+}
+
+}  // namespace sluice::samples

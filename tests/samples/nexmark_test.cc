@@ -1,0 +1,98 @@
+// Nexmark: the generator's proportions, and each built query on the runtime against its
+// oracle at a small scale.
+#include "sluice/samples/nexmark.h"
+
+#include <gtest/gtest.h>
+
+#include "sample_test_util.h"
+
+namespace sluice::samples {
+namespace {
+
+using runtime::testing::Event;
+
+const NexmarkOptions kOptions{.seed = 12, .events = 50'000};
+
+std::vector<std::pair<std::string, std::vector<Event>>> inputs(const NexmarkEvents& e) {
+  std::vector<Event> people, auctions, bids;
+  for (const auto& p : e.people) {
+    people.push_back({std::to_string(p.id), nlohmann::json(p).dump(), Timestamp(p.date_time)});
+  }
+  for (const auto& a : e.auctions) {
+    auctions.push_back({std::to_string(a.id), nlohmann::json(a).dump(), Timestamp(a.date_time)});
+  }
+  for (const auto& b : e.bids) {
+    bids.push_back({std::to_string(b.auction), nlohmann::json(b).dump(), Timestamp(b.date_time)});
+  }
+  return {{kPersonTopic, people}, {kAuctionTopic, auctions}, {kBidTopic, bids}};
+}
+
+TEST(NexmarkTest, TheGeneratorFollowsThePublishedProportions) {
+  const auto e = generate_nexmark(kOptions);
+  EXPECT_EQ(e.people.size() + e.auctions.size() + e.bids.size(), 50'000u);
+  EXPECT_NEAR(static_cast<double>(e.people.size()) / 50'000, 1.0 / 50, 0.001);
+  EXPECT_NEAR(static_cast<double>(e.auctions.size()) / 50'000, 3.0 / 50, 0.001);
+  // Sellers and bidders exist when they act.
+  for (const auto& a : e.auctions)
+    EXPECT_LT(a.seller, 1000 + static_cast<int64_t>(e.people.size()));
+  EXPECT_FALSE(nexmark_q2(e).empty());
+  EXPECT_FALSE(nexmark_q3(e).empty());
+}
+
+TEST(NexmarkTest, Q0AndQ1PassAndConvertEveryBid) {
+  const auto e = generate_nexmark(kOptions);
+  for (int q : {0, 1}) {
+    const auto out =
+        testing::run_sample_on<std::string, Bid>(nexmark_topology(q), inputs(e), nexmark_output(q));
+    std::vector<Bid> got;
+    for (const auto& r : out) got.push_back(r.value);
+    auto want = q == 0 ? e.bids : nexmark_q1(e);
+    auto order = [](const Bid& a, const Bid& b) {
+      return std::tie(a.date_time, a.auction, a.bidder, a.price) <
+             std::tie(b.date_time, b.auction, b.bidder, b.price);
+    };
+    std::sort(got.begin(), got.end(), order);
+    std::sort(want.begin(), want.end(), order);
+    EXPECT_EQ(got, want) << "q" << q;
+  }
+}
+
+TEST(NexmarkTest, Q2SelectsTheBidsOfEvery123rdAuction) {
+  const auto e = generate_nexmark(kOptions);
+  const auto out =
+      testing::run_sample_on<std::string, Q2Row>(nexmark_topology(2), inputs(e), nexmark_output(2));
+  std::vector<Q2Row> got;
+  for (const auto& r : out) got.push_back(r.value);
+  std::sort(got.begin(), got.end());
+  EXPECT_EQ(got, nexmark_q2(e));
+}
+
+TEST(NexmarkTest, Q3FindsLocalSellersOfCategory10) {
+  const auto e = generate_nexmark(kOptions);
+  const auto out =
+      testing::run_sample_on<std::string, Q3Row>(nexmark_topology(3), inputs(e), nexmark_output(3));
+  std::vector<Q3Row> got;
+  for (const auto& r : out) got.push_back(r.value);
+  std::sort(got.begin(), got.end());
+  EXPECT_EQ(got, nexmark_q3(e));
+}
+
+TEST(NexmarkTest, Q7FindsTheHighestBidOfEachWindow) {
+  const auto e = generate_nexmark(kOptions);
+  const auto out = testing::run_sample_on<operators::Windowed<std::string>, Bid>(
+      nexmark_topology(7), inputs(e), nexmark_output(7));
+  std::map<int64_t, int64_t> got;
+  for (const auto& r : out) got[r.key.window.start.value()] = r.value.price;
+  EXPECT_EQ(got, nexmark_q7(e));
+}
+
+TEST(NexmarkTest, QueriesNotBuiltSaySo) {
+  for (int q : {4, 5, 6, 8}) {
+    auto t = nexmark_topology(q);
+    ASSERT_FALSE(t.ok());
+    EXPECT_NE(t.status().message().find("not built"), std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace sluice::samples
