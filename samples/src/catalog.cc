@@ -1,8 +1,11 @@
 #include "sluice/samples/catalog.h"
 
 #include "sluice/samples/ad_clicks.h"
+#include "sluice/samples/host_metrics.h"
+#include "sluice/samples/nexmark.h"
 #include "sluice/samples/page_views.h"
 #include "sluice/samples/sessions.h"
+#include "sluice/samples/yahoo.h"
 
 namespace sluice::samples {
 
@@ -52,6 +55,38 @@ Result<dsl::JobDefinition> ad_clicks_job(const dsl::JobConfig& config) {
       .topics = {{kImpressionsTopic, n}, {kClicksTopic, n}, {kCampaignCtrTopic, n}}};
 }
 
+Result<dsl::JobDefinition> yahoo_job(const dsl::JobConfig& config) {
+  SLUICE_RETURN_IF_ERROR(check_keys(config));
+  SLUICE_ASSIGN_OR_RETURN(int32_t n, partitions(config));
+  SLUICE_ASSIGN_OR_RETURN(auto topology, yahoo_topology());
+  return dsl::JobDefinition{
+      .topology = std::move(topology),
+      .topics = {{kYahooEventsTopic, n}, {kYahooCampaignsTopic, 1}, {kYahooCountsTopic, n}}};
+}
+
+Result<dsl::JobDefinition> host_alerts_job(const dsl::JobConfig& config) {
+  SLUICE_RETURN_IF_ERROR(check_keys(config));
+  SLUICE_ASSIGN_OR_RETURN(int32_t n, partitions(config));
+  SLUICE_ASSIGN_OR_RETURN(auto topology, host_alerts_topology());
+  return dsl::JobDefinition{.topology = std::move(topology),
+                            .topics = {{kHostMetricsTopic, n}, {kAlertsTopic, n}}};
+}
+
+Result<dsl::JobDefinition> nexmark_job(int query, const dsl::JobConfig& config) {
+  SLUICE_RETURN_IF_ERROR(check_keys(config));
+  SLUICE_ASSIGN_OR_RETURN(int32_t n, partitions(config));
+  SLUICE_ASSIGN_OR_RETURN(auto topology, nexmark_topology(query));
+  return dsl::JobDefinition{
+      .topology = std::move(topology),
+      .topics = {
+          {kPersonTopic, n}, {kAuctionTopic, n}, {kBidTopic, n}, {nexmark_output(query), n}}};
+}
+
+template <int Query>
+Result<dsl::JobDefinition> nexmark_query_job(const dsl::JobConfig& config) {
+  return nexmark_job(Query, config);
+}
+
 const std::vector<SampleJob>& sample_jobs() {
   static const std::vector<SampleJob> jobs = {
       {"page-views",
@@ -66,6 +101,19 @@ const std::vector<SampleJob>& sample_jobs() {
        "clicks joined to their impression within 10 minutes, click-through rate per campaign "
        "per 5 minutes (ad-impressions, ad-clicks -> campaign-ctr)",
        &ad_clicks_job},
+      {"yahoo",
+       "the Yahoo Streaming Benchmark: ad views joined to campaigns (a global table), counted "
+       "per campaign per 10 seconds (ysb-events, ysb-ad-campaigns -> ysb-campaign-counts)",
+       &yahoo_job},
+      {"host-alerts",
+       "1-minute hopping averages of host metrics, an alert after 3 windows over the threshold "
+       "in a row (host-metrics -> host-alerts)",
+       &host_alerts_job},
+      {"nexmark-q0", "Nexmark q0: every bid, passed through", &nexmark_query_job<0>},
+      {"nexmark-q1", "Nexmark q1: bids with prices in euros", &nexmark_query_job<1>},
+      {"nexmark-q2", "Nexmark q2: bids on every 123rd auction", &nexmark_query_job<2>},
+      {"nexmark-q3", "Nexmark q3: local sellers of category 10", &nexmark_query_job<3>},
+      {"nexmark-q7", "Nexmark q7: the highest bid per 10 seconds", &nexmark_query_job<7>},
   };
   return jobs;
 }

@@ -17,8 +17,10 @@
 #include "sluice/operators/windows.h"
 #include "sluice/runtime/runtime.h"
 #include "sluice/samples/ad_clicks.h"
+#include "sluice/samples/host_metrics.h"
 #include "sluice/samples/page_views.h"
 #include "sluice/samples/sessions.h"
+#include "sluice/samples/yahoo.h"
 
 namespace sluice::samples {
 
@@ -321,7 +323,114 @@ Sample ad_clicks_sample() {
           }};
 }
 
+Sample yahoo_sample() {
+  auto events = std::make_shared<std::vector<YahooEvent>>();
+  auto ads = std::make_shared<std::vector<std::pair<std::string, std::string>>>();
+  return {.title = "the Yahoo Streaming Benchmark: ad views per campaign per 10 seconds",
+          .inputs = {kYahooCampaignsTopic, kYahooEventsTopic},
+          .output = kYahooCountsTopic,
+          .default_events = 2'000'000,
+          .topology = yahoo_topology,
+          .produce =
+              [events, ads](const DemoOptions& o, std::vector<Appender>& appenders) {
+                YahooOptions yo;
+                yo.seed = o.seed;
+                yo.events = o.events;
+                *ads = yahoo_campaigns(yo);
+                for (const auto& [ad, campaign] : *ads) {
+                  SLUICE_RETURN_IF_ERROR(appenders[0].add({ad, campaign, yo.start_ms}));
+                }
+                YahooGenerator gen(yo);
+                for (int64_t i = 0; !gen.done(); ++i) {
+                  YahooEvent e = gen.next();
+                  std::string user = e.user_id;
+                  const int64_t t = e.event_time;
+                  events->push_back(e);
+                  SLUICE_RETURN_IF_ERROR(appenders[1].add({user, nlohmann::json(e).dump(), t}));
+                  if (i % 100'000 == 0) {
+                    status_line(fmt::format("generating ad events: {:.0f}%", 100.0 * i / o.events));
+                  }
+                }
+                return Status();
+              },
+          .report = [events, ads](const DemoOptions& o, logstore::LogClient& log,
+                                  int64_t late) -> Result<bool> {
+            SLUICE_ASSIGN_OR_RETURN(
+                auto out,
+                (read_output<operators::Windowed<std::string>, int64_t>(log, kYahooCountsTopic)));
+            CampaignViews got;
+            for (const auto& [key, n] : out) got[{key.window.start.value(), key.key}] = n;
+            std::map<int64_t, std::vector<std::pair<int64_t, std::string>>> by_window;
+            for (const auto& [key, n] : got) by_window[key.first].emplace_back(n, key.second);
+            fmt::print("\n  {:<8} {}\n", "window", fmt::format("top {} campaigns (views)", o.top));
+            int shown = 0;
+            for (auto& [window, rows] : by_window) {
+              if (++shown > 6) break;
+              std::sort(rows.rbegin(), rows.rend());
+              std::string line;
+              for (size_t i = 0; i < rows.size() && i < static_cast<size_t>(o.top); ++i) {
+                line += fmt::format("{:<12} {:>5}   ", rows[i].second, rows[i].first);
+              }
+              while (!line.empty() && line.back() == ' ') line.pop_back();
+              fmt::print("  {:<8} {}\n", fmt::format("+{}s", (window % 3'600'000) / 1000), line);
+            }
+            if (by_window.size() > 6) fmt::print("  ... {} windows in all\n", by_window.size());
+            const bool equal = got == count_campaign_views(*events, *ads);
+            fmt::print(
+                "\n  {}the job's {} (window, campaign) counts {} an independent count ({} late "
+                "records dropped)\n",
+                equal ? "" : "MISMATCH: ", got.size(), equal ? "equal" : "differ from", late);
+            return equal;
+          }};
+}
+
+Sample host_alerts_sample() {
+  auto samples = std::make_shared<std::vector<HostMetric>>();
+  return {.title = "host metrics -> alerts after 3 one-minute averages over the threshold in a row",
+          .inputs = {kHostMetricsTopic},
+          .output = kAlertsTopic,
+          .default_events = 720'000,
+          .topology = host_alerts_topology,
+          .produce =
+              [samples](const DemoOptions& o, std::vector<Appender>& appenders) {
+                HostMetricsOptions ho;
+                ho.seed = o.seed;
+                ho.seconds = std::max<int64_t>(60, o.events / ho.hosts);
+                status_line("generating host metrics");
+                *samples = generate_host_metrics(ho);
+                for (const HostMetric& m : *samples) {
+                  SLUICE_RETURN_IF_ERROR(
+                      appenders[0].add({m.host, nlohmann::json(m).dump(), m.timestamp}));
+                }
+                return Status();
+              },
+          .report = [samples](const DemoOptions& o, logstore::LogClient& log,
+                              int64_t late) -> Result<bool> {
+            SLUICE_ASSIGN_OR_RETURN(auto out, (read_output<std::string, Alert>(log, kAlertsTopic)));
+            std::vector<Alert> got;
+            for (const auto& [host, alert] : out) got.push_back(alert);
+            std::sort(got.begin(), got.end(), [](const Alert& a, const Alert& b) {
+              return std::tie(a.window_start, a.host, a.metric) <
+                     std::tie(b.window_start, b.host, b.metric);
+            });
+            fmt::print("\n  {} alerts; the first {}:\n", got.size(), o.top * 3);
+            for (size_t i = 0; i < got.size() && i < static_cast<size_t>(o.top * 3); ++i) {
+              fmt::print("    {}  {:<8} {:<6} {:>5.1f}% average over the window\n",
+                         clock_of(got[i].window_start), got[i].host, got[i].metric, got[i].average);
+            }
+            std::sort(got.begin(), got.end());
+            const bool equal = got == expected_alerts(*samples);
+            fmt::print(
+                "\n  {}the job's {} alerts {} an independent computation ({} late records "
+                "dropped)\n",
+                equal ? "" : "MISMATCH: ", got.size(), equal ? "equal" : "differ from", late);
+            return equal;
+          }};
+}
+
 Result<Sample> find(const std::string& name) {
+  if (name == "yahoo") return yahoo_sample();
+  if (name == "host-alerts") return host_alerts_sample();
   if (name == "page-views") return page_views_sample();
   if (name == "sessions") return sessions_sample();
   if (name == "ad-clicks") return ad_clicks_sample();
@@ -398,7 +507,9 @@ int run(const DemoOptions& options, Sample& sample, const std::string& data_dir)
 
 }  // namespace
 
-std::vector<std::string> demo_names() { return {"page-views", "sessions", "ad-clicks"}; }
+std::vector<std::string> demo_names() {
+  return {"page-views", "sessions", "ad-clicks", "yahoo", "host-alerts"};
+}
 
 int run_demo(const DemoOptions& given) {
   auto sample = find(given.sample);

@@ -28,5 +28,9 @@ const SampleJob* find_sample(std::string_view name);
 Result<dsl::JobDefinition> page_views_job(const dsl::JobConfig& config);
 Result<dsl::JobDefinition> sessions_job(const dsl::JobConfig& config);
 Result<dsl::JobDefinition> ad_clicks_job(const dsl::JobConfig& config);
+Result<dsl::JobDefinition> yahoo_job(const dsl::JobConfig& config);
+Result<dsl::JobDefinition> host_alerts_job(const dsl::JobConfig& config);
+// Nexmark query `query` (see nexmark.h for the ones built).
+Result<dsl::JobDefinition> nexmark_job(int query, const dsl::JobConfig& config);
 
 }  // namespace sluice::samples
