@@ -212,7 +212,9 @@ TEST_F(CliTest, DemoRunsASampleAgainstItsOracle) {
       << demo.out;
   CliResult unknown = run_cli(dir_.path(), "demo nexmark-q42");
   EXPECT_EQ(unknown.exit_code, 1);
-  EXPECT_NE(unknown.err.find("demos: page-views, sessions, ad-clicks, yahoo, host-alerts"), std::string::npos) << unknown.err;
+  EXPECT_NE(unknown.err.find("demos: page-views, sessions, ad-clicks, yahoo, host-alerts"),
+            std::string::npos)
+      << unknown.err;
 }
 
 TEST_F(CliTest, BenchProducesAndConsumesAndReportsThroughput) {
