@@ -19,6 +19,19 @@ std::string env_or(const char* name, std::string fallback) {
 
 }  // namespace
 
+Result<std::map<std::string, std::string>> parse_configs(const std::vector<std::string>& items) {
+  std::map<std::string, std::string> out;
+  for (const std::string& item : items) {
+    auto eq = item.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      return invalid_argument("--config takes key=value (e.g. retention.ms=60000), not '" + item +
+                              "'");
+    }
+    out[item.substr(0, eq)] = item.substr(eq + 1);
+  }
+  return out;
+}
+
 int& exit_code() {
   static int code = 0;
   return code;

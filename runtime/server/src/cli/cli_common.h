@@ -1,12 +1,13 @@
 // What every `sluice` subcommand shares: the connection flags, error reporting and exit codes.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 
 #include <CLI/CLI.hpp>
 
-#include "sluice/base/status.h"
+#include "sluice/base/result.h"
 #include "sluice/server/client.h"
 
 namespace sluice::cli {
@@ -28,6 +29,9 @@ std::unique_ptr<server::Connection> connect_or_exit(const server::ClientOptions&
 int report_failure(const std::string& what, const grpc::Status& status,
                    const server::ClientOptions& options);
 int report_failure(const std::string& what, const Status& status);
+
+// --config key=value items as a map; kInvalidArgument naming an item without '='.
+Result<std::map<std::string, std::string>> parse_configs(const std::vector<std::string>& items);
 
 // The exit code of the subcommand that ran (set by its callback).
 int& exit_code();

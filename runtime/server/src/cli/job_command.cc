@@ -34,18 +34,6 @@ struct JobFlags {
   bool json = false;
 };
 
-Result<std::map<std::string, std::string>> parse_configs(const std::vector<std::string>& items) {
-  std::map<std::string, std::string> out;
-  for (const std::string& item : items) {
-    auto eq = item.find('=');
-    if (eq == std::string::npos || eq == 0) {
-      return invalid_argument("--config takes key=value (e.g. threads=2), not '" + item + "'");
-    }
-    out[item.substr(0, eq)] = item.substr(eq + 1);
-  }
-  return out;
-}
-
 std::unique_ptr<v1::Jobs::Stub> jobs_stub(server::Connection& c) {
   return v1::Jobs::NewStub(c.channel());
 }

@@ -18,19 +18,6 @@ struct TopicFlags {
   bool internal = false;
 };
 
-Result<std::map<std::string, std::string>> parse_configs(const std::vector<std::string>& items) {
-  std::map<std::string, std::string> out;
-  for (const std::string& item : items) {
-    auto eq = item.find('=');
-    if (eq == std::string::npos || eq == 0) {
-      return invalid_argument("--config takes key=value (e.g. retention.ms=60000), not '" + item +
-                              "'");
-    }
-    out[item.substr(0, eq)] = item.substr(eq + 1);
-  }
-  return out;
-}
-
 void print_description(const v1::TopicDescription& d) {
   std::printf("Topic: %s\tPartitions: %d%s\n", d.name().c_str(), d.partitions_size(),
               d.internal() ? "\t(internal)" : "");
