@@ -84,7 +84,7 @@ NexmarkEvents generate_nexmark(const NexmarkOptions& o) {
 std::string nexmark_output(int query) { return "nexmark-q" + std::to_string(query); }
 
 const std::vector<int>& nexmark_queries() {
-  static const std::vector<int> queries = {0, 1, 2, 3, 7};
+  static const std::vector<int> queries = {0, 1, 2, 3, 5, 7};
   return queries;
 }
 
@@ -134,6 +134,25 @@ Result<operators::Topology> nexmark_topology(int query) {
           .to(out);
       break;
     }
+    case 5:
+      b.stream<std::string, Bid>(kBidTopic)
+          .group_by_key()
+          .windowed_by(dsl::HoppingWindows::of(milliseconds(kNexmarkWindowMs))
+                           .advance_by(milliseconds(kNexmarkSlideMs))
+                           .grace(milliseconds(kNexmarkGraceMs)))
+          .count("nexmark-q5-bids")
+          .to_stream()
+          .map([](const operators::Windowed<std::string>& w, int64_t bids) {
+            return std::pair(std::to_string(w.window.start.value()),
+                             AuctionCount{std::stoll(w.key), bids});
+          })
+          .named("by-window")
+          .group_by_key()
+          .reduce([](const AuctionCount& a, const AuctionCount& b) { return hotter(a, b); },
+                  "nexmark-q5-hottest")
+          .to_stream()
+          .to(out);
+      break;
     case 7:
       b.stream<std::string, Bid>(kBidTopic)
           .select_key([](const std::string&, const Bid&) { return std::string("all"); })
@@ -148,7 +167,7 @@ Result<operators::Topology> nexmark_topology(int query) {
       break;
     default:
       return invalid_argument("Nexmark query " + std::to_string(query) +
-                              " is not built (built: 0, 1, 2, 3, 7)");
+                              " is not built (built: 0, 1, 2, 3, 5, 7)");
   }
   return b.build();
 }
@@ -182,6 +201,29 @@ std::vector<Q3Row> nexmark_q3(const NexmarkEvents& e) {
     }
   }
   std::sort(out.begin(), out.end());
+  return out;
+}
+
+AuctionCount hotter(const AuctionCount& a, const AuctionCount& b) {
+  if (a.bids != b.bids) return a.bids > b.bids ? a : b;
+  return a.auction <= b.auction ? a : b;
+}
+
+std::map<int64_t, AuctionCount> nexmark_q5(const NexmarkEvents& e) {
+  std::map<std::pair<int64_t, int64_t>, int64_t> counts;  // (window start, auction) -> bids
+  for (const Bid& b : e.bids) {
+    const int64_t last = b.date_time / kNexmarkSlideMs * kNexmarkSlideMs;
+    for (int64_t start = last; start > b.date_time - kNexmarkWindowMs && start >= 0;
+         start -= kNexmarkSlideMs) {
+      ++counts[{start, b.auction}];
+    }
+  }
+  std::map<int64_t, AuctionCount> out;
+  for (const auto& [key, n] : counts) {
+    AuctionCount c{key.second, n};
+    auto [it, inserted] = out.try_emplace(key.first, c);
+    if (!inserted) it->second = hotter(it->second, c);
+  }
   return out;
 }
 

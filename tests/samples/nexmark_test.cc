@@ -77,6 +77,17 @@ TEST(NexmarkTest, Q3FindsLocalSellersOfCategory10) {
   EXPECT_EQ(got, nexmark_q3(e));
 }
 
+TEST(NexmarkTest, Q5FindsTheHottestAuctionOfEachSlidingWindow) {
+  const auto e = generate_nexmark(kOptions);
+  const auto out = testing::run_sample_on<std::string, AuctionCount>(nexmark_topology(5), inputs(e),
+                                                                     nexmark_output(5));
+  std::map<int64_t, AuctionCount> got;
+  for (const auto& r : out) got[std::stoll(r.key)] = r.value;
+  const auto want = nexmark_q5(e);
+  EXPECT_EQ(got.size(), want.size());
+  EXPECT_TRUE(got == want);
+}
+
 TEST(NexmarkTest, Q7FindsTheHighestBidOfEachWindow) {
   const auto e = generate_nexmark(kOptions);
   const auto out = testing::run_sample_on<operators::Windowed<std::string>, Bid>(
@@ -87,7 +98,7 @@ TEST(NexmarkTest, Q7FindsTheHighestBidOfEachWindow) {
 }
 
 TEST(NexmarkTest, QueriesNotBuiltSaySo) {
-  for (int q : {4, 5, 6, 8}) {
+  for (int q : {4, 6, 8}) {
     auto t = nexmark_topology(q);
     ASSERT_FALSE(t.ok());
     EXPECT_NE(t.status().message().find("not built"), std::string::npos);

@@ -12,12 +12,14 @@
 //   q2  selection: (auction, price) of the bids on auctions whose id is divisible by 123
 //   q3  local item suggestion: auctions of category 10 whose seller lives in OR, ID or CA,
 //       with the seller's name, city and state (auctions joined to the people table)
+//   q5  hot items: per 10-second window sliding by 2 seconds, the auction with the most bids
+//       (ties to the lower id): bids counted per auction and window, then the counts re-keyed
+//       by window and reduced to the highest
 //   q7  highest bid: per 10-second tumbling window, the highest bid
-// Not built yet (they need an auction's close — its winning bid once it expires — or a
-// per-window top-N across keys, which the DSL does not offer yet):
-//   q4  average winning price per category, q5 hot items (most bids per sliding window),
-//   q6  average selling price of each seller's last 10 auctions, q8 new users who opened an
-//       auction in the same 10-second window (a windowed join aligned to tumbling windows).
+// Not built yet (they need an auction's close — its winning bid once it expires — or a join
+// aligned to tumbling windows):
+//   q4  average winning price per category, q6 average selling price of each seller's last 10
+//       auctions, q8 new users who opened an auction in the same 10-second window.
 //
 // Thread safety: values and pure functions.
 #pragma once
@@ -91,6 +93,7 @@ inline constexpr const char* kPersonTopic = "nexmark-person";
 inline constexpr const char* kAuctionTopic = "nexmark-auction";
 inline constexpr const char* kBidTopic = "nexmark-bid";
 inline constexpr int64_t kNexmarkWindowMs = 10'000;
+inline constexpr int64_t kNexmarkSlideMs = 2'000;        // q5
 inline constexpr int64_t kNexmarkGraceMs = 10 * 60'000;  // generous: see page_views.h
 
 // Output topics: "nexmark-q<n>".
@@ -113,11 +116,22 @@ struct Q3Row {
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Q3Row, name, city, state, auction)
 
-// The oracles: q0 and q1 the bids (q1 converted), q2 and q3 their rows sorted, q7 the highest
-// price per window start.
+// q5's value: an auction and its bids in one window.
+struct AuctionCount {
+  int64_t auction = 0;
+  int64_t bids = 0;
+  friend auto operator<=>(const AuctionCount&, const AuctionCount&) = default;
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(AuctionCount, auction, bids)
+// The hotter of two: more bids, then the lower auction id.
+AuctionCount hotter(const AuctionCount& a, const AuctionCount& b);
+
+// The oracles: q0 and q1 the bids (q1 converted), q2 and q3 their rows sorted, q5 the hottest
+// auction per window start, q7 the highest price per window start.
 std::vector<Bid> nexmark_q1(const NexmarkEvents& events);
 std::vector<Q2Row> nexmark_q2(const NexmarkEvents& events);
 std::vector<Q3Row> nexmark_q3(const NexmarkEvents& events);
+std::map<int64_t, AuctionCount> nexmark_q5(const NexmarkEvents& events);
 std::map<int64_t, int64_t> nexmark_q7(const NexmarkEvents& events);
 
 }  // namespace sluice::samples
