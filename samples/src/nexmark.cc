@@ -84,7 +84,7 @@ NexmarkEvents generate_nexmark(const NexmarkOptions& o) {
 std::string nexmark_output(int query) { return "nexmark-q" + std::to_string(query); }
 
 const std::vector<int>& nexmark_queries() {
-  static const std::vector<int> queries = {0, 1, 2, 3, 5, 7};
+  static const std::vector<int> queries = {0, 1, 2, 3, 5, 7, 8};
   return queries;
 }
 
@@ -165,9 +165,50 @@ Result<operators::Topology> nexmark_topology(int query) {
           .to_stream()
           .to(out);
       break;
+    case 8: {
+      // Per person and window: the row and how many auctions matched it (the first is emitted).
+      auto window_of = [](int64_t t) { return t / kNexmarkWindowMs * kNexmarkWindowMs; };
+      auto sellers = b.stream<std::string, Auction>(kAuctionTopic)
+                         .select_key([](const std::string&, const Auction& a) {
+                           return std::to_string(a.seller);
+                         })
+                         .named("by-seller");
+      dsl::Materialized seen_store("nexmark-q8-seen");
+      seen_store.cached = false;  // every match is seen, so the first one is emitted once
+      b.stream<std::string, Person>(kPersonTopic)
+          .join(
+              sellers,
+              [window_of](const Person& p, const Auction& a) {
+                return Q8Row{
+                    p.id, p.name,
+                    window_of(p.date_time) == window_of(a.date_time) ? window_of(p.date_time) : -1};
+              },
+              dsl::JoinWindows::of(milliseconds(kNexmarkWindowMs))
+                  .grace(milliseconds(kNexmarkGraceMs)),
+              "person-auction")
+          .filter([](const std::string&, const Q8Row& r) { return r.window_start >= 0; })
+          .named("same-window")
+          .map([](const std::string&, const Q8Row& r) {
+            return std::pair(std::to_string(r.id) + "@" + std::to_string(r.window_start), r);
+          })
+          .named("by-person-window")
+          .group_by_key()
+          .aggregate([] { return std::pair<Q8Row, int64_t>(); },
+                     [](const std::string&, const Q8Row& r, std::pair<Q8Row, int64_t> s) {
+                       return std::pair(r, s.second + 1);
+                     },
+                     seen_store)
+          .to_stream()
+          .filter(
+              [](const std::string&, const std::pair<Q8Row, int64_t>& s) { return s.second == 1; })
+          .named("first-match")
+          .map_values([](const std::pair<Q8Row, int64_t>& s) { return s.first; })
+          .to(out);
+      break;
+    }
     default:
       return invalid_argument("Nexmark query " + std::to_string(query) +
-                              " is not built (built: 0, 1, 2, 3, 5, 7)");
+                              " is not built (built: 0, 1, 2, 3, 5, 7, 8)");
   }
   return b.build();
 }
@@ -224,6 +265,20 @@ std::map<int64_t, AuctionCount> nexmark_q5(const NexmarkEvents& e) {
     auto [it, inserted] = out.try_emplace(key.first, c);
     if (!inserted) it->second = hotter(it->second, c);
   }
+  return out;
+}
+
+std::vector<Q8Row> nexmark_q8(const NexmarkEvents& e) {
+  auto window_of = [](int64_t t) { return t / kNexmarkWindowMs * kNexmarkWindowMs; };
+  std::set<std::pair<int64_t, int64_t>> opened;  // (seller, window)
+  for (const Auction& a : e.auctions) opened.insert({a.seller, window_of(a.date_time)});
+  std::vector<Q8Row> out;
+  for (const Person& p : e.people) {
+    if (opened.contains({p.id, window_of(p.date_time)})) {
+      out.push_back({p.id, p.name, window_of(p.date_time)});
+    }
+  }
+  std::sort(out.begin(), out.end());
   return out;
 }
 

@@ -112,6 +112,29 @@ TEST(JoinTest, OuterJoinEmitsUnmatchedRecordsOfBothSidesWhenTheirWindowsClose) {
   EXPECT_EQ(read(*f.out), (Joined{{"b", "null+c1", Timestamp(103)}}));
 }
 
+TEST(JoinTest, StreamsOfDifferentValueTypesJoinAfterTheRightSideIsReKeyed) {
+  TopologyBuilder b;
+  auto people = b.stream<std::string, std::string>("people");  // id -> name
+  auto orders =
+      b.stream<std::string, int64_t>("orders")  // order id -> buyer id (int)
+          .select_key([](const std::string&, int64_t buyer) { return std::to_string(buyer); });
+  people
+      .join(
+          orders,
+          [](const std::string& name, int64_t buyer) {
+            return name + " bought as " + std::to_string(buyer);
+          },
+          JoinWindows::of(10ms).grace(100ms), "buyers")
+      .to("out");
+  auto d = driver_for(b);
+  ASSERT_TRUE(d);
+  ASSERT_OK((d->input_topic<std::string, std::string>("people").pipe("7", "ann", Timestamp(100))));
+  ASSERT_OK((d->input_topic<std::string, int64_t>("orders").pipe("o1", 7, Timestamp(105))));
+  ASSERT_OK((d->input_topic<std::string, int64_t>("orders").pipe("o2", 8, Timestamp(106))));
+  auto out = d->output_topic<std::string, std::string>("out");
+  EXPECT_EQ(read(out), (Joined{{"7", "ann bought as 7", Timestamp(105)}}));
+}
+
 TEST(JoinTest, RecordsLaterThanGraceAreDroppedAndCounted) {
   TopologyBuilder b;
   auto views = b.stream<std::string, std::string>("views");

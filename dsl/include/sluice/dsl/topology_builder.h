@@ -477,6 +477,8 @@ class KStream {
   const detail::Handle& handle() const { return h_; }
 
  private:
+  template <typename, typename>
+  friend class KStream;  // joins reach the other side's handle
   template <typename K2, typename V2, typename Make>
   detail::Handle child(std::string op, Make make, bool repartition) {
     const int n = h_.builder->add_child(h_.node, std::move(op), detail::type_name<K2>(),

@@ -16,10 +16,12 @@
 //       (ties to the lower id): bids counted per auction and window, then the counts re-keyed
 //       by window and reduced to the highest
 //   q7  highest bid: per 10-second tumbling window, the highest bid
-// Not built yet (they need an auction's close — its winning bid once it expires — or a join
-// aligned to tumbling windows):
+//   q8  new sellers: people who opened an auction in the 10-second tumbling window they joined
+//       in, once per person and window (people joined to auctions by seller within 10 s, kept
+//       when both fall in one window, deduplicated by an aggregate)
+// Not built yet (they need an auction's close — its winning bid once it expires):
 //   q4  average winning price per category, q6 average selling price of each seller's last 10
-//       auctions, q8 new users who opened an auction in the same 10-second window.
+//       auctions.
 //
 // Thread safety: values and pure functions.
 #pragma once
@@ -116,6 +118,15 @@ struct Q3Row {
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Q3Row, name, city, state, auction)
 
+// q8's rows.
+struct Q8Row {
+  int64_t id = 0;
+  std::string name;
+  int64_t window_start = 0;
+  friend auto operator<=>(const Q8Row&, const Q8Row&) = default;
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Q8Row, id, name, window_start)
+
 // q5's value: an auction and its bids in one window.
 struct AuctionCount {
   int64_t auction = 0;
@@ -133,5 +144,6 @@ std::vector<Q2Row> nexmark_q2(const NexmarkEvents& events);
 std::vector<Q3Row> nexmark_q3(const NexmarkEvents& events);
 std::map<int64_t, AuctionCount> nexmark_q5(const NexmarkEvents& events);
 std::map<int64_t, int64_t> nexmark_q7(const NexmarkEvents& events);
+std::vector<Q8Row> nexmark_q8(const NexmarkEvents& events);
 
 }  // namespace sluice::samples
