@@ -73,10 +73,11 @@ class ServerFixture : public ::testing::Test {
     v1::SubmitJobRequest first;
     *first.mutable_spec() = spec;
     writer->Write(first);
-    if (!library.empty()) {
+    constexpr size_t kChunk = 1 << 20;  // as the CLI sends it: under any request limit
+    for (size_t at = 0; at < library.size(); at += kChunk) {
       v1::SubmitJobRequest part;
-      part.set_library_chunk(library);
-      writer->Write(part);
+      part.set_library_chunk(library.substr(at, kChunk));
+      if (!writer->Write(part)) break;
     }
     writer->WritesDone();
     return writer->Finish();
