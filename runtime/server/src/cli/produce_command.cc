@@ -6,6 +6,8 @@
 #include <fmt/core.h>
 
 #include "cli/cli_common.h"
+#include "sluice/base/murmur2.h"
+#include "sluice/logstore/record_batch.h"
 
 namespace sluice::cli {
 
@@ -22,41 +24,78 @@ struct ProduceFlags {
   bool quiet = false;
 };
 
-// Splits input into lines and packs them into ProduceRequests of `batch` records.
-class LineBatcher {
- public:
-  explicit LineBatcher(const ProduceFlags& f) : f_(f) { reset(); }
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
-  // Adds one line (without its newline).
-  void add(std::string_view line) {
-    v1::Record* r = request_.add_records();
-    if (f_.fixed_key) r->set_key(*f_.fixed_key);
+// Encodes lines into one RecordBatch per partition, as a Kafka producer does: lines with a key
+// go to murmur2(key) % partitions, keyless ones stick to one partition until its batch is full
+// (then the next), and -p sends everything to one. A batch is sent at `batch` records or 1 MiB.
+class BatchEncoder {
+ public:
+  BatchEncoder(const ProduceFlags& f, int32_t partitions)
+      : f_(f), partitions_(partitions), pending_(static_cast<size_t>(partitions)) {}
+
+  // Adds one line (without its newline); a batch it fills goes to `ready`.
+  Status add(std::string_view line, std::vector<v1::ProduceRequest>& ready) {
+    std::optional<std::string_view> key;
+    if (f_.fixed_key) key = *f_.fixed_key;
     if (!f_.key_delimiter.empty()) {
       auto at = line.find(f_.key_delimiter);
       if (at != std::string_view::npos) {
-        r->set_key(std::string(line.substr(0, at)));
+        key = line.substr(0, at);
         line.remove_prefix(at + f_.key_delimiter.size());
       }
     }
-    r->set_value(std::string(line));
-    bytes_ += line.size();
+    int32_t p = sticky_;
+    if (f_.partition) {
+      p = *f_.partition;
+    } else if (key) {
+      p = kafka_partition_for_key(*key, partitions_);
+    }
+    Pending& batch = pending_[static_cast<size_t>(p)];
+    if (batch.count == 0) batch.builder.reset({.default_timestamp = Timestamp(now_ms())});
+    logstore::Record r{.value = ByteView(line)};
+    if (key) r.key = ByteView(*key);
+    batch.builder.add(r);
+    batch.bytes += line.size() + (key ? key->size() : 0);
+    ++batch.count;
+    if (batch.count >= f_.batch || batch.bytes >= (1u << 20)) return flush(p, ready);
+    return Status();
   }
 
-  bool full() const { return request_.records_size() >= f_.batch || bytes_ >= (1u << 20); }
-  bool empty() const { return request_.records_size() == 0; }
-  v1::ProduceRequest& request() { return request_; }
-
-  void reset() {
-    request_.Clear();
-    request_.set_topic(f_.topic);
-    if (f_.partition) request_.set_partition(*f_.partition);
-    bytes_ = 0;
+  Status flush_all(std::vector<v1::ProduceRequest>& ready) {
+    for (int32_t p = 0; p < partitions_; ++p) SLUICE_RETURN_IF_ERROR(flush(p, ready));
+    return Status();
   }
 
  private:
+  struct Pending {
+    logstore::RecordBatchBuilder builder;
+    size_t bytes = 0;
+    int count = 0;
+  };
+
+  Status flush(int32_t p, std::vector<v1::ProduceRequest>& ready) {
+    Pending& batch = pending_[static_cast<size_t>(p)];
+    if (batch.count == 0) return Status();
+    SLUICE_ASSIGN_OR_RETURN(Bytes encoded, batch.builder.build());
+    v1::ProduceRequest& request = ready.emplace_back();
+    request.set_topic(f_.topic);
+    request.set_partition(p);
+    request.set_record_batch(std::move(encoded));
+    batch.count = 0;
+    batch.bytes = 0;
+    if (p == sticky_) sticky_ = (sticky_ + 1) % partitions_;
+    return Status();
+  }
+
   const ProduceFlags& f_;
-  v1::ProduceRequest request_;
-  size_t bytes_ = 0;
+  const int32_t partitions_;
+  std::vector<Pending> pending_;
+  int32_t sticky_ = 0;
 };
 
 int produce(const ProduceFlags& f) {
@@ -65,18 +104,33 @@ int produce(const ProduceFlags& f) {
     return report_failure("produce", invalid_argument("-p takes a partition number from 0"));
   }
   auto c = connect_or_exit(f.client);
+  // The partition count, for the partitioner (and a clear error for a missing topic).
+  v1::DescribeTopicRequest describe;
+  describe.set_name(f.topic);
+  v1::TopicDescription topic;
+  if (auto s = c->topics().DescribeTopic(c->context().get(), describe, &topic); !s.ok()) {
+    return report_failure("produce to " + f.topic, s, f.client);
+  }
+  if (f.partition && *f.partition >= topic.partitions_size()) {
+    return report_failure("produce", invalid_argument("topic " + f.topic + " has partitions 0 to " +
+                                                      std::to_string(topic.partitions_size() - 1)));
+  }
   auto context = c->context();
   v1::ProduceStreamResponse response;
   auto stream = c->records().ProduceStream(context.get(), &response);
-  LineBatcher batcher(f);
+  BatchEncoder encoder(f, topic.partitions_size());
+  std::vector<v1::ProduceRequest> ready;
   const auto started = std::chrono::steady_clock::now();
   int64_t lines = 0;
   bool broken = false;  // the server ended the stream (its status says why)
+  Status failed;        // a batch could not be encoded
 
-  auto send = [&] {
-    if (batcher.empty() || broken) return;
-    if (!stream->Write(batcher.request())) broken = true;
-    batcher.reset();
+  auto add = [&](std::string_view line) {
+    if (Status s = encoder.add(line, ready); !s.ok() && failed.ok()) failed = s;
+    for (auto& request : ready) {
+      if (!broken && !stream->Write(request)) broken = true;
+    }
+    ready.clear();
   };
   auto read_input = [&](std::FILE* in) {
     std::string pending;
@@ -90,19 +144,18 @@ int produce(const ProduceFlags& f) {
         std::string_view line = chunk.substr(start, nl - start);
         if (!pending.empty()) {
           pending.append(line);
-          batcher.add(pending);
+          add(pending);
           pending.clear();
         } else {
-          batcher.add(line);
+          add(line);
         }
         ++lines;
-        if (batcher.full()) send();
         start = nl + 1;
       }
       pending.append(chunk.substr(start));
     }
     if (!pending.empty()) {  // a last line without a newline
-      batcher.add(pending);
+      add(pending);
       ++lines;
     }
   };
@@ -121,9 +174,13 @@ int produce(const ProduceFlags& f) {
       std::fclose(in);
     }
   }
-  send();
+  if (Status s = encoder.flush_all(ready); !s.ok() && failed.ok()) failed = s;
+  for (auto& request : ready) {
+    if (!broken && !stream->Write(request)) broken = true;
+  }
   stream->WritesDone();
   grpc::Status status = stream->Finish();
+  if (!failed.ok()) return report_failure("produce", failed);
   if (!status.ok()) return report_failure("produce to " + f.topic, status, f.client);
   if (!f.quiet) {
     double seconds =
@@ -145,13 +202,14 @@ void add_produce_command(CLI::App& app) {
       "produce",
       "Produce one record per input line (stdin, or the files given) to a topic, like `kcat -P`.\n"
       "Without -p, records with a key go to murmur2(key) % partitions (Kafka's default\n"
-      "partitioner) and keyless ones to one partition per batch.");
+      "partitioner) and keyless ones to one partition until its batch is full. Records are\n"
+      "encoded here, one RecordBatch per partition and request, as Kafka producers do.");
   cmd->add_option("-t,--topic", f->topic, "Topic to produce to")->required();
   cmd->add_option("-p,--partition", f->partition, "Partition (default: by key)");
   cmd->add_option("-K,--key-delimiter", f->key_delimiter,
                   "Split each line at the first DELIM into key and value (no DELIM: null key)");
   cmd->add_option("-k,--key", f->fixed_key, "The key of every record");
-  cmd->add_option("--batch", f->batch, "Records per request")->capture_default_str();
+  cmd->add_option("--batch", f->batch, "Records per batch (and request)")->capture_default_str();
   cmd->add_flag("-q,--quiet", f->quiet, "No summary line on stderr");
   cmd->add_option("files", f->files, "Input files (default stdin)");
   add_client_flags(*cmd, f->client);
