@@ -113,6 +113,7 @@ const std::vector<SampleJob>& sample_jobs() {
       {"nexmark-q1", "Nexmark q1: bids with prices in euros", &nexmark_query_job<1>},
       {"nexmark-q2", "Nexmark q2: bids on every 123rd auction", &nexmark_query_job<2>},
       {"nexmark-q3", "Nexmark q3: local sellers of category 10", &nexmark_query_job<3>},
+      {"nexmark-q4", "Nexmark q4: the average closing price per category", &nexmark_query_job<4>},
       {"nexmark-q5", "Nexmark q5: the auction with the most bids per sliding window",
        &nexmark_query_job<5>},
       {"nexmark-q7", "Nexmark q7: the highest bid per 10 seconds", &nexmark_query_job<7>},

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 #include <random>
 #include <set>
 #include <unordered_map>
@@ -81,10 +82,73 @@ NexmarkEvents generate_nexmark(const NexmarkOptions& o) {
   return out;
 }
 
+namespace {
+
+// q4: an open auction and the best valid bid so far (-1: none).
+struct OpenAuction {
+  Auction auction;
+  int64_t best = -1;
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(OpenAuction, auction, best)
+
+// What q4's processor reads: an auction or a bid, both keyed by auction id.
+struct AuctionOrBid {
+  std::optional<Auction> auction;
+  std::optional<Bid> bid;
+};
+
+bool valid_bid(const Auction& a, const Bid& b) {
+  return b.date_time >= a.date_time && b.date_time <= a.expires && b.price >= a.reserve;
+}
+
+constexpr const char* kOpenAuctionsStore = "nexmark-q4-open";
+
+// Keeps open auctions with their best valid bid; every second of stream time, closes those
+// that expired and forwards (category, winning price) for the ones that had a valid bid.
+class WinningBids : public dsl::Processor<std::string, AuctionOrBid, std::string, int64_t> {
+ public:
+  Status init(dsl::ProcessorContext<std::string, int64_t>& ctx) override {
+    ctx_ = &ctx;
+    SLUICE_ASSIGN_OR_RETURN(open_,
+                            (ctx.key_value_store<std::string, OpenAuction>(kOpenAuctionsStore)));
+    ctx.schedule(dsl::PunctuationType::kStreamTime, 1000, [this](Timestamp t) { return close(t); });
+    return Status();
+  }
+
+  Status process(operators::Record<std::string, AuctionOrBid> r) override {
+    if (r.value.auction) return open_.put(r.key, OpenAuction{*r.value.auction, -1});
+    SLUICE_ASSIGN_OR_RETURN(auto open, open_.get(r.key));
+    if (!open || !valid_bid(open->auction, *r.value.bid) || r.value.bid->price <= open->best) {
+      return Status();
+    }
+    open->best = r.value.bid->price;
+    return open_.put(r.key, *open);
+  }
+
+ private:
+  Status close(Timestamp now) {
+    SLUICE_ASSIGN_OR_RETURN(auto all, open_.all());
+    for (const auto& [id, open] : all) {
+      if (open.auction.expires > now.value()) continue;
+      if (open.best >= 0) {
+        SLUICE_RETURN_IF_ERROR(
+            ctx_->forward({std::to_string(open.auction.category), open.best, now}));
+      }
+      SLUICE_RETURN_IF_ERROR(open_.remove(id));
+    }
+    return Status();
+  }
+
+  dsl::ProcessorContext<std::string, int64_t>* ctx_ = nullptr;
+  operators::KeyValueStoreView<std::string, OpenAuction> open_{nullptr};
+};
+
+}  // namespace
+
 std::string nexmark_output(int query) { return "nexmark-q" + std::to_string(query); }
 
 const std::vector<int>& nexmark_queries() {
-  static const std::vector<int> queries = {0, 1, 2, 3, 5, 7, 8};
+  static const std::vector<int> queries = {0, 1, 2, 3, 4, 5, 7, 8};
   return queries;
 }
 
@@ -131,6 +195,32 @@ Result<operators::Topology> nexmark_topology(int query) {
             return r.state == "OR" || r.state == "ID" || r.state == "CA";
           })
           .named("local-sellers")
+          .to(out);
+      break;
+    }
+    case 4: {
+      b.add_state_store({.name = kOpenAuctionsStore});
+      auto auctions =
+          b.stream<std::string, Auction>(kAuctionTopic).map_values([](const Auction& a) {
+            return AuctionOrBid{.auction = a};
+          });
+      b.stream<std::string, Bid>(kBidTopic)
+          .map_values([](const Bid& bid) { return AuctionOrBid{.bid = bid}; })
+          .merge(auctions)
+          .process<std::string, int64_t>([] { return std::make_unique<WinningBids>(); },
+                                         {kOpenAuctionsStore})
+          .named("winning-bids")
+          .select_key([](const std::string& category, int64_t) { return category; })
+          .named("by-category")
+          .group_by_key()
+          .aggregate([] { return CategoryPrices{}; },
+                     [](const std::string&, int64_t price, CategoryPrices s) {
+                       s.sum += price;
+                       ++s.auctions;
+                       return s;
+                     },
+                     "nexmark-q4-prices")
+          .to_stream()
           .to(out);
       break;
     }
@@ -208,7 +298,7 @@ Result<operators::Topology> nexmark_topology(int query) {
     }
     default:
       return invalid_argument("Nexmark query " + std::to_string(query) +
-                              " is not built (built: 0, 1, 2, 3, 5, 7, 8)");
+                              " is not built (built: 0, 1, 2, 3, 4, 5, 7, 8)");
   }
   return b.build();
 }
@@ -264,6 +354,24 @@ std::map<int64_t, AuctionCount> nexmark_q5(const NexmarkEvents& e) {
     AuctionCount c{key.second, n};
     auto [it, inserted] = out.try_emplace(key.first, c);
     if (!inserted) it->second = hotter(it->second, c);
+  }
+  return out;
+}
+
+std::map<int64_t, CategoryPrices> nexmark_q4(const NexmarkEvents& e) {
+  std::unordered_map<int64_t, std::pair<const Auction*, int64_t>> best;  // id -> (auction, price)
+  for (const Auction& a : e.auctions) best[a.id] = {&a, -1};
+  for (const Bid& b : e.bids) {
+    auto it = best.find(b.auction);
+    if (it == best.end() || !valid_bid(*it->second.first, b)) continue;
+    it->second.second = std::max(it->second.second, b.price);
+  }
+  std::map<int64_t, CategoryPrices> out;
+  for (const auto& [id, ab] : best) {
+    if (ab.second < 0) continue;
+    CategoryPrices& c = out[ab.first->category];
+    c.sum += ab.second;
+    ++c.auctions;
   }
   return out;
 }

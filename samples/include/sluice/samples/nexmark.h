@@ -19,9 +19,11 @@
 //   q8  new sellers: people who opened an auction in the 10-second tumbling window they joined
 //       in, once per person and window (people joined to auctions by seller within 10 s, kept
 //       when both fall in one window, deduplicated by an aggregate)
-// Not built yet (they need an auction's close — its winning bid once it expires):
-//   q4  average winning price per category, q6 average selling price of each seller's last 10
-//       auctions.
+//   q4  average closing price per category: a processor keeps each open auction with its best
+//       valid bid (in the auction's time, at least the reserve) and, on stream-time punctuation,
+//       closes the expired ones, forwarding their winning price by category; sums and counts
+//       per category give the average
+// Not built yet: q6 (average selling price of each seller's last 10 auctions).
 //
 // Thread safety: values and pure functions.
 #pragma once
@@ -118,6 +120,14 @@ struct Q3Row {
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Q3Row, name, city, state, auction)
 
+// q4's value: the winning prices of a category's closed auctions so far.
+struct CategoryPrices {
+  int64_t sum = 0;
+  int64_t auctions = 0;
+  friend bool operator==(const CategoryPrices&, const CategoryPrices&) = default;
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(CategoryPrices, sum, auctions)
+
 // q8's rows.
 struct Q8Row {
   int64_t id = 0;
@@ -145,5 +155,7 @@ std::vector<Q3Row> nexmark_q3(const NexmarkEvents& events);
 std::map<int64_t, AuctionCount> nexmark_q5(const NexmarkEvents& events);
 std::map<int64_t, int64_t> nexmark_q7(const NexmarkEvents& events);
 std::vector<Q8Row> nexmark_q8(const NexmarkEvents& events);
+// q4: per category, the winning prices of every auction with a valid bid (all auctions closed).
+std::map<int64_t, CategoryPrices> nexmark_q4(const NexmarkEvents& events);
 
 }  // namespace sluice::samples
