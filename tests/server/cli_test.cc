@@ -341,6 +341,10 @@ TEST_F(CliTest, ServeReadsItsConfigFileAndTheEnvironmentOverridesIt) {
   CliResult bad = run_cli(dir_.path(), "serve --log-level loud --data-dir " + (dir_ / "x"));
   EXPECT_EQ(bad.exit_code, 1);
   EXPECT_NE(bad.err.find("log level 'loud'"), std::string::npos) << bad.err;
+  // Flags are checked as the file's values are.
+  CliResult zero = run_cli(dir_.path(), "serve --max-request-bytes 0 --data-dir " + (dir_ / "x"));
+  EXPECT_EQ(zero.exit_code, 1);
+  EXPECT_NE(zero.err.find("max_request_bytes must be between"), std::string::npos) << zero.err;
 }
 
 }  // namespace

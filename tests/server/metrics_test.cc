@@ -68,15 +68,21 @@ std::map<Sample, double> parse(const std::string& text) {
   return out;
 }
 
+// Whether `s` is a sample of `name` whose labels include `match`.
+bool matches(const Sample& s, const std::string& name, const Sample& match) {
+  if (s.at("__name__") != name) return false;
+  for (const auto& [k, want] : match) {
+    if (!s.contains(k) || s.at(k) != want) return false;
+  }
+  return true;
+}
+
 // The sum of every sample of `name` whose labels include `match`.
 double value(const std::map<Sample, double>& samples, const std::string& name,
              const Sample& match) {
   double sum = 0;
   for (const auto& [s, v] : samples) {
-    if (s.at("__name__") != name) continue;
-    bool ok = true;
-    for (const auto& [k, want] : match) ok &= s.contains(k) && s.at(k) == want;
-    if (ok) sum += v;
+    if (matches(s, name, match)) sum += v;
   }
   return sum;
 }
@@ -84,10 +90,7 @@ double value(const std::map<Sample, double>& samples, const std::string& name,
 // Whether some sample of `name` has labels including `match`.
 bool has(const std::map<Sample, double>& samples, const std::string& name, const Sample& match) {
   for (const auto& [s, v] : samples) {
-    if (s.at("__name__") != name) continue;
-    bool ok = true;
-    for (const auto& [k, want] : match) ok &= s.contains(k) && s.at(k) == want;
-    if (ok) return true;
+    if (matches(s, name, match)) return true;
   }
   return false;
 }

@@ -1,18 +1,15 @@
 #include "sluice/server/client.h"
 
-#include <fstream>
-#include <sstream>
+#include "sluice/base/file_system.h"
 
 namespace sluice::server {
 
 namespace {
 
 Result<std::string> read_pem(const std::string& path, const char* what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return not_found(std::string("cannot read the ") + what + " file '" + path + "'");
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
+  auto pem = read_file(FileSystem::posix(), path);
+  if (!pem.ok()) return pem.status().with_context(std::string("reading the ") + what + " file");
+  return pem;
 }
 
 }  // namespace

@@ -24,39 +24,6 @@ Result<int64_t> parse_positive(std::string_view name, std::string_view text) {
   return static_cast<int64_t>(*bytes);
 }
 
-// One setting by its YAML name (dotted for nested keys), shared by the file and environment.
-Status apply_setting(std::string_view key, const std::string& value, ServerConfig& c) {
-  if (key == "data_dir") {
-    c.data_dir = value;
-  } else if (key == "listen") {
-    c.listen = value;
-  } else if (key == "metrics_listen") {
-    c.metrics_listen = value;
-  } else if (key == "log_level") {
-    c.log_level = value;
-  } else if (key == "memory_budget") {
-    auto bytes = parse_byte_size(value);
-    if (!bytes.ok()) return invalid_argument("memory_budget: " + bytes.status().message());
-    c.memory_budget_bytes = *bytes;
-  } else if (key == "max_request_bytes") {
-    SLUICE_ASSIGN_OR_RETURN(c.max_request_bytes, parse_positive(key, value));
-  } else if (key == "tls.cert") {
-    c.tls.cert = value;
-  } else if (key == "tls.key") {
-    c.tls.key = value;
-  } else if (key == "tls.client_ca") {
-    c.tls.client_ca = value;
-  } else if (key == "auth_token") {
-    c.auth_token = value;
-  } else {
-    return invalid_argument("unknown setting '" + std::string(key) +
-                            "' (known: data_dir, listen, metrics_listen, log_level, "
-                            "memory_budget, max_request_bytes, tls.cert, tls.key, tls.client_ca, "
-                            "auth_token)");
-  }
-  return Status();
-}
-
 Status apply_node(const YAML::Node& node, const std::string& prefix, const std::string& path,
                   ServerConfig& c) {
   for (const auto& entry : node) {
@@ -100,6 +67,38 @@ Result<uint64_t> parse_byte_size(std::string_view text) {
     return invalid_argument("'" + std::string(text) + "' is too large");
   }
   return number * factor;
+}
+
+Status apply_setting(std::string_view key, const std::string& value, ServerConfig& c) {
+  if (key == "data_dir") {
+    c.data_dir = value;
+  } else if (key == "listen") {
+    c.listen = value;
+  } else if (key == "metrics_listen") {
+    c.metrics_listen = value;
+  } else if (key == "log_level") {
+    c.log_level = value;
+  } else if (key == "memory_budget") {
+    auto bytes = parse_byte_size(value);
+    if (!bytes.ok()) return invalid_argument("memory_budget: " + bytes.status().message());
+    c.memory_budget_bytes = *bytes;
+  } else if (key == "max_request_bytes") {
+    SLUICE_ASSIGN_OR_RETURN(c.max_request_bytes, parse_positive(key, value));
+  } else if (key == "tls.cert") {
+    c.tls.cert = value;
+  } else if (key == "tls.key") {
+    c.tls.key = value;
+  } else if (key == "tls.client_ca") {
+    c.tls.client_ca = value;
+  } else if (key == "auth_token") {
+    c.auth_token = value;
+  } else {
+    return invalid_argument("unknown setting '" + std::string(key) +
+                            "' (known: data_dir, listen, metrics_listen, log_level, "
+                            "memory_budget, max_request_bytes, tls.cert, tls.key, tls.client_ca, "
+                            "auth_token)");
+  }
+  return Status();
 }
 
 Status ServerConfig::validate() const {

@@ -16,13 +16,6 @@ void copy_offset(const logstore::TopicPartition& tp, const logstore::CommittedOf
   out->set_commit_time_ms(c.commit_time.value());
 }
 
-template <typename T>
-grpc::Status reply(Result<T> result, T* response) {
-  if (!result.ok()) return to_grpc(result.status());
-  *response = std::move(*result);
-  return grpc::Status::OK;
-}
-
 }  // namespace
 
 GroupsService::GroupsService(logstore::LogStore& log, const CallGuard& guard)

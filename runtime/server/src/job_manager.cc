@@ -6,6 +6,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "sluice/base/file_system.h"
 #include "sluice/operators/typed_store.h"
 #include "sluice/samples/catalog.h"
 
@@ -123,18 +124,9 @@ std::string JobManager::job_dir(const std::string& name) const {
 }
 
 Status JobManager::persist(const JobRecord& record) {
-  const std::string path = job_dir(record.name) + "/job.json";
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << to_json(record).dump(2) << "\n";
-    out.flush();
-    if (!out) return io_error("cannot write " + tmp);
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) return io_error("cannot replace " + path + ": " + ec.message());
-  return Status();
+  // Synced and renamed into place: a crash leaves the old record or the new one.
+  return write_file_atomically(FileSystem::posix(), job_dir(record.name) + "/job.json",
+                               to_json(record).dump(2) + "\n");
 }
 
 Status JobManager::recover() {
@@ -318,13 +310,12 @@ Result<v1::JobDescription> JobManager::submit(const v1::JobSpec& spec, const std
   } else {
     record.library_name = spec.library_name();
     record.library_file = "lib-" + std::to_string(record.submitted_ms) + ".so";
-    {
-      std::ofstream out(dir + "/" + record.library_file, std::ios::binary | std::ios::trunc);
-      out.write(library.data(), static_cast<std::streamsize>(library.size()));
-      if (!out) {
-        discard(record.library_file);
-        return io_error("cannot store the job library in " + dir);
-      }
+    // Durable before job.json names it: a restart must find it.
+    if (Status s =
+            write_file_atomically(FileSystem::posix(), dir + "/" + record.library_file, library);
+        !s.ok()) {
+      discard(record.library_file);
+      return s.with_context("storing the job library in " + dir);
     }
     check = check_job_library(options_.cli, dir + "/" + record.library_file, job_config);
   }

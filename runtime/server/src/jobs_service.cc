@@ -3,17 +3,6 @@
 
 namespace sluice::server {
 
-namespace {
-
-template <typename T>
-grpc::Status reply(Result<T> result, T* response) {
-  if (!result.ok()) return to_grpc(result.status());
-  *response = std::move(*result);
-  return grpc::Status::OK;
-}
-
-}  // namespace
-
 grpc::Status JobsService::SubmitJob(grpc::ServerContext* context,
                                     grpc::ServerReader<v1::SubmitJobRequest>* reader,
                                     v1::JobDescription* response) {

@@ -45,21 +45,11 @@ class Families {
   std::vector<MetricFamily> families_;
 };
 
-const char* state_label(v1::JobState s) {
-  switch (s) {
-    case v1::STARTING:
-      return "starting";
-    case v1::RESTORING:
-      return "restoring";
-    case v1::RUNNING:
-      return "running";
-    case v1::STOPPED:
-      return "stopped";
-    case v1::FAILED:
-      return "failed";
-    default:
-      return "unknown";
-  }
+// "running": the enum's name in lower case.
+std::string state_label(v1::JobState s) {
+  std::string name = v1::JobState_Name(s);
+  for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return name;
 }
 
 }  // namespace

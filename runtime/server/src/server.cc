@@ -3,9 +3,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
-#include <fstream>
 #include <mutex>
-#include <sstream>
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
@@ -15,31 +13,30 @@
 #include "auth.h"
 #include "metrics.h"
 #include "services.h"
+#include "sluice/base/file_system.h"
 
 namespace sluice::server {
 
 namespace {
 
-Result<std::string> read_file(const std::string& path, const char* what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return not_found(std::string("cannot read the ") + what + " file '" + path +
-                     "': check the path and its permissions");
+Result<std::string> read_pem(const std::string& path, const char* what) {
+  auto pem = read_file(FileSystem::posix(), path);
+  if (!pem.ok()) {
+    return pem.status().with_context(std::string("reading the ") + what +
+                                     " file (check the path and its permissions)");
   }
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
+  return pem;
 }
 
 Result<std::shared_ptr<grpc::ServerCredentials>> credentials(const TlsFiles& tls) {
   if (!tls.enabled()) return grpc::InsecureServerCredentials();
   grpc::SslServerCredentialsOptions options(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
   grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
-  SLUICE_ASSIGN_OR_RETURN(pair.cert_chain, read_file(tls.cert, "TLS certificate"));
-  SLUICE_ASSIGN_OR_RETURN(pair.private_key, read_file(tls.key, "TLS key"));
+  SLUICE_ASSIGN_OR_RETURN(pair.cert_chain, read_pem(tls.cert, "TLS certificate"));
+  SLUICE_ASSIGN_OR_RETURN(pair.private_key, read_pem(tls.key, "TLS key"));
   options.pem_key_cert_pairs.push_back(std::move(pair));
   if (!tls.client_ca.empty()) {
-    SLUICE_ASSIGN_OR_RETURN(options.pem_root_certs, read_file(tls.client_ca, "TLS client CA"));
+    SLUICE_ASSIGN_OR_RETURN(options.pem_root_certs, read_pem(tls.client_ca, "TLS client CA"));
     options.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
   }
   return grpc::SslServerCredentials(options);

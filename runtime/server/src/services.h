@@ -9,12 +9,21 @@
 #include "group_coordinator.h"
 #include "job_manager.h"
 #include "sluice/logstore/log_store.h"
+#include "sluice/server/grpc_status.h"
 #include "sluice/v1/groups.grpc.pb.h"
 #include "sluice/v1/jobs.grpc.pb.h"
 #include "sluice/v1/records.grpc.pb.h"
 #include "sluice/v1/topics.grpc.pb.h"
 
 namespace sluice::server {
+
+// A handler's result: the value into the response, or the error as its gRPC status.
+template <typename T>
+grpc::Status reply(Result<T> result, T* response) {
+  if (!result.ok()) return to_grpc(result.status());
+  *response = std::move(*result);
+  return grpc::Status::OK;
+}
 
 class TopicsService final : public v1::Topics::Service {
  public:

@@ -39,20 +39,7 @@ std::unique_ptr<v1::Jobs::Stub> jobs_stub(server::Connection& c) {
 }
 
 const char* state_name(v1::JobState s) {
-  switch (s) {
-    case v1::STARTING:
-      return "STARTING";
-    case v1::RESTORING:
-      return "RESTORING";
-    case v1::RUNNING:
-      return "RUNNING";
-    case v1::STOPPED:
-      return "STOPPED";
-    case v1::FAILED:
-      return "FAILED";
-    default:
-      return "UNKNOWN";
-  }
+  return v1::JobState_Name(s).c_str();  // a reference to protobuf's static name
 }
 
 void print_description(const v1::JobDescription& d, bool with_topology) {

@@ -38,27 +38,21 @@ Result<server::ServerConfig> build_config(const ServeFlags& flags) {
   Status loaded = server::apply_config_file(file, config);
   if (!loaded.ok() && (explicit_file || loaded.code() != StatusCode::kNotFound)) return loaded;
   SLUICE_RETURN_IF_ERROR(server::apply_environment(&std::getenv, config));
-  // Flags last: they override the file and the environment.
-  auto set = [&](const std::optional<std::string>& flag, std::string& field) {
-    if (flag) field = *flag;
+  // Flags last: they override the file and the environment, parsed and checked alike.
+  const std::pair<const char*, const std::optional<std::string>*> settings[] = {
+      {"data_dir", &flags.data_dir},
+      {"listen", &flags.listen},
+      {"metrics_listen", &flags.metrics_listen},
+      {"log_level", &flags.log_level},
+      {"memory_budget", &flags.memory_budget},
+      {"max_request_bytes", &flags.max_request_bytes},
+      {"tls.cert", &flags.tls_cert},
+      {"tls.key", &flags.tls_key},
+      {"tls.client_ca", &flags.tls_client_ca},
+      {"auth_token", &flags.auth_token},
   };
-  set(flags.data_dir, config.data_dir);
-  set(flags.listen, config.listen);
-  set(flags.metrics_listen, config.metrics_listen);
-  set(flags.log_level, config.log_level);
-  set(flags.tls_cert, config.tls.cert);
-  set(flags.tls_key, config.tls.key);
-  set(flags.tls_client_ca, config.tls.client_ca);
-  set(flags.auth_token, config.auth_token);
-  if (flags.memory_budget) {
-    auto bytes = server::parse_byte_size(*flags.memory_budget);
-    if (!bytes.ok()) return bytes.status().with_context("--memory-budget");
-    config.memory_budget_bytes = *bytes;
-  }
-  if (flags.max_request_bytes) {
-    auto bytes = server::parse_byte_size(*flags.max_request_bytes);
-    if (!bytes.ok()) return bytes.status().with_context("--max-request-bytes");
-    config.max_request_bytes = static_cast<int64_t>(*bytes);
+  for (const auto& [key, flag] : settings) {
+    if (*flag) SLUICE_RETURN_IF_ERROR(server::apply_setting(key, **flag, config));
   }
   SLUICE_RETURN_IF_ERROR(config.validate());
   return config;

@@ -58,6 +58,11 @@ struct ServerConfig {
 // Parses a byte size: "1048576", "512MiB", "2GiB", "64KiB" (also KB/MB/GB as powers of 1024).
 Result<uint64_t> parse_byte_size(std::string_view text);
 
+// Sets one setting by its YAML name (dotted for nested keys: "tls.cert"), parsing and checking
+// the value the same way for the file, the environment and flags. kInvalidArgument names the
+// key for an unknown one or a bad value.
+Status apply_setting(std::string_view key, const std::string& value, ServerConfig& config);
+
 // Applies the YAML file at `path` onto `config`. kNotFound if the file does not exist;
 // kInvalidArgument (naming the key) for an unknown key or a value of the wrong type.
 Status apply_config_file(const std::string& path, ServerConfig& config);
