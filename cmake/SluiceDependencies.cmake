@@ -11,6 +11,8 @@ find_package(CLI11 CONFIG REQUIRED)          # CLI11::CLI11
 find_package(nlohmann_json CONFIG REQUIRED)  # nlohmann_json::nlohmann_json
 find_package(yaml-cpp CONFIG REQUIRED)       # yaml-cpp
 find_package(zstd CONFIG REQUIRED)           # zstd::libzstd_shared
+find_package(ZLIB REQUIRED)                  # ZLIB::ZLIB (gzip batches from Kafka clients)
+find_package(Snappy CONFIG REQUIRED)         # Snappy::snappy (snappy batches from Kafka clients)
 find_package(prometheus-cpp CONFIG REQUIRED) # prometheus-cpp::core prometheus-cpp::pull
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(LZ4 REQUIRED IMPORTED_TARGET liblz4)         # PkgConfig::LZ4

@@ -10,7 +10,7 @@ packages=(
   librocksdb-dev libtbb-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev libyaml-cpp-dev
-  libzstd-dev liblz4-dev librdkafka-dev prometheus-cpp-dev libasio-dev
+  libzstd-dev liblz4-dev zlib1g-dev libsnappy-dev librdkafka-dev kcat prometheus-cpp-dev libasio-dev
   graphviz openssl
 )
 

@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 #include <lz4.h>
 #include <lz4frame.h>
+#include <snappy-c.h>
+#include <zlib.h>
 #include <zstd.h>
 
 #include <algorithm>
@@ -483,8 +485,9 @@ TEST(RecordBatchTest, BuilderReproducesLibrdkafkaBytes) {
 
 class RecordBatchCodecTest : public testing::TestWithParam<Compression> {};
 
-INSTANTIATE_TEST_SUITE_P(Lz4AndZstd, RecordBatchCodecTest,
-                         testing::Values(Compression::kLz4, Compression::kZstd),
+INSTANTIATE_TEST_SUITE_P(EveryKafkaCodec, RecordBatchCodecTest,
+                         testing::Values(Compression::kGzip, Compression::kSnappy,
+                                         Compression::kLz4, Compression::kZstd),
                          [](const testing::TestParamInfo<Compression>& info) {
                            return std::string(compression_name(info.param));
                          });
@@ -506,10 +509,27 @@ std::vector<std::string> repetitive_values(int n, size_t size) {
   return out;
 }
 
-// Decompresses with liblz4's frame API or libzstd directly, not through compression.h.
+// Decompresses with liblz4's frame API, libzstd, zlib or libsnappy directly, not through
+// compression.h.
 Bytes decompress_with_library(Compression codec, ByteView blob, size_t expected_size) {
   Bytes out(expected_size + 64, '\0');
-  if (codec == Compression::kLz4) {
+  if (codec == Compression::kGzip) {
+    z_stream zs{};
+    EXPECT_EQ(inflateInit2(&zs, 15 + 16), Z_OK);  // gzip only, not zlib
+    zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(blob.data()));
+    zs.avail_in = static_cast<uInt>(blob.size());
+    zs.next_out = reinterpret_cast<Bytef*>(out.data());
+    zs.avail_out = static_cast<uInt>(out.size());
+    EXPECT_EQ(inflate(&zs, Z_FINISH), Z_STREAM_END) << "not one whole gzip stream";
+    EXPECT_EQ(zs.avail_in, 0u);
+    out.resize(zs.total_out);
+    inflateEnd(&zs);
+  } else if (codec == Compression::kSnappy) {
+    size_t n = out.size();
+    EXPECT_EQ(snappy_uncompress(blob.data(), blob.size(), out.data(), &n), SNAPPY_OK)
+        << "not one raw snappy block";
+    out.resize(n);
+  } else if (codec == Compression::kLz4) {
     LZ4F_dctx* dctx = nullptr;
     EXPECT_FALSE(LZ4F_isError(LZ4F_createDecompressionContext(&dctx, LZ4F_VERSION)));
     size_t dst_size = out.size();
@@ -560,10 +580,14 @@ TEST_P(RecordBatchCodecTest, HeaderStaysUncompressedAndBlobIsAStandardFrame) {
   EXPECT_EQ(ByteView(packed).substr(kLastOffsetDeltaPos, kHeaderSize - kLastOffsetDeltaPos),
             ByteView(plain).substr(kLastOffsetDeltaPos, kHeaderSize - kLastOffsetDeltaPos));
   ByteView blob = ByteView(packed).substr(kHeaderSize);
-  const uint32_t magic = GetParam() == Compression::kLz4 ? 0x184D2204u : 0xFD2FB528u;
-  uint32_t first_word;
-  std::memcpy(&first_word, blob.data(), 4);  // frame magic numbers are little-endian
-  EXPECT_EQ(first_word, magic);
+  if (GetParam() == Compression::kGzip) {
+    EXPECT_EQ(hex(blob.substr(0, 2)), "1f 8b") << "gzip magic";
+  } else if (GetParam() != Compression::kSnappy) {  // a raw snappy block has no magic
+    const uint32_t magic = GetParam() == Compression::kLz4 ? 0x184D2204u : 0xFD2FB528u;
+    uint32_t first_word;
+    std::memcpy(&first_word, blob.data(), 4);  // frame magic numbers are little-endian
+    EXPECT_EQ(first_word, magic);
+  }
   ByteView records = ByteView(plain).substr(kHeaderSize);
   EXPECT_EQ(decompress_with_library(GetParam(), blob, records.size()), records);
 }
@@ -719,29 +743,35 @@ TEST(RecordBatchTest, Lz4FrameBlocksDecodeIndependentlyAsKafkaRequires) {
   EXPECT_EQ(out, ByteView(plain).substr(kHeaderSize));
 }
 
-TEST(RecordBatchTest, BuilderRefusesGzipAndSnappy) {
-  for (Compression c : {Compression::kGzip, Compression::kSnappy}) {
-    RecordBatchBuilder builder({.compression = c});
-    builder.add(Record{.value = ByteView("v")});
-    Result<Bytes> built = builder.build();
-    ASSERT_FALSE(built.ok());
-    EXPECT_EQ(built.status().code(), StatusCode::kInvalidArgument);
+// The Java client frames snappy the snappy-java (xerial) way: a 16-byte header, then blocks
+// each prefixed by its big-endian length. Such a batch decodes like a raw snappy one.
+TEST(RecordBatchTest, SnappyJavaFramedBatchDecodes) {
+  std::vector<std::string> values = repetitive_values(30, 200);
+  Bytes plain = build({}, sample_records(values), Offset(7));
+  ByteView records = ByteView(plain).substr(kHeaderSize);
+  Bytes framed("\x82SNAPPY\0", 8);
+  append_be<int32_t>(framed, 1);                             // version
+  append_be<int32_t>(framed, 1);                             // minimum compatible version
+  for (size_t pos = 0; pos < records.size(); pos += 1000) {  // several blocks
+    ByteView part = records.substr(pos, 1000);
+    Bytes block(snappy_max_compressed_length(part.size()), '\0');
+    size_t n = block.size();
+    ASSERT_EQ(snappy_compress(part.data(), part.size(), block.data(), &n), SNAPPY_OK);
+    append_be<int32_t>(framed, static_cast<int32_t>(n));
+    framed.append(block.data(), n);
   }
-}
-
-TEST(RecordBatchTest, GzipAndSnappyBatchesAreUnimplemented) {
-  for (Compression c : {Compression::kGzip, Compression::kSnappy}) {
-    Bytes b(view_of(kHandBatch));
-    store_be<int16_t>(b.data() + kAttributesPos, static_cast<int16_t>(c));
-    reseal(b);
-    Result<RecordBatchView> view = RecordBatchView::parse(b);
-    ASSERT_TRUE(view.ok());
-    EXPECT_EQ(view->header().compression(), c);
-    Result<RecordIterator> it = RecordIterator::open(*view);
-    ASSERT_FALSE(it.ok());
-    EXPECT_EQ(it.status().code(), StatusCode::kUnimplemented);
-    EXPECT_EQ(validate_batch(*view, false).status().code(), StatusCode::kUnimplemented);
-  }
+  Bytes b = plain.substr(0, kHeaderSize) + framed;
+  store_be<int32_t>(b.data() + kBatchLengthPos, static_cast<int32_t>(b.size() - kLogOverhead));
+  store_be<int16_t>(b.data() + kAttributesPos, static_cast<int16_t>(Compression::kSnappy));
+  reseal(b);
+  std::vector<Decoded> decoded = decode_all(b);
+  ASSERT_EQ(decoded.size(), values.size());
+  for (size_t i = 0; i < values.size(); ++i) EXPECT_EQ(decoded[i].value, values[i]);
+  // A frame cut inside a block is corruption, not a crash or a short read.
+  Bytes cut = b.substr(0, b.size() - 5);
+  store_be<int32_t>(cut.data() + kBatchLengthPos, static_cast<int32_t>(cut.size() - kLogOverhead));
+  reseal(cut);
+  EXPECT_EQ(read_all_code(cut), StatusCode::kCorruption);
 }
 
 TEST(RecordBatchTest, CompressionNamesRoundTrip) {
