@@ -116,6 +116,8 @@ const std::vector<SampleJob>& sample_jobs() {
       {"nexmark-q4", "Nexmark q4: the average closing price per category", &nexmark_query_job<4>},
       {"nexmark-q5", "Nexmark q5: the auction with the most bids per sliding window",
        &nexmark_query_job<5>},
+      {"nexmark-q6", "Nexmark q6: the average selling price of each seller's last 10 auctions",
+       &nexmark_query_job<6>},
       {"nexmark-q7", "Nexmark q7: the highest bid per 10 seconds", &nexmark_query_job<7>},
       {"nexmark-q8", "Nexmark q8: people who opened an auction in the window they joined",
        &nexmark_query_job<8>},

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <optional>
 #include <random>
 #include <set>
@@ -84,33 +85,38 @@ NexmarkEvents generate_nexmark(const NexmarkOptions& o) {
 
 namespace {
 
-// q4: an open auction and the best valid bid so far (-1: none).
+// q4 and q6: an open auction and the best valid bid so far (-1: none).
 struct OpenAuction {
   Auction auction;
   int64_t best = -1;
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(OpenAuction, auction, best)
 
-// What q4's processor reads: an auction or a bid, both keyed by auction id.
+// What the closing processor reads: an auction or a bid, both keyed by auction id.
 struct AuctionOrBid {
   std::optional<Auction> auction;
   std::optional<Bid> bid;
+};
+
+// What it forwards: an auction that closed with a valid bid, and that bid's price.
+struct WinningBid {
+  Auction auction;
+  int64_t price = 0;
 };
 
 bool valid_bid(const Auction& a, const Bid& b) {
   return b.date_time >= a.date_time && b.date_time <= a.expires && b.price >= a.reserve;
 }
 
-constexpr const char* kOpenAuctionsStore = "nexmark-q4-open";
-
-// Keeps open auctions with their best valid bid; every second of stream time, closes those
-// that expired and forwards (category, winning price) for the ones that had a valid bid.
-class WinningBids : public dsl::Processor<std::string, AuctionOrBid, std::string, int64_t> {
+// Keeps open auctions with their best valid bid in `store`; every second of stream time, closes
+// those that expired, in expiry order (then id), and forwards the ones that had a valid bid.
+class WinningBids : public dsl::Processor<std::string, AuctionOrBid, std::string, WinningBid> {
  public:
-  Status init(dsl::ProcessorContext<std::string, int64_t>& ctx) override {
+  explicit WinningBids(std::string store) : store_(std::move(store)) {}
+
+  Status init(dsl::ProcessorContext<std::string, WinningBid>& ctx) override {
     ctx_ = &ctx;
-    SLUICE_ASSIGN_OR_RETURN(open_,
-                            (ctx.key_value_store<std::string, OpenAuction>(kOpenAuctionsStore)));
+    SLUICE_ASSIGN_OR_RETURN(open_, (ctx.key_value_store<std::string, OpenAuction>(store_)));
     ctx.schedule(dsl::PunctuationType::kStreamTime, 1000, [this](Timestamp t) { return close(t); });
     return Status();
   }
@@ -128,27 +134,83 @@ class WinningBids : public dsl::Processor<std::string, AuctionOrBid, std::string
  private:
   Status close(Timestamp now) {
     SLUICE_ASSIGN_OR_RETURN(auto all, open_.all());
-    for (const auto& [id, open] : all) {
-      if (open.auction.expires > now.value()) continue;
-      if (open.best >= 0) {
-        SLUICE_RETURN_IF_ERROR(
-            ctx_->forward({std::to_string(open.auction.category), open.best, now}));
-      }
+    std::vector<std::pair<std::string, OpenAuction>> expired;
+    for (auto& [id, open] : all) {
+      if (open.auction.expires <= now.value()) expired.emplace_back(std::move(id), std::move(open));
+    }
+    // The store is in key (string) order; q6's "last 10" wants closing order.
+    std::sort(expired.begin(), expired.end(), [](const auto& a, const auto& b) {
+      return std::pair(a.second.auction.expires, a.second.auction.id) <
+             std::pair(b.second.auction.expires, b.second.auction.id);
+    });
+    for (auto& [id, open] : expired) {
       SLUICE_RETURN_IF_ERROR(open_.remove(id));
+      if (open.best < 0) continue;
+      SLUICE_RETURN_IF_ERROR(
+          ctx_->forward({std::move(id), {std::move(open.auction), open.best}, now}));
     }
     return Status();
   }
 
-  dsl::ProcessorContext<std::string, int64_t>* ctx_ = nullptr;
+  std::string store_;
+  dsl::ProcessorContext<std::string, WinningBid>* ctx_ = nullptr;
   operators::KeyValueStoreView<std::string, OpenAuction> open_{nullptr};
 };
+
+// q4 and q6: the auctions that closed with a valid bid, keyed by id, each forwarded when stream
+// time passes its expiry (stamped with that stream time). `store` holds the open ones.
+dsl::KStream<std::string, WinningBid> winning_bids(dsl::TopologyBuilder& b,
+                                                   const std::string& store) {
+  b.add_state_store({.name = store});
+  auto auctions = b.stream<std::string, Auction>(kAuctionTopic).map_values([](const Auction& a) {
+    return AuctionOrBid{.auction = a};
+  });
+  return b.stream<std::string, Bid>(kBidTopic)
+      .map_values([](const Bid& bid) { return AuctionOrBid{.bid = bid}; })
+      .merge(auctions)
+      .process<std::string, WinningBid>([store] { return std::make_unique<WinningBids>(store); },
+                                        {store})
+      .named("winning-bids");
+}
+
+// q6: a closed auction as the seller's aggregate keeps it, ordered by closing (expiry, then id).
+struct ClosedAuction {
+  int64_t expires = 0;
+  int64_t auction = 0;
+  int64_t price = 0;
+  friend auto operator<=>(const ClosedAuction&, const ClosedAuction&) = default;
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ClosedAuction, expires, auction, price)
+
+// q6's aggregate: a seller's last kNexmarkQ6Auctions closed auctions, in closing order (closes
+// from different tasks may arrive out of that order), and the one added last.
+struct SellerPrices {
+  std::vector<ClosedAuction> last;
+  ClosedAuction added;
+
+  void add(const ClosedAuction& c) {
+    last.insert(std::upper_bound(last.begin(), last.end(), c), c);
+    if (last.size() > kNexmarkQ6Auctions) last.erase(last.begin());
+    added = c;
+  }
+  SellerAverage average() const {
+    int64_t sum = 0;
+    for (const ClosedAuction& c : last) sum += c.price;
+    const auto n = static_cast<int64_t>(last.size());
+    return {.auction = added.auction,
+            .price = added.price,
+            .average = n == 0 ? 0 : (2 * sum + n) / (2 * n),  // rounded, halves up
+            .auctions = n};
+  }
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(SellerPrices, last, added)
 
 }  // namespace
 
 std::string nexmark_output(int query) { return "nexmark-q" + std::to_string(query); }
 
 const std::vector<int>& nexmark_queries() {
-  static const std::vector<int> queries = {0, 1, 2, 3, 4, 5, 7, 8};
+  static const std::vector<int> queries = {0, 1, 2, 3, 4, 5, 6, 7, 8};
   return queries;
 }
 
@@ -198,19 +260,11 @@ Result<operators::Topology> nexmark_topology(int query) {
           .to(out);
       break;
     }
-    case 4: {
-      b.add_state_store({.name = kOpenAuctionsStore});
-      auto auctions =
-          b.stream<std::string, Auction>(kAuctionTopic).map_values([](const Auction& a) {
-            return AuctionOrBid{.auction = a};
-          });
-      b.stream<std::string, Bid>(kBidTopic)
-          .map_values([](const Bid& bid) { return AuctionOrBid{.bid = bid}; })
-          .merge(auctions)
-          .process<std::string, int64_t>([] { return std::make_unique<WinningBids>(); },
-                                         {kOpenAuctionsStore})
-          .named("winning-bids")
-          .select_key([](const std::string& category, int64_t) { return category; })
+    case 4:
+      winning_bids(b, "nexmark-q4-open")
+          .map([](const std::string&, const WinningBid& w) {
+            return std::pair(std::to_string(w.auction.category), w.price);
+          })
           .named("by-category")
           .group_by_key()
           .aggregate([] { return CategoryPrices{}; },
@@ -223,7 +277,6 @@ Result<operators::Topology> nexmark_topology(int query) {
           .to_stream()
           .to(out);
       break;
-    }
     case 5:
       b.stream<std::string, Bid>(kBidTopic)
           .group_by_key()
@@ -241,6 +294,25 @@ Result<operators::Topology> nexmark_topology(int query) {
           .reduce([](const AuctionCount& a, const AuctionCount& b) { return hotter(a, b); },
                   "nexmark-q5-hottest")
           .to_stream()
+          .to(out);
+      break;
+    case 6:
+      winning_bids(b, "nexmark-q6-open")
+          .map([](const std::string&, const WinningBid& w) {
+            return std::pair(std::to_string(w.auction.seller),
+                             ClosedAuction{w.auction.expires, w.auction.id, w.price});
+          })
+          .named("by-seller")
+          .group_by_key()
+          .aggregate([] { return SellerPrices{}; },
+                     [](const std::string&, const ClosedAuction& c, SellerPrices s) {
+                       s.add(c);
+                       return s;
+                     },
+                     "nexmark-q6-prices")
+          .to_stream()
+          .map_values([](const SellerPrices& s) { return s.average(); })
+          .named("average")
           .to(out);
       break;
     case 7:
@@ -296,9 +368,12 @@ Result<operators::Topology> nexmark_topology(int query) {
           .to(out);
       break;
     }
-    default:
+    default: {
+      std::string built;
+      for (int q : nexmark_queries()) built += (built.empty() ? "" : ", ") + std::to_string(q);
       return invalid_argument("Nexmark query " + std::to_string(query) +
-                              " is not built (built: 0, 1, 2, 3, 4, 5, 7, 8)");
+                              " is not built (built: " + built + ")");
+    }
   }
   return b.build();
 }
@@ -358,7 +433,10 @@ std::map<int64_t, AuctionCount> nexmark_q5(const NexmarkEvents& e) {
   return out;
 }
 
-std::map<int64_t, CategoryPrices> nexmark_q4(const NexmarkEvents& e) {
+namespace {
+
+// q4's and q6's oracles: every auction with a valid bid, and its highest valid price.
+std::vector<std::pair<const Auction*, int64_t>> winning_prices(const NexmarkEvents& e) {
   std::unordered_map<int64_t, std::pair<const Auction*, int64_t>> best;  // id -> (auction, price)
   for (const Auction& a : e.auctions) best[a.id] = {&a, -1};
   for (const Bid& b : e.bids) {
@@ -366,12 +444,43 @@ std::map<int64_t, CategoryPrices> nexmark_q4(const NexmarkEvents& e) {
     if (it == best.end() || !valid_bid(*it->second.first, b)) continue;
     it->second.second = std::max(it->second.second, b.price);
   }
-  std::map<int64_t, CategoryPrices> out;
+  std::vector<std::pair<const Auction*, int64_t>> out;
   for (const auto& [id, ab] : best) {
-    if (ab.second < 0) continue;
-    CategoryPrices& c = out[ab.first->category];
-    c.sum += ab.second;
+    if (ab.second >= 0) out.push_back(ab);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::map<int64_t, CategoryPrices> nexmark_q4(const NexmarkEvents& e) {
+  std::map<int64_t, CategoryPrices> out;
+  for (const auto& [auction, price] : winning_prices(e)) {
+    CategoryPrices& c = out[auction->category];
+    c.sum += price;
     ++c.auctions;
+  }
+  return out;
+}
+
+std::map<int64_t, std::vector<SellerAverage>> nexmark_q6(const NexmarkEvents& e) {
+  auto won = winning_prices(e);
+  std::sort(won.begin(), won.end(), [](const auto& a, const auto& b) {
+    return std::pair(a.first->expires, a.first->id) < std::pair(b.first->expires, b.first->id);
+  });
+  std::map<int64_t, std::vector<int64_t>> prices;  // seller -> winning prices, in closing order
+  std::map<int64_t, std::vector<SellerAverage>> out;
+  for (const auto& [auction, price] : won) {
+    std::vector<int64_t>& p = prices[auction->seller];
+    p.push_back(price);
+    const size_t n = std::min(p.size(), kNexmarkQ6Auctions);
+    int64_t sum = 0;
+    for (size_t i = p.size() - n; i < p.size(); ++i) sum += p[i];
+    out[auction->seller].push_back(
+        {.auction = auction->id,
+         .price = price,
+         .average = std::llround(static_cast<double>(sum) / static_cast<double>(n)),
+         .auctions = static_cast<int64_t>(n)});
   }
   return out;
 }

@@ -6,7 +6,7 @@
 // and bids mostly on recent ("hot") auctions, prices in cents, and event times at a fixed rate.
 // Each kind has its topic (JSON values): people keyed by id, auctions by id, bids by auction.
 //
-// Queries built (each a topology and an oracle):
+// Queries built — all of q0 to q8, each a topology and an oracle:
 //   q0  pass-through: every bid, unchanged
 //   q1  currency conversion: every bid with its price in euros (cents * 908 / 1000)
 //   q2  selection: (auction, price) of the bids on auctions whose id is divisible by 123
@@ -21,13 +21,16 @@
 //       when both fall in one window, deduplicated by an aggregate)
 //   q4  average closing price per category: a processor keeps each open auction with its best
 //       valid bid (in the auction's time, at least the reserve) and, on stream-time punctuation,
-//       closes the expired ones, forwarding their winning price by category; sums and counts
-//       per category give the average
-// Not built yet: q6 (average selling price of each seller's last 10 auctions).
+//       closes the expired ones in expiry order, forwarding their winning price by category;
+//       sums and counts per category give the average
+//   q6  average selling price by seller: the same closing processor, its winning prices
+//       re-keyed by seller; per seller an aggregate keeps the last 10 auctions closed (by
+//       expiry, then id) and every close emits their average
 //
 // Thread safety: values and pure functions.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -99,6 +102,7 @@ inline constexpr const char* kBidTopic = "nexmark-bid";
 inline constexpr int64_t kNexmarkWindowMs = 10'000;
 inline constexpr int64_t kNexmarkSlideMs = 2'000;        // q5
 inline constexpr int64_t kNexmarkGraceMs = 10 * 60'000;  // generous: see page_views.h
+inline constexpr size_t kNexmarkQ6Auctions = 10;         // q6 averages a seller's last 10
 
 // Output topics: "nexmark-q<n>".
 std::string nexmark_output(int query);
@@ -127,6 +131,18 @@ struct CategoryPrices {
   friend bool operator==(const CategoryPrices&, const CategoryPrices&) = default;
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(CategoryPrices, sum, auctions)
+
+// q6's value, one per closed auction with a winning bid: the average winning price of the
+// seller's last kNexmarkQ6Auctions closed auctions (fewer until it has closed that many), where
+// "last" means by expiry, then auction id — whatever order the closes arrive in.
+struct SellerAverage {
+  int64_t auction = 0;   // the auction whose close this is
+  int64_t price = 0;     // its winning price, cents
+  int64_t average = 0;   // cents, to the nearest (halves up, as Beam's Nexmark)
+  int64_t auctions = 0;  // how many the average is over, 1 to kNexmarkQ6Auctions
+  friend bool operator==(const SellerAverage&, const SellerAverage&) = default;
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(SellerAverage, auction, price, average, auctions)
 
 // q8's rows.
 struct Q8Row {
@@ -157,5 +173,8 @@ std::map<int64_t, int64_t> nexmark_q7(const NexmarkEvents& events);
 std::vector<Q8Row> nexmark_q8(const NexmarkEvents& events);
 // q4: per category, the winning prices of every auction with a valid bid (all auctions closed).
 std::map<int64_t, CategoryPrices> nexmark_q4(const NexmarkEvents& events);
+// q6: per seller, what the query emits for each of its auctions with a valid bid, in closing
+// order (expiry, then id), all auctions closed.
+std::map<int64_t, std::vector<SellerAverage>> nexmark_q6(const NexmarkEvents& events);
 
 }  // namespace sluice::samples
