@@ -53,7 +53,7 @@ class ServerProcess {
       close(out[0]);
       close(out[1]);
       execl(sluice.c_str(), sluice.c_str(), "serve", "--data-dir", data_dir.c_str(), "--listen",
-            "127.0.0.1:0", "--log-level", "warn", nullptr);
+            "127.0.0.1:0", "--kafka-listen", "127.0.0.1:0", "--log-level", "warn", nullptr);
       _exit(127);
     }
     close(out[1]);

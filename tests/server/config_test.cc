@@ -54,6 +54,46 @@ TEST(ServerConfigTest, TheFileSetsEverySettingAndTheEnvironmentOverridesIt) {
   EXPECT_EQ(c.data_dir, "/var/lib/sluice");  // not in the environment: the file's value stays
 }
 
+TEST(ServerConfigTest, KafkaListenerSettingsComeFromTheFileAndTheEnvironment) {
+  sluice::testing::TempDir dir;
+  write(dir / "sluice.yaml",
+        "kafka:\n"
+        "  listen: 0.0.0.0:19092\n"
+        "  advertised: broker.example:19092\n"
+        "  auto_create_topics: false\n"
+        "  default_partitions: 6\n"
+        "  initial_rebalance_delay_ms: 0\n"
+        "  max_frame_bytes: 8MiB\n"
+        "  idle_timeout_ms: 60000\n");
+  ServerConfig c;
+  EXPECT_EQ(c.kafka.listen, "127.0.0.1:9092");  // Kafka's own default port, loopback only
+  ASSERT_OK(apply_config_file(dir / "sluice.yaml", c));
+  EXPECT_EQ(c.kafka.listen, "0.0.0.0:19092");
+  EXPECT_EQ(c.kafka.advertised, "broker.example:19092");
+  EXPECT_FALSE(c.kafka.auto_create_topics);
+  EXPECT_EQ(c.kafka.default_partitions, 6);
+  EXPECT_EQ(c.kafka.initial_rebalance_delay_ms, 0);
+  EXPECT_EQ(c.kafka.max_frame_bytes, 8 << 20);
+  EXPECT_EQ(c.kafka.idle_timeout_ms, 60'000);
+  ASSERT_OK(apply_environment(
+      [](const char* name) -> const char* {
+        return std::string_view(name) == "SLUICE_KAFKA_LISTEN" ? "" : nullptr;
+      },
+      c));
+  EXPECT_EQ(c.kafka.listen, "");  // off
+  EXPECT_EQ(apply_setting("kafka.default_partitions", "0", c).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(apply_setting("kafka.auto_create_topics", "maybe", c).code(),
+            StatusCode::kInvalidArgument);
+  // No TLS or authentication on the Kafka port yet: asking for it beside a token is refused.
+  ServerConfig guarded;
+  guarded.auth_token = "secret";
+  ASSERT_OK(guarded.validate());  // the default listener just stays off
+  guarded.kafka.listen = "127.0.0.1:19092";
+  Status s = guarded.validate();
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("--kafka-listen ''"), std::string::npos) << s.to_string();
+}
+
 TEST(ServerConfigTest, MistakesAreNamed) {
   sluice::testing::TempDir dir;
   ServerConfig c;

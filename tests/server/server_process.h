@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <algorithm>
 
 #include <chrono>
 #include <cstdio>
@@ -35,6 +36,9 @@ class ServerProcess {
     std::vector<std::string> argv = {SLUICE_CLI, "serve"};
     if (!data_dir.empty()) {
       argv.insert(argv.end(), {"--data-dir", data_dir, "--listen", "127.0.0.1:0"});
+    }
+    if (std::find(extra.begin(), extra.end(), "--kafka-listen") == extra.end()) {
+      argv.insert(argv.end(), {"--kafka-listen", ""});  // off unless a test asks: never 9092
     }
     argv.insert(argv.end(), extra.begin(), extra.end());
     int out[2];

@@ -24,6 +24,25 @@ Result<int64_t> parse_positive(std::string_view name, std::string_view text) {
   return static_cast<int64_t>(*bytes);
 }
 
+Result<int64_t> parse_count(std::string_view name, std::string_view text, int64_t min,
+                            int64_t max) {
+  int64_t n = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc() || end != text.data() + text.size() || n < min || n > max) {
+    return invalid_argument(std::string(name) + " must be a whole number from " +
+                            std::to_string(min) + " to " + std::to_string(max) + ", not '" +
+                            std::string(text) + "'");
+  }
+  return n;
+}
+
+Result<bool> parse_bool(std::string_view name, std::string_view text) {
+  if (text == "true" || text == "1" || text == "yes") return true;
+  if (text == "false" || text == "0" || text == "no") return false;
+  return invalid_argument(std::string(name) + " must be true or false, not '" + std::string(text) +
+                          "'");
+}
+
 Status apply_node(const YAML::Node& node, const std::string& prefix, const std::string& path,
                   ServerConfig& c) {
   for (const auto& entry : node) {
@@ -92,11 +111,29 @@ Status apply_setting(std::string_view key, const std::string& value, ServerConfi
     c.tls.client_ca = value;
   } else if (key == "auth_token") {
     c.auth_token = value;
+  } else if (key == "kafka.listen") {
+    c.kafka.listen = value;
+  } else if (key == "kafka.advertised") {
+    c.kafka.advertised = value;
+  } else if (key == "kafka.auto_create_topics") {
+    SLUICE_ASSIGN_OR_RETURN(c.kafka.auto_create_topics, parse_bool(key, value));
+  } else if (key == "kafka.default_partitions") {
+    SLUICE_ASSIGN_OR_RETURN(c.kafka.default_partitions, parse_count(key, value, 1, 100'000));
+  } else if (key == "kafka.initial_rebalance_delay_ms") {
+    SLUICE_ASSIGN_OR_RETURN(c.kafka.initial_rebalance_delay_ms,
+                            parse_count(key, value, 0, 300'000));
+  } else if (key == "kafka.max_frame_bytes") {
+    SLUICE_ASSIGN_OR_RETURN(c.kafka.max_frame_bytes, parse_positive(key, value));
+  } else if (key == "kafka.idle_timeout_ms") {
+    SLUICE_ASSIGN_OR_RETURN(c.kafka.idle_timeout_ms, parse_count(key, value, 1, 86'400'000));
   } else {
     return invalid_argument("unknown setting '" + std::string(key) +
                             "' (known: data_dir, listen, metrics_listen, log_level, "
                             "memory_budget, max_request_bytes, tls.cert, tls.key, tls.client_ca, "
-                            "auth_token)");
+                            "auth_token, kafka.listen, kafka.advertised, "
+                            "kafka.auto_create_topics, kafka.default_partitions, "
+                            "kafka.initial_rebalance_delay_ms, kafka.max_frame_bytes, "
+                            "kafka.idle_timeout_ms)");
   }
   return Status();
 }
@@ -115,6 +152,15 @@ Status ServerConfig::validate() const {
   }
   if (!tls.client_ca.empty() && tls.cert.empty()) {
     return invalid_argument("--tls-client-ca needs TLS on: also pass --tls-cert and --tls-key");
+  }
+  // The Kafka listener has neither TLS nor authentication yet. Beside a protected gRPC API the
+  // default one stays off (the server logs why); asking for one on another address is an error.
+  if (!kafka.listen.empty() && kafka.listen != kDefaultKafkaListen &&
+      (tls.enabled() || !auth_token.empty())) {
+    return invalid_argument(
+        "the Kafka listener has neither TLS nor authentication yet, so it cannot serve beside "
+        "a TLS or token-protected gRPC API: turn it off with --kafka-listen '' (kafka.listen: "
+        "\"\" in the file)");
   }
   if (memory_budget_bytes < (16ull << 20)) {
     return invalid_argument("memory_budget must be at least 16MiB");
@@ -138,7 +184,7 @@ Status apply_config_file(const std::string& path, ServerConfig& config) {
 }
 
 Status apply_environment(const Getenv& getenv, ServerConfig& config) {
-  static constexpr std::array<std::pair<const char*, std::string_view>, 10> kVars = {{
+  static constexpr std::array<std::pair<const char*, std::string_view>, 17> kVars = {{
       {"SLUICE_DATA_DIR", "data_dir"},
       {"SLUICE_LISTEN", "listen"},
       {"SLUICE_METRICS_LISTEN", "metrics_listen"},
@@ -149,6 +195,13 @@ Status apply_environment(const Getenv& getenv, ServerConfig& config) {
       {"SLUICE_TLS_KEY", "tls.key"},
       {"SLUICE_TLS_CLIENT_CA", "tls.client_ca"},
       {"SLUICE_AUTH_TOKEN", "auth_token"},
+      {"SLUICE_KAFKA_LISTEN", "kafka.listen"},
+      {"SLUICE_KAFKA_ADVERTISED", "kafka.advertised"},
+      {"SLUICE_KAFKA_AUTO_CREATE_TOPICS", "kafka.auto_create_topics"},
+      {"SLUICE_KAFKA_DEFAULT_PARTITIONS", "kafka.default_partitions"},
+      {"SLUICE_KAFKA_INITIAL_REBALANCE_DELAY_MS", "kafka.initial_rebalance_delay_ms"},
+      {"SLUICE_KAFKA_MAX_FRAME_BYTES", "kafka.max_frame_bytes"},
+      {"SLUICE_KAFKA_IDLE_TIMEOUT_MS", "kafka.idle_timeout_ms"},
   }};
   for (const auto& [var, key] : kVars) {
     const char* value = getenv(var);

@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "auth.h"
+#include "kafka/listener.h"
 #include "metrics.h"
 #include "services.h"
 #include "sluice/base/file_system.h"
@@ -97,6 +98,22 @@ class ServerImpl final : public Server {
       metrics_address_ = with_port(config_.metrics_listen, ports.empty() ? 0 : ports[0]);
       spdlog::info("metrics at http://{}/metrics", metrics_address_);
     }
+    const bool protected_api = config_.tls.enabled() || !config_.auth_token.empty();
+    if (protected_api && config_.kafka.listen == kDefaultKafkaListen) {
+      spdlog::warn(
+          "the Kafka listener stays off: it has no TLS or authentication yet, and the "
+          "gRPC API is protected");
+    } else if (!config_.kafka.listen.empty()) {
+      kafka::KafkaListenerOptions options;
+      options.listen = config_.kafka.listen;
+      options.advertised = config_.kafka.advertised;
+      options.handler.auto_create_topics = config_.kafka.auto_create_topics;
+      options.handler.default_partitions = config_.kafka.default_partitions;
+      options.groups.initial_rebalance_delay_ms = config_.kafka.initial_rebalance_delay_ms;
+      options.max_frame_bytes = config_.kafka.max_frame_bytes;
+      options.idle_timeout_ms = config_.kafka.idle_timeout_ms;
+      SLUICE_ASSIGN_OR_RETURN(kafka_, kafka::KafkaListener::start(options, *log_));
+    }
     spdlog::info("sluice server listening on {} ({}{}), data in {}", address_,
                  config_.tls.enabled() ? "TLS" : "plaintext",
                  config_.auth_token.empty() ? "" : ", token required", config_.data_dir);
@@ -105,6 +122,7 @@ class ServerImpl final : public Server {
 
   std::string address() const override { return address_; }
   std::string metrics_address() const override { return metrics_address_; }
+  std::string kafka_address() const override { return kafka_ ? kafka_->address() : ""; }
   int port() const override { return port_; }
 
   void wait() override {
@@ -121,6 +139,7 @@ class ServerImpl final : public Server {
         grpc_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
       }
       spdlog::debug("gRPC calls finished");
+      if (kafka_) kafka_->stop();  // its connections close; clients reconnect after a restart
       exposer_.reset();
       spdlog::debug("metrics endpoint closed");
       jobs_.shutdown();  // each job commits; they resume at the next start
@@ -146,6 +165,7 @@ class ServerImpl final : public Server {
   GroupsService groups_;
   JobsService jobs_service_;
   std::unique_ptr<grpc::Server> grpc_;
+  std::unique_ptr<kafka::KafkaListener> kafka_;
   std::shared_ptr<ServerMetrics> metrics_;
   std::unique_ptr<prometheus::Exposer> exposer_;
   std::string metrics_address_;

@@ -20,7 +20,9 @@ namespace {
 struct ServeFlags {
   std::string config_file;
   std::optional<std::string> data_dir, listen, metrics_listen, log_level, memory_budget,
-      max_request_bytes, tls_cert, tls_key, tls_client_ca, auth_token;
+      max_request_bytes, tls_cert, tls_key, tls_client_ca, auth_token, kafka_listen,
+      kafka_advertised, kafka_auto_create_topics, kafka_default_partitions,
+      kafka_initial_rebalance_delay_ms, kafka_max_frame_bytes, kafka_idle_timeout_ms;
 };
 
 Result<server::ServerConfig> build_config(const ServeFlags& flags) {
@@ -50,6 +52,13 @@ Result<server::ServerConfig> build_config(const ServeFlags& flags) {
       {"tls.key", &flags.tls_key},
       {"tls.client_ca", &flags.tls_client_ca},
       {"auth_token", &flags.auth_token},
+      {"kafka.listen", &flags.kafka_listen},
+      {"kafka.advertised", &flags.kafka_advertised},
+      {"kafka.auto_create_topics", &flags.kafka_auto_create_topics},
+      {"kafka.default_partitions", &flags.kafka_default_partitions},
+      {"kafka.initial_rebalance_delay_ms", &flags.kafka_initial_rebalance_delay_ms},
+      {"kafka.max_frame_bytes", &flags.kafka_max_frame_bytes},
+      {"kafka.idle_timeout_ms", &flags.kafka_idle_timeout_ms},
   };
   for (const auto& [key, flag] : settings) {
     if (*flag) SLUICE_RETURN_IF_ERROR(server::apply_setting(key, **flag, config));
@@ -78,6 +87,9 @@ int serve(const ServeFlags& flags) {
   if (!server.ok()) return report_failure("cannot start the server", server.status());
   // The one line on stdout: scripts and tests wait for it (and read the port from it).
   std::printf("sluice: listening on %s\n", (*server)->address().c_str());
+  if (!(*server)->kafka_address().empty()) {
+    std::printf("sluice: Kafka protocol on %s\n", (*server)->kafka_address().c_str());
+  }
   std::fflush(stdout);
 
   std::thread signal_thread([&] {
@@ -101,7 +113,8 @@ void add_serve_command(CLI::App& app) {
   auto flags = std::make_shared<ServeFlags>();
   CLI::App* cmd = app.add_subcommand(
       "serve",
-      "Run the Sluice server: hosts the log and the jobs, serves the gRPC API.\n"
+      "Run the Sluice server: hosts the log and the jobs, serves the gRPC API and the Kafka\n"
+      "protocol (kcat, librdkafka and other Kafka clients; docs/KAFKA.md).\n"
       "Settings come from sluice.yaml (or --config / SLUICE_CONFIG), then SLUICE_* environment\n"
       "variables, then these flags.");
   cmd->add_option("--config", flags->config_file,
@@ -128,6 +141,27 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--auth-token", flags->auth_token,
                   "Require this bearer token on every call (env SLUICE_AUTH_TOKEN; prefer the "
                   "environment or the file: flags show in `ps`)");
+  cmd->add_option("--kafka-listen", flags->kafka_listen,
+                  "Kafka protocol address HOST:PORT, '' to turn it off, port 0 for any free one "
+                  "(default 127.0.0.1:9092; env SLUICE_KAFKA_LISTEN)");
+  cmd->add_option("--kafka-advertised", flags->kafka_advertised,
+                  "HOST:PORT Kafka clients are told to connect to (default: the bound address; "
+                  "env SLUICE_KAFKA_ADVERTISED)");
+  cmd->add_option("--kafka-auto-create-topics", flags->kafka_auto_create_topics,
+                  "true or false: a Kafka client's Metadata request for an unknown topic creates "
+                  "it (default true; env SLUICE_KAFKA_AUTO_CREATE_TOPICS)");
+  cmd->add_option("--kafka-default-partitions", flags->kafka_default_partitions,
+                  "Partitions of topics Kafka clients create without a count (default 1; env "
+                  "SLUICE_KAFKA_DEFAULT_PARTITIONS)");
+  cmd->add_option("--kafka-initial-rebalance-delay-ms", flags->kafka_initial_rebalance_delay_ms,
+                  "How long an empty consumer group waits for more members before its first "
+                  "rebalance (default 3000; env SLUICE_KAFKA_INITIAL_REBALANCE_DELAY_MS)");
+  cmd->add_option("--kafka-max-frame-bytes", flags->kafka_max_frame_bytes,
+                  "Largest Kafka request, e.g. 100MiB; larger ones close the connection (env "
+                  "SLUICE_KAFKA_MAX_FRAME_BYTES)");
+  cmd->add_option("--kafka-idle-timeout-ms", flags->kafka_idle_timeout_ms,
+                  "Close Kafka connections idle this long (default 600000; env "
+                  "SLUICE_KAFKA_IDLE_TIMEOUT_MS)");
   cmd->callback([flags] { exit_code() = serve(*flags); });
 }
 

@@ -14,6 +14,14 @@
 //   tls.key           SLUICE_TLS_KEY            --tls-key
 //   tls.client_ca     SLUICE_TLS_CLIENT_CA      --tls-client-ca
 //   auth_token        SLUICE_AUTH_TOKEN         --auth-token
+//   kafka.listen      SLUICE_KAFKA_LISTEN       --kafka-listen
+//   kafka.advertised  SLUICE_KAFKA_ADVERTISED   --kafka-advertised
+//   kafka.auto_create_topics          SLUICE_KAFKA_AUTO_CREATE_TOPICS   --kafka-auto-create-topics
+//   kafka.default_partitions          SLUICE_KAFKA_DEFAULT_PARTITIONS   --kafka-default-partitions
+//   kafka.initial_rebalance_delay_ms  SLUICE_KAFKA_INITIAL_REBALANCE_DELAY_MS
+//                                     --kafka-initial-rebalance-delay-ms
+//   kafka.max_frame_bytes             SLUICE_KAFKA_MAX_FRAME_BYTES      --kafka-max-frame-bytes
+//   kafka.idle_timeout_ms             SLUICE_KAFKA_IDLE_TIMEOUT_MS      --kafka-idle-timeout-ms
 //
 // Thread safety: a value.
 #pragma once
@@ -29,6 +37,20 @@
 namespace sluice::server {
 
 inline constexpr std::string_view kDefaultListen = "127.0.0.1:7070";
+inline constexpr std::string_view kDefaultKafkaListen = "127.0.0.1:9092";
+
+// The Kafka protocol listener (docs/KAFKA.md).
+struct KafkaSettings {
+  // host:port; empty: off. It has no TLS or authentication yet: with TLS or an auth token on,
+  // the default stays off and any other address is a configuration error.
+  std::string listen = std::string(kDefaultKafkaListen);
+  std::string advertised;          // host:port clients are told to connect to; empty: `listen`
+  bool auto_create_topics = true;  // Metadata for an unknown topic creates it
+  int32_t default_partitions = 1;  // of auto-created topics and CreateTopics without a count
+  int64_t initial_rebalance_delay_ms = 3'000;  // Kafka's group.initial.rebalance.delay.ms
+  int64_t max_frame_bytes = 100ll << 20;       // larger requests close the connection
+  int64_t idle_timeout_ms = 600'000;           // idle connections are closed after this
+};
 
 struct TlsFiles {
   std::string cert;       // PEM server certificate chain; empty: plaintext
@@ -47,6 +69,7 @@ struct ServerConfig {
   int64_t max_request_bytes = 16 << 20;         // larger requests get RESOURCE_EXHAUSTED
   TlsFiles tls;
   std::string auth_token;  // when set, every call must carry "authorization: Bearer <token>"
+  KafkaSettings kafka;
   // The `sluice` binary, run to check job libraries in a child process. Empty: this program
   // (right for `sluice serve`; a program embedding the server sets it).
   std::string cli;

@@ -1,6 +1,7 @@
 // Server: the Sluice service. It owns the log (a LogStore in `<data_dir>/log`) and the jobs
 // (`<data_dir>/jobs`), and serves the gRPC API (package sluice.v1: Topics, Records, Groups, Jobs,
-// plus gRPC health checking and reflection) on one listening address. Jobs that were running
+// plus gRPC health checking and reflection) on one listening address, and the Kafka protocol on
+// another (docs/KAFKA.md). Jobs that were running
 // when the server last stopped (cleanly or not) resume before it starts listening.
 //
 // Usage: `auto server = Server::start(config);` then `wait()` (returns after `shutdown()`,
@@ -31,6 +32,8 @@ class Server {
   virtual int port() const = 0;
   // "127.0.0.1:9464" when the Prometheus endpoint is on (ServerConfig::metrics_listen), else "".
   virtual std::string metrics_address() const = 0;
+  // "127.0.0.1:9092" when the Kafka listener is on (ServerConfig::kafka.listen), else "".
+  virtual std::string kafka_address() const = 0;
 
   // Blocks until shutdown() has stopped the server.
   virtual void wait() = 0;
