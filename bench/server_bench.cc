@@ -12,8 +12,6 @@
 // (grpc_produce_records_s, grpc_produce_ratio, ...).
 #include <fcntl.h>
 #include <fmt/core.h>
-#include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include <CLI/CLI.hpp>
 
@@ -22,6 +20,7 @@
 
 #include "bench_log.h"
 #include "bench_util.h"
+#include "server_process.h"
 #include "sluice/server/client.h"
 
 using namespace sluice;
@@ -39,41 +38,6 @@ struct Config {
   std::string sluice = SLUICE_CLI;
   int64_t records = 2'000'000;
   int rounds = 3;
-};
-
-// `sluice serve` as a child process; stopped with SIGTERM.
-class ServerProcess {
- public:
-  ServerProcess(const std::string& sluice, const std::string& data_dir) {
-    int out[2];
-    if (pipe(out) != 0) throw std::runtime_error("pipe failed");
-    pid_ = fork();
-    if (pid_ == 0) {
-      dup2(out[1], 1);
-      close(out[0]);
-      close(out[1]);
-      execl(sluice.c_str(), sluice.c_str(), "serve", "--data-dir", data_dir.c_str(), "--listen",
-            "127.0.0.1:0", "--kafka-listen", "127.0.0.1:0", "--log-level", "warn", nullptr);
-      _exit(127);
-    }
-    close(out[1]);
-    std::string line;
-    char c;
-    while (read(out[0], &c, 1) == 1 && c != '\n') line += c;
-    close(out[0]);
-    const std::string prefix = "sluice: listening on ";
-    if (!line.starts_with(prefix)) throw std::runtime_error("sluice serve did not start: " + line);
-    address_ = line.substr(prefix.size());
-  }
-  ~ServerProcess() {
-    kill(pid_, SIGTERM);
-    waitpid(pid_, nullptr, 0);
-  }
-  const std::string& address() const { return address_; }
-
- private:
-  pid_t pid_ = -1;
-  std::string address_;
 };
 
 struct Workload {
@@ -142,7 +106,7 @@ double in_process(const Config& cfg, const Workload& w, int round) {
   return static_cast<double>(w.records()) / seconds;
 }
 
-std::unique_ptr<server::Connection> connect(const ServerProcess& server) {
+std::unique_ptr<server::Connection> connect(const bench::ServerProcess& server) {
   server::ClientOptions o;
   o.server = server.address();
   auto c = server::Connection::open(o);
@@ -161,7 +125,7 @@ double grpc_stream(const Config& cfg, const Workload& w, int round, bool batches
   fs::remove_all(dir);
   double rate = 0;
   {
-    ServerProcess server(cfg.sluice, dir);
+    bench::ServerProcess server(cfg.sluice, dir);
     auto c = connect(server);
     auto ctx = c->context();
     v1::ProduceStreamResponse response;
@@ -186,7 +150,7 @@ double grpc_unary(const Config& cfg, const Workload& w, int round) {
   fs::remove_all(dir);
   double rate = 0;
   {
-    ServerProcess server(cfg.sluice, dir);
+    bench::ServerProcess server(cfg.sluice, dir);
     auto c = connect(server);
     const double start = bench::now_s();
     v1::ProduceResponse response;

@@ -17,6 +17,7 @@ find_package(prometheus-cpp CONFIG REQUIRED) # prometheus-cpp::core prometheus-c
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(LZ4 REQUIRED IMPORTED_TARGET liblz4)         # PkgConfig::LZ4
 pkg_check_modules(RDKAFKA REQUIRED IMPORTED_TARGET rdkafka++)  # PkgConfig::RDKAFKA
+pkg_check_modules(RDKAFKA_C REQUIRED IMPORTED_TARGET rdkafka)  # PkgConfig::RDKAFKA_C (admin API)
 if(SLUICE_BUILD_TESTS)
   find_package(GTest CONFIG REQUIRED)        # GTest::gtest GTest::gtest_main GTest::gmock
   include(GoogleTest)

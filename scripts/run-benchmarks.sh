@@ -17,6 +17,8 @@ echo "== runtime (end to end, against a hand-written loop over the logstore API 
 "$build/bench/runtime_bench" --dir "$build/bench-data/runtime" --out "$results/runtime.json"
 echo "== server (gRPC produce from a client process, against in-process appends in the same run)"
 "$build/bench/server_bench" --dir "$build/bench-data/server" --out "$results/server.json"
+echo "== Kafka API (librdkafka producer and consumer against the server, against in-process appends)"
+"$build/bench/kafka_bench" --dir "$build/bench-data/kafka" --out "$results/kafka.json"
 echo "== samples (Yahoo Streaming Benchmark and Nexmark on the embedded runtime: per core and latency)"
 "$build/bench/samples_bench" --dir "$build/bench-data/samples" --out "$results/samples.json"
 echo "results in $results:"
