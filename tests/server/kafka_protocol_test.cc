@@ -3,6 +3,7 @@
 // with explicit times.
 #include <gtest/gtest.h>
 
+#include <deque>
 #include <set>
 #include <string>
 #include <vector>
@@ -14,9 +15,12 @@
 namespace sluice::server::kafka {
 namespace {
 
+// Encodes and decodes `m`. Decoded byte fields view the wire bytes, which are kept for the
+// rest of the test program.
 template <typename Message>
 Message round_trip(int16_t version, Message m) {
-  Bytes wire;
+  static std::deque<Bytes> wires;
+  Bytes& wire = wires.emplace_back();
   encode(wire, version, m);
   Message back;
   std::string error;

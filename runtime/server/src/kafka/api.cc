@@ -22,6 +22,7 @@ constexpr std::array kApis = {
     ApiSupport{ApiKey::kApiVersions, "ApiVersions", 0, 2, 0},
     ApiSupport{ApiKey::kCreateTopics, "CreateTopics", 0, 4, 0},
     ApiSupport{ApiKey::kDeleteTopics, "DeleteTopics", 0, 1, 0},
+    ApiSupport{ApiKey::kDeleteRecords, "DeleteRecords", 0, 1, 0},
     ApiSupport{ApiKey::kInitProducerId, "InitProducerId", 0, 1, 0},
     ApiSupport{ApiKey::kAddPartitionsToTxn, "AddPartitionsToTxn", 0, 0, 0},
     ApiSupport{ApiKey::kAddOffsetsToTxn, "AddOffsetsToTxn", 0, 0, 0},

@@ -135,6 +135,10 @@ asio::awaitable<Reply> RequestHandler::handle(const RequestHeader& header, ByteV
       SLUICE_KAFKA_DECODE(DeleteTopicsRequest, r);
       co_return Reply{Reply::Kind::kRespond, delete_topics(v, r), {}};
     }
+    case ApiKey::kDeleteRecords: {
+      SLUICE_KAFKA_DECODE(DeleteRecordsRequest, r);
+      co_return Reply{Reply::Kind::kRespond, delete_records(v, r), {}};
+    }
     case ApiKey::kListGroups: {
       SLUICE_KAFKA_DECODE(ListGroupsRequest, r);
       co_return Reply{Reply::Kind::kRespond, list_groups(v), {}};
@@ -702,6 +706,36 @@ Bytes RequestHandler::delete_topics(int16_t version, DeleteTopicsRequest& reques
     out.name = name;
     Status s = is_internal(name) ? not_found(name) : log_.delete_topic(name);
     out.error_code = code(error_for(s));
+  }
+  return encoded(version, r);
+}
+
+Bytes RequestHandler::delete_records(int16_t version, DeleteRecordsRequest& request) {
+  DeleteRecordsResponse r;
+  for (auto& topic : request.topics) {
+    auto& out_topic = r.topics.emplace_back();
+    out_topic.name = topic.name;
+    for (auto& p : topic.partitions) {
+      auto& out = out_topic.partitions.emplace_back();
+      out.partition_index = p.partition_index;
+      const TopicPartition id = tp(topic.name, p.partition_index);
+      auto ends = is_internal(topic.name) ? Result<logstore::PartitionEnds>(not_found(topic.name))
+                                          : log_.partition_ends(id);
+      if (!ends.ok()) {
+        out.error_code = code(error_for(ends.status()));
+        continue;
+      }
+      // -1: everything up to the high watermark.
+      const int64_t before = p.offset == -1 ? ends->high_watermark.offset().value() : p.offset;
+      if (before < 0 || before > ends->high_watermark.offset().value()) {
+        out.error_code = code(ErrorCode::kOffsetOutOfRange);
+        continue;
+      }
+      Status s = log_.delete_records(id, Offset(before));
+      out.error_code = code(error_for(s));
+      auto after = log_.partition_ends(id);
+      if (after.ok()) out.low_watermark = after->log_start.value();
+    }
   }
   return encoded(version, r);
 }

@@ -75,6 +75,7 @@ class RequestHandler {
   Bytes offset_fetch(int16_t version, OffsetFetchRequest& request);
   Bytes create_topics(int16_t version, CreateTopicsRequest& request);
   Bytes delete_topics(int16_t version, DeleteTopicsRequest& request);
+  Bytes delete_records(int16_t version, DeleteRecordsRequest& request);
   Bytes list_groups(int16_t version);
   Bytes describe_groups(int16_t version, DescribeGroupsRequest& request);
   Bytes init_producer_id(int16_t version, InitProducerIdRequest& request);

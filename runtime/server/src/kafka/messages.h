@@ -656,7 +656,7 @@ void fields(IO& io, OffsetFetchResponse& m) {
   if (io.version() >= 2) io.int16(m.error_code);
 }
 
-// --- CreateTopics (19), DeleteTopics (20) ---
+// --- CreateTopics (19), DeleteTopics (20), DeleteRecords (21) ---
 
 struct CreateTopicsRequest {
   struct Assignment {
@@ -740,6 +740,56 @@ void fields(IO& io, DeleteTopicsResponse& m) {
   io.array(m.responses, [&](DeleteTopicsResponse::Result& r) {
     io.string(r.name);
     io.int16(r.error_code);
+  });
+}
+
+struct DeleteRecordsRequest {
+  struct Partition {
+    int32_t partition_index = 0;
+    int64_t offset = 0;  // -1: the high watermark
+  };
+  struct Topic {
+    std::string name;
+    std::vector<Partition> partitions;
+  };
+  std::vector<Topic> topics;
+  int32_t timeout_ms = 0;
+};
+template <typename IO>
+void fields(IO& io, DeleteRecordsRequest& m) {
+  io.array(m.topics, [&](DeleteRecordsRequest::Topic& t) {
+    io.string(t.name);
+    io.array(t.partitions, [&](DeleteRecordsRequest::Partition& p) {
+      io.int32(p.partition_index);
+      io.int64(p.offset);
+    });
+  });
+  io.int32(m.timeout_ms);
+}
+
+struct DeleteRecordsResponse {
+  struct Partition {
+    int32_t partition_index = 0;
+    int64_t low_watermark = -1;
+    int16_t error_code = 0;
+  };
+  struct Topic {
+    std::string name;
+    std::vector<Partition> partitions;
+  };
+  int32_t throttle_time_ms = kNoThrottle;
+  std::vector<Topic> topics;
+};
+template <typename IO>
+void fields(IO& io, DeleteRecordsResponse& m) {
+  io.int32(m.throttle_time_ms);
+  io.array(m.topics, [&](DeleteRecordsResponse::Topic& t) {
+    io.string(t.name);
+    io.array(t.partitions, [&](DeleteRecordsResponse::Partition& p) {
+      io.int32(p.partition_index);
+      io.int64(p.low_watermark);
+      io.int16(p.error_code);
+    });
   });
 }
 
