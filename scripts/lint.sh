@@ -27,7 +27,9 @@ while IFS= read -r line; do
   args=${cmd#*c++ }
   args=${args/ -o * -c / -c }
   args=${args/ -c $file/}
-  if ! eval "clang++-16 $args -fsyntax-only -Wthread-safety -Wthread-safety-negative-capability-not-required -Werror -Wno-unknown-warning-option \"$file\"" 2>/tmp/sluice-lint.$$; then
+  # asio 1.22 enables co_await for Clang only with the pre-C++20 coroutines TS; Clang 16 has
+  # C++20 coroutines (as GCC, for which asio enables them), so say so.
+  if ! eval "clang++-16 $args -DASIO_HAS_CO_AWAIT=1 -fsyntax-only -Wthread-safety -Wthread-safety-negative-capability-not-required -Werror -Wno-unknown-warning-option \"$file\"" 2>/tmp/sluice-lint.$$; then
     cat /tmp/sluice-lint.$$
     status=1
   fi
