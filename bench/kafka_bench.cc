@@ -7,7 +7,9 @@
 // partitions, timed from the first produce() to the end of flush(); then a consumer reading
 // every record back from the start (assigned partitions, no group). The baseline appends the
 // same records, 1,000 per call, through LogClient::append on a log opened in this process.
-// Rounds alternate baseline and Kafka; each figure is the median.
+// Rounds alternate baseline and Kafka; each figure is the median. The server's CPU time during
+// the produce phase is read from /proc, to tell what the server costs per record from what the
+// client library costs.
 // Results: a table on stdout and build/bench-results/kafka.json (kafka_produce_records_s,
 // kafka_produce_ratio, kafka_consume_records_s, ...).
 #include <fmt/core.h>
@@ -124,6 +126,7 @@ class CountDeliveries : public RdKafka::DeliveryReportCb {
 
 struct KafkaRates {
   double produce = 0, consume = 0;
+  double produce_server_cpu_s = 0;  // the server's CPU-seconds while the producer ran
 };
 
 KafkaRates kafka(const Config& cfg, const Workload& w, int round) {
@@ -143,6 +146,7 @@ KafkaRates kafka(const Config& cfg, const Workload& w, int round) {
       std::unique_ptr<RdKafka::Producer> p(RdKafka::Producer::create(pc.get(), err));
       if (!p) throw std::runtime_error(err);
       create_topic(*p, "bench", kPartitions);
+      const double cpu_before = server.cpu_seconds();
       const double start = bench::now_s();
       for (int64_t i = 0; i < n; ++i) {
         const int j = static_cast<int>(i % kAppendBatch);
@@ -158,6 +162,7 @@ KafkaRates kafka(const Config& cfg, const Workload& w, int round) {
       }
       if (p->flush(120'000) != RdKafka::ERR_NO_ERROR) throw std::runtime_error("flush timed out");
       rates.produce = static_cast<double>(n) / (bench::now_s() - start);
+      rates.produce_server_cpu_s = server.cpu_seconds() - cpu_before;
       if (deliveries.failed > 0) throw std::runtime_error("deliveries failed");
     }
     auto cc = conf(
@@ -215,7 +220,7 @@ int main(int argc, char** argv) {
     fs::remove_all(cfg.dir);
     fs::create_directories(cfg.dir);
     Workload w;
-    std::vector<double> base, produce, consume, ratios;
+    std::vector<double> base, produce, consume, ratios, server_rates, server_ratios;
     const int steps = 2 * cfg.rounds;
     for (int r = 0; r < cfg.rounds; ++r) {
       bench::progress(2 * r, steps, "in-process append");
@@ -225,6 +230,11 @@ int main(int argc, char** argv) {
       produce.push_back(k.produce);
       consume.push_back(k.consume);
       ratios.push_back(k.produce / base.back());
+      // What the server can take: records per CPU-second of the server process (the
+      // in-process baseline is one thread, so per CPU-second too).
+      const int64_t n = cfg.records / kAppendBatch * kAppendBatch;
+      server_rates.push_back(static_cast<double>(n) / std::max(k.produce_server_cpu_s, 1e-3));
+      server_ratios.push_back(server_rates.back() / base.back());
     }
     bench::progress(steps, steps, "done");
     std::fprintf(stderr, "\n");
@@ -239,14 +249,19 @@ int main(int argc, char** argv) {
     row("in-process LogClient::append", bench::median(base));
     row("librdkafka producer (Kafka API)", bench::median(produce));
     row("librdkafka consumer (Kafka API)", bench::median(consume));
-    fmt::print("produce ratio to in-process (median of per-round ratios): {:.2f}\n",
-               bench::median(ratios));
+    row("server side: records per CPU-second", bench::median(server_rates));
+    fmt::print(
+        "produce ratio to in-process (median of per-round ratios): {:.2f}; server CPU "
+        "per record against in-process: {:.2f}\n",
+        bench::median(ratios), bench::median(server_ratios));
     bench::Results results;
     results.set("inprocess_append_records_s", bench::median(base));
     results.set("kafka_produce_records_s", bench::median(produce));
     results.set("kafka_produce_mb_s", bench::median(produce) * record_bytes / 1e6);
     results.set("kafka_produce_ratio", bench::median(ratios));
     results.set("kafka_consume_records_s", bench::median(consume));
+    results.set("kafka_produce_server_records_per_cpu_s", bench::median(server_rates));
+    results.set("kafka_produce_server_cpu_ratio", bench::median(server_ratios));
     results.set("kafka_consume_mb_s", bench::median(consume) * record_bytes / 1e6);
     if (!results.write(out)) throw std::runtime_error("cannot write " + out);
     fs::remove_all(cfg.dir);
