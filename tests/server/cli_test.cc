@@ -290,7 +290,8 @@ TEST_F(CliTest, EveryCommandHasCompleteHelp) {
                                 "demo",
                                 "bench",
                                 "bench produce",
-                                "bench consume"}) {
+                                "bench consume",
+                                "run"}) {
     CliResult help = run_cli(dir_.path(), cmd + " --help");
     EXPECT_EQ(help.exit_code, 0) << cmd;
     EXPECT_NE(help.out.find("Usage: sluice"), std::string::npos) << cmd << ":\n" << help.out;

@@ -26,8 +26,8 @@ constexpr int kPartitions = 2;
 
 class JobTest : public ::testing::Test {
  protected:
-  void start_server(const std::string& log_name) {
-    server_ = std::make_unique<ServerProcess>(dir_ / "data", dir_ / log_name);
+  void start_server(const std::string& log_name, std::vector<std::string> extra = {}) {
+    server_ = std::make_unique<ServerProcess>(dir_ / "data", dir_ / log_name, std::move(extra));
     ASSERT_FALSE(server_->address().empty());
     ClientOptions options;
     options.server = server_->address();
@@ -123,6 +123,32 @@ class JobTest : public ::testing::Test {
   std::unique_ptr<v1::Jobs::Stub> jobs_;
   ViewsPerPage oracle_;
 };
+
+// `sluice run` runs a job library without a server, here on a Kafka broker (the server's Kafka
+// listener stands in for a cluster): the output equals the oracle and SIGTERM stops it cleanly.
+TEST_F(JobTest, AJobLibraryRunsWithoutAServerOnAKafkaBroker) {
+  start_server("server.log", {"--kafka-listen", "127.0.0.1:0"});
+  const std::string kafka = server_->kafka_address();
+  ASSERT_FALSE(kafka.empty());
+  ASSERT_EQ(cli("topic create page-views --partitions 2").exit_code, 0);
+  ASSERT_EQ(cli("topic create page-views-per-minute --partitions 2").exit_code, 0);
+  CliProcess run({"run", SLUICE_PAGE_VIEWS_JOB, "--name", "views-on-kafka", "--backend", "kafka",
+                  "--bootstrap", kafka, "--data-dir", dir_ / "run", "-c", "partitions=2", "-c",
+                  "commit.interval.ms=50"},
+                 dir_ / "run.out", dir_ / "run.err");
+  samples::PageViewGenerator gen({.seed = 9, .events = 10'000, .pages = 40, .users = 300});
+  produce(gen, 10'000);
+  EXPECT_TRUE(wait_for_oracle()) << "the job's output never matched the oracle\n"
+                                 << read_file(dir_ / "run.err");
+  EXPECT_EQ(run.stop(SIGTERM), 0) << read_file(dir_ / "run.err");
+  EXPECT_NE(read_file(dir_ / "run.out").find("running job views-on-kafka on the kafka log"),
+            std::string::npos)
+      << read_file(dir_ / "run.out");
+  // Its consumed positions are the group's committed offsets on the broker.
+  CliResult group = cli("group describe views-on-kafka");
+  EXPECT_EQ(group.exit_code, 0) << group.err;
+  EXPECT_NE(group.out.find("page-views"), std::string::npos) << group.out;
+}
 
 TEST_F(JobTest, ASubmittedJobLibraryRunsIsDescribedAndStops) {
   start_server("server.log");

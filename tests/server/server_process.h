@@ -74,6 +74,19 @@ class ServerProcess {
   const std::string& address() const { return address_; }
   pid_t pid() const { return pid_; }
 
+  // The Kafka listener's address, from the server's second stdout line (start the server with
+  // "--kafka-listen", "127.0.0.1:0" in `extra`).
+  std::string kafka_address() {
+    if (kafka_address_.empty()) {
+      std::string line;
+      char c;
+      while (read(stdout_fd_, &c, 1) == 1 && c != '\n') line += c;
+      const std::string prefix = "sluice: Kafka protocol on ";
+      if (line.starts_with(prefix)) kafka_address_ = line.substr(prefix.size());
+    }
+    return kafka_address_;
+  }
+
   // Sends `signal` and waits; returns the exit status (or -signal when killed by one).
   int stop(int signal) {
     if (pid_ <= 0) return exit_status_;
@@ -91,6 +104,7 @@ class ServerProcess {
   int stdout_fd_ = -1;
   int exit_status_ = 0;
   std::string address_;
+  std::string kafka_address_;
 };
 
 // `sluice <args>` running in the background, stdout and stderr to files.

@@ -20,6 +20,7 @@
 
 #include "sluice/base/result.h"
 #include "sluice/dsl/job.h"
+#include "sluice/runtime/runtime.h"
 
 namespace sluice::server {
 
@@ -61,5 +62,19 @@ Result<JobCheck> check_job_in_process(const std::string& library, const dsl::Job
 Result<JobCheck> check_job_library(const std::string& cli, const std::string& library,
                                    const dsl::JobConfig& config,
                                    std::chrono::milliseconds timeout = std::chrono::seconds(30));
+
+// The config keys the runtime takes (threads, commit.interval.ms, processing.guarantee,
+// offset.reset); the rest go to the job.
+struct RuntimeSettings {
+  int threads = 1;
+  int64_t commit_interval_ms = 0;  // 0: the caller's default
+  runtime::ProcessingGuarantee guarantee = runtime::ProcessingGuarantee::kExactlyOnce;
+  runtime::OffsetReset offset_reset = runtime::OffsetReset::kEarliest;
+};
+
+// Splits a job's config into the runtime's settings (checked) and `job_config` (the rest).
+// kInvalidArgument names a bad runtime value.
+Result<RuntimeSettings> split_config(const std::map<std::string, std::string>& all,
+                                     dsl::JobConfig& job_config);
 
 }  // namespace sluice::server

@@ -37,46 +37,6 @@ Status check_name(const std::string& name) {
   return Status();
 }
 
-// The config keys the runtime takes; the rest go to the job.
-struct RuntimeSettings {
-  int threads = 1;
-  int64_t commit_interval_ms = 0;  // 0: the manager's default
-  runtime::ProcessingGuarantee guarantee = runtime::ProcessingGuarantee::kExactlyOnce;
-  runtime::OffsetReset offset_reset = runtime::OffsetReset::kEarliest;
-};
-
-Result<RuntimeSettings> split_config(const std::map<std::string, std::string>& all,
-                                     dsl::JobConfig& job_config) {
-  RuntimeSettings s;
-  std::map<std::string, std::string> rest;
-  dsl::JobConfig view(all);
-  for (const auto& [key, value] : all) {
-    if (key == "threads") {
-      SLUICE_ASSIGN_OR_RETURN(int64_t n, view.get_int(key, 1));
-      if (n < 1 || n > 64) return invalid_argument("config threads=" + value + " must be 1 to 64");
-      s.threads = static_cast<int>(n);
-    } else if (key == "commit.interval.ms") {
-      SLUICE_ASSIGN_OR_RETURN(int64_t ms, view.get_int(key, 100));
-      if (ms < 1) return invalid_argument("config commit.interval.ms must be at least 1");
-      s.commit_interval_ms = ms;
-    } else if (key == "processing.guarantee") {
-      auto g = runtime::parse_guarantee(value);
-      if (!g.ok()) return g.status().with_context("config processing.guarantee");
-      s.guarantee = *g;
-    } else if (key == "offset.reset") {
-      if (value != "earliest" && value != "latest") {
-        return invalid_argument("config offset.reset=" + value + " must be earliest or latest");
-      }
-      s.offset_reset =
-          value == "earliest" ? runtime::OffsetReset::kEarliest : runtime::OffsetReset::kLatest;
-    } else {
-      rest[key] = value;
-    }
-  }
-  job_config = dsl::JobConfig(std::move(rest));
-  return s;
-}
-
 nlohmann::json to_json(const JobRecord& r) {
   return {{"name", r.name},
           {"sample", r.sample},

@@ -38,6 +38,7 @@ int& exit_code();
 
 // Registration of each subcommand on the top-level app.
 void add_serve_command(CLI::App& app);
+void add_run_command(CLI::App& app);
 void add_topic_command(CLI::App& app);
 void add_produce_command(CLI::App& app);
 void add_consume_command(CLI::App& app);

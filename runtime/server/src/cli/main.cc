@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   sluice::cli::add_job_command(app);
   sluice::cli::add_demo_command(app);
   sluice::cli::add_bench_command(app);
+  sluice::cli::add_run_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,137 @@
+// `sluice run LIBRARY`: runs a job library in this process, without a server, on the built-in
+// log (`--backend embedded`, a data directory) or on an Apache Kafka cluster (`--backend kafka`,
+// any broker speaking Kafka's protocol, `sluice serve`'s listener included).
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <filesystem>
+
+#include "cli/cli_common.h"
+#include "job_library.h"
+#include "sluice/kafka/kafka_log_client.h"
+#include "sluice/logstore/log_store.h"
+#include "sluice/runtime/runtime.h"
+
+namespace sluice::cli {
+namespace {
+
+struct RunFlags {
+  std::string library;
+  std::string name;
+  std::vector<std::string> configs;
+  std::string backend = "embedded";
+  std::string bootstrap;
+  std::vector<std::string> kafka_settings;
+  std::string data_dir = "sluice-run";
+  std::string log_level = "info";
+};
+
+// The log the job runs on, and what keeps it alive.
+struct Backend {
+  std::unique_ptr<logstore::LogStore> embedded;
+  std::unique_ptr<logstore::LogClient> kafka;
+  logstore::LogClient& log() { return embedded ? *embedded : *kafka; }
+};
+
+Result<Backend> open_backend(const RunFlags& f) {
+  Backend b;
+  if (f.backend == "embedded") {
+    logstore::LogStoreOptions o;
+    o.data_dir = f.data_dir + "/log";
+    SLUICE_ASSIGN_OR_RETURN(b.embedded, logstore::LogStore::open(o));
+    return b;
+  }
+  if (f.backend != "kafka") {
+    return invalid_argument("--backend must be embedded or kafka, not '" + f.backend + "'");
+  }
+  if (f.bootstrap.empty()) {
+    return invalid_argument("--backend kafka needs --bootstrap HOST:PORT (the cluster's brokers)");
+  }
+  kafka::KafkaClientOptions o;
+  o.bootstrap_servers = f.bootstrap;
+  o.client_id = "sluice-run";
+  SLUICE_ASSIGN_OR_RETURN(o.kafka_settings, parse_configs(f.kafka_settings));
+  SLUICE_ASSIGN_OR_RETURN(b.kafka, kafka::connect_kafka(o));
+  return b;
+}
+
+int run(const RunFlags& f) {
+  spdlog::set_default_logger(spdlog::stderr_color_mt("sluice"));
+  spdlog::set_level(spdlog::level::from_str(f.log_level));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  auto configs = parse_configs(f.configs);
+  if (!configs.ok()) return report_failure("run", configs.status());
+  dsl::JobConfig job_config;
+  auto settings = server::split_config(*configs, job_config);
+  if (!settings.ok()) return report_failure("run", settings.status());
+  auto library = server::JobLibrary::open(f.library);
+  if (!library.ok()) return report_failure("run " + f.library, library.status());
+  auto definition = (*library)->build(job_config);
+  if (!definition.ok()) return report_failure("run " + f.library, definition.status());
+  auto backend = open_backend(f);
+  if (!backend.ok()) return report_failure("run: " + f.backend + " backend", backend.status());
+  logstore::LogClient& log = backend->log();
+  for (const auto& [topic, partitions] : definition->topics) {
+    if (log.describe_topic(topic).ok()) continue;
+    logstore::TopicConfig tc;
+    tc.partitions = partitions;
+    Status created = log.create_topic(topic, tc);
+    if (!created.ok() && created.code() != StatusCode::kAlreadyExists) {
+      return report_failure("run: creating topic " + topic, created);
+    }
+  }
+  const std::string name =
+      f.name.empty() ? std::filesystem::path(f.library).stem().string() : f.name;
+  runtime::RuntimeConfig rc;
+  rc.application_id = name;
+  rc.state_dir = f.data_dir + "/state/" + name;
+  rc.threads = settings->threads;
+  if (settings->commit_interval_ms > 0) rc.commit_interval_ms = settings->commit_interval_ms;
+  rc.guarantee = settings->guarantee;
+  rc.offset_reset = settings->offset_reset;
+  rc.on_restore = [](const state::RestoreProgress& p) {
+    if (p.done) spdlog::info("restored store {}: {} records", p.store, p.records);
+  };
+  auto rt = runtime::Runtime::create(std::move(definition->topology), log, std::move(rc));
+  if (!rt.ok()) return report_failure("run " + name, rt.status());
+  std::printf("sluice: running job %s on the %s log%s (SIGINT or SIGTERM stops it)\n", name.c_str(),
+              f.backend.c_str(), f.backend == "kafka" ? (" at " + f.bootstrap).c_str() : "");
+  std::fflush(stdout);
+  Status s = (*rt)->run_until_signal();
+  if (!s.ok()) return report_failure("run " + name, s);
+  spdlog::info("job {} stopped; its state and committed offsets resume the next run", name);
+  return 0;
+}
+
+}  // namespace
+
+void add_run_command(CLI::App& app) {
+  auto f = std::make_shared<RunFlags>();
+  CLI::App* cmd = app.add_subcommand(
+      "run",
+      "Run a job library in this process, without a server: on the built-in log in --data-dir,\n"
+      "or on an Apache Kafka cluster (--backend kafka --bootstrap HOST:PORT; any broker speaking\n"
+      "Kafka's protocol, `sluice serve` included). One instance owns every partition: several\n"
+      "instances sharing a job's partitions through a consumer group are not supported yet.\n"
+      "Runtime keys in --config: threads, commit.interval.ms, processing.guarantee\n"
+      "(exactly_once|at_least_once), offset.reset (earliest|latest); the others go to the job.");
+  cmd->add_option("library", f->library, "Job library (lib<name>.so, built with sluice_add_job)")
+      ->required();
+  cmd->add_option("--name", f->name,
+                  "Job name: the application id of its groups, changelogs and transactions "
+                  "(default: the library's file name)");
+  cmd->add_option("-c,--config", f->configs, "key=value, repeatable");
+  cmd->add_option("--backend", f->backend, "embedded or kafka")->capture_default_str();
+  cmd->add_option("--bootstrap", f->bootstrap, "Kafka brokers HOST:PORT[,HOST:PORT] (kafka)");
+  cmd->add_option("-X,--kafka-setting", f->kafka_settings,
+                  "librdkafka setting key=value for every Kafka handle, repeatable (kafka)");
+  cmd->add_option("--data-dir", f->data_dir,
+                  "The built-in log (embedded) and the job's local state (both backends)")
+      ->capture_default_str();
+  cmd->add_option("--log-level", f->log_level, "trace, debug, info, warn, error")
+      ->capture_default_str();
+  cmd->callback([f] { exit_code() = run(*f); });
+}
+
+}  // namespace sluice::cli
