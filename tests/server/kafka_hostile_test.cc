@@ -343,6 +343,41 @@ TEST_F(KafkaHostileInputTest, SlowAndIdleConnectionsTimeOut) {
   EXPECT_EQ(listener_->connections(), 0);
 }
 
+TEST_F(KafkaHostileInputTest, RequestsOfAllConnectionsShareOneMemoryBudget) {
+  listener_->stop();
+  KafkaListenerOptions options;
+  options.listen = "127.0.0.1:0";
+  options.request_timeout_ms = 500;
+  options.max_request_memory_bytes = 1 << 20;
+  auto listener = KafkaListener::start(options, *log_);
+  ASSERT_OK(listener.status());
+  listener_ = std::move(*listener);
+  // A stalled 900 KB frame holds most of the budget...
+  RawConnection hog(listener_->port());
+  Bytes partial;
+  append_be<int32_t>(partial, 900'000);
+  partial += "ten bytes.";
+  hog.send(partial);
+  std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(listener_->request_memory_bytes(), 900'000);
+  // ...so a 200 KB produce waits for room, gets it when the stalled one times out, and is
+  // stored.
+  logstore::RecordBatchBuilder b;
+  const std::string value(200'000, 'v');
+  b.add(logstore::Record{.value = ByteView(value), .timestamp = Timestamp(1)});
+  RawConnection producer(listener_->port());
+  producer.send(produce_of(b.build().value()));
+  auto body = producer.response(5s);
+  ASSERT_TRUE(body.has_value());
+  EXPECT_EQ(produce_error(*body), 0);
+  EXPECT_TRUE(hog.closed_within(3s));
+  const auto deadline = std::chrono::steady_clock::now() + 3s;
+  while (listener_->request_memory_bytes() != 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_EQ(listener_->request_memory_bytes(), 0);
+}
+
 TEST_F(KafkaHostileInputTest, RandomBytesInEveryApiNeverCrashTheServer) {
   std::mt19937 rng(2026);
   for (int i = 0; i < 400; ++i) {

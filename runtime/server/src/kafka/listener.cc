@@ -10,6 +10,7 @@
 #include <asio/ip/tcp.hpp>
 #include <asio/read.hpp>
 #include <asio/steady_timer.hpp>
+#include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 #include <atomic>
@@ -73,6 +74,7 @@ class ListenerImpl final : public KafkaListener {
   std::string address() const override { return address_; }
   int port() const override { return port_; }
   int connections() const override { return open_.load(); }
+  int64_t request_memory_bytes() const override { return in_flight_bytes_.load(); }
 
   void stop() override {
     if (stopped_.exchange(true)) return;
@@ -148,6 +150,28 @@ class ListenerImpl final : public KafkaListener {
     --open_;
   }
 
+  // Waits until `size` more bytes fit the request memory budget (one frame alone always fits
+  // when nothing else is in flight) and takes them; false after request_timeout_ms.
+  asio::awaitable<bool> reserve(int64_t size) {
+    const int64_t deadline = steady_now_ms() + options_.request_timeout_ms;
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    int64_t step = 1;
+    while (true) {
+      int64_t now_in_flight = in_flight_bytes_.load();
+      if (now_in_flight == 0 || now_in_flight + size <= options_.max_request_memory_bytes) {
+        if (in_flight_bytes_.compare_exchange_weak(now_in_flight, now_in_flight + size)) {
+          co_return true;
+        }
+        continue;
+      }
+      if (steady_now_ms() >= deadline) co_return false;
+      timer.expires_after(std::chrono::milliseconds(step));
+      auto [ec] = co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+      if (ec) co_return false;
+      step = std::min<int64_t>(step * 2, 10);
+    }
+  }
+
   // Serves requests until the peer leaves (returns "") or must be dropped (returns why).
   asio::awaitable<std::string> serve_requests(tcp::socket& socket, const std::string& peer,
                                               const std::string& client_host) {
@@ -162,6 +186,17 @@ class ListenerImpl final : public KafkaListener {
             " bytes (allowed: " + std::to_string(kMinRequestBytes) + " to " +
             std::to_string(options_.max_frame_bytes) + ")";
       }
+      // Room for the frame among every connection's requests, before allocating it.
+      const bool reserved = co_await reserve(size);
+      if (!reserved) {
+        co_return "no room for a " + std::to_string(size) + "-byte request within " +
+            std::to_string(options_.request_timeout_ms) + " ms (max_request_memory_bytes)";
+      }
+      struct Release {
+        std::atomic<int64_t>& bytes;
+        int64_t n;
+        ~Release() { bytes -= n; }
+      } release{in_flight_bytes_, size};
       Bytes frame(static_cast<size_t>(size), '\0');
       const bool got_frame =
           co_await read_within(socket, asio::buffer(frame.data(), frame.size()),
@@ -202,6 +237,7 @@ class ListenerImpl final : public KafkaListener {
   tcp::acceptor acceptor_;
   std::vector<std::thread> threads_;
   std::atomic<int> open_{0};
+  std::atomic<int64_t> in_flight_bytes_{0};
   std::atomic<bool> stopped_{false};
   std::string address_;
   int port_ = 0;

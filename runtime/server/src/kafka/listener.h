@@ -8,7 +8,8 @@
 // server — on an unknown API key, an unsupported version (ApiVersions excepted: it answers
 // UNSUPPORTED_VERSION with the versions served), a request that does not parse, an idle period
 // longer than `idle_timeout_ms`, or a frame that does not arrive whole within
-// `request_timeout_ms`.
+// `request_timeout_ms`. The memory of all requests in flight together is bounded too
+// (`max_request_memory_bytes`): a connection waits for room before reading a frame.
 //
 // Thread safety: address(), port() and stop() may be called from any thread.
 #pragma once
@@ -33,6 +34,10 @@ struct KafkaListenerOptions {
   int64_t idle_timeout_ms = 600'000;      // Kafka's connections.max.idle.ms
   int64_t request_timeout_ms = 30'000;    // a started frame must arrive whole within this
   int32_t max_connections = 1024;         // more are accepted and closed at once
+  // The requests of all connections together hold at most this much memory (Kafka's
+  // queued.max.request.bytes): a frame that would go past it waits (up to request_timeout_ms)
+  // before its bytes are allocated. One frame alone may exceed it.
+  int64_t max_request_memory_bytes = 512ll << 20;
   int32_t io_threads = 2;
 };
 
@@ -49,6 +54,8 @@ class KafkaListener {
   virtual int port() const = 0;
   // Open connections right now.
   virtual int connections() const = 0;
+  // Bytes of requests being read or handled right now.
+  virtual int64_t request_memory_bytes() const = 0;
   // Closes the port and every connection, and waits for the I/O threads. Idempotent.
   virtual void stop() = 0;
 };
