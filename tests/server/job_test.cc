@@ -3,6 +3,7 @@
 // restart with output equal to the oracle — nothing lost, nothing twice.
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <map>
 #include <random>
 #include <thread>
@@ -132,10 +133,17 @@ TEST_F(JobTest, AJobLibraryRunsWithoutAServerOnAKafkaBroker) {
   ASSERT_FALSE(kafka.empty());
   ASSERT_EQ(cli("topic create page-views --partitions 2").exit_code, 0);
   ASSERT_EQ(cli("topic create page-views-per-minute --partitions 2").exit_code, 0);
-  CliProcess run({"run", SLUICE_PAGE_VIEWS_JOB, "--name", "views-on-kafka", "--backend", "kafka",
-                  "--bootstrap", kafka, "--data-dir", dir_ / "run", "-c", "partitions=2", "-c",
-                  "commit.interval.ms=50"},
-                 dir_ / "run.out", dir_ / "run.err");
+  // The backend from a config file, as a deployment would set it; librdkafka settings pass
+  // through under kafka.*.
+  {
+    std::ofstream config(dir_ / "run.yaml");
+    config << "log:\n  backend: kafka\nkafka:\n  bootstrap.servers: " << kafka
+           << "\n  socket.keepalive.enable: true\n";
+  }
+  CliProcess run(
+      {"run", SLUICE_PAGE_VIEWS_JOB, "--name", "views-on-kafka", "--config-file", dir_ / "run.yaml",
+       "--data-dir", dir_ / "run", "-c", "partitions=2", "-c", "commit.interval.ms=50"},
+      dir_ / "run.out", dir_ / "run.err");
   samples::PageViewGenerator gen({.seed = 9, .events = 10'000, .pages = 40, .users = 300});
   produce(gen, 10'000);
   EXPECT_TRUE(wait_for_oracle()) << "the job's output never matched the oracle\n"
@@ -144,6 +152,12 @@ TEST_F(JobTest, AJobLibraryRunsWithoutAServerOnAKafkaBroker) {
   EXPECT_NE(read_file(dir_ / "run.out").find("running job views-on-kafka on the kafka log"),
             std::string::npos)
       << read_file(dir_ / "run.out");
+  // A setting the file cannot have is named.
+  std::ofstream(dir_ / "bad.yaml") << "log:\n  backnd: kafka\n";
+  CliResult bad = run_cli(dir_.path(), std::string("run ") + SLUICE_PAGE_VIEWS_JOB +
+                                           " --config-file " + (dir_ / "bad.yaml"));
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("unknown setting 'log.backnd'"), std::string::npos) << bad.err;
   // Its consumed positions are the group's committed offsets on the broker.
   CliResult group = cli("group describe views-on-kafka");
   EXPECT_EQ(group.exit_code, 0) << group.err;

@@ -43,15 +43,16 @@ Result<bool> parse_bool(std::string_view name, std::string_view text) {
                           "'");
 }
 
-Status apply_node(const YAML::Node& node, const std::string& prefix, const std::string& path,
-                  ServerConfig& c) {
+// Flattens nested maps into dotted keys ("tls": {"cert": x} -> "tls.cert" = x), in file order.
+Status flatten(const YAML::Node& node, const std::string& prefix, const std::string& path,
+               std::vector<std::pair<std::string, std::string>>& out) {
   for (const auto& entry : node) {
     std::string key = prefix + entry.first.as<std::string>();
     const YAML::Node& value = entry.second;
     if (value.IsMap()) {
-      SLUICE_RETURN_IF_ERROR(apply_node(value, key + ".", path, c));
+      SLUICE_RETURN_IF_ERROR(flatten(value, key + ".", path, out));
     } else if (value.IsScalar()) {
-      SLUICE_RETURN_IF_ERROR(apply_setting(key, value.as<std::string>(), c).with_context(path));
+      out.emplace_back(std::move(key), value.as<std::string>());
     } else if (!value.IsNull()) {
       return invalid_argument(path + ": '" + key + "' must be a single value");
     }
@@ -168,19 +169,30 @@ Status ServerConfig::validate() const {
   return Status();
 }
 
-Status apply_config_file(const std::string& path, ServerConfig& config) {
+Result<std::vector<std::pair<std::string, std::string>>> read_settings_file(
+    const std::string& path) {
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) {
     return not_found("config file '" + path + "' does not exist");
   }
+  std::vector<std::pair<std::string, std::string>> out;
   try {
     YAML::Node root = YAML::LoadFile(path);
-    if (root.IsNull()) return Status();
+    if (root.IsNull()) return out;
     if (!root.IsMap()) return invalid_argument(path + ": expected a map of settings");
-    return apply_node(root, "", path, config);
+    SLUICE_RETURN_IF_ERROR(flatten(root, "", path, out));
   } catch (const YAML::Exception& e) {
     return invalid_argument(path + ": " + e.what());
   }
+  return out;
+}
+
+Status apply_config_file(const std::string& path, ServerConfig& config) {
+  SLUICE_ASSIGN_OR_RETURN(auto settings, read_settings_file(path));
+  for (const auto& [key, value] : settings) {
+    SLUICE_RETURN_IF_ERROR(apply_setting(key, value, config).with_context(path));
+  }
+  return Status();
 }
 
 Status apply_environment(const Getenv& getenv, ServerConfig& config) {

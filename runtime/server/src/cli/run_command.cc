@@ -6,26 +6,63 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <map>
+#include <optional>
 
 #include "cli/cli_common.h"
 #include "job_library.h"
 #include "sluice/kafka/kafka_log_client.h"
 #include "sluice/logstore/log_store.h"
 #include "sluice/runtime/runtime.h"
+#include "sluice/server/config.h"
 
 namespace sluice::cli {
 namespace {
 
 struct RunFlags {
+  std::string config_file;
   std::string library;
   std::string name;
   std::vector<std::string> configs;
-  std::string backend = "embedded";
-  std::string bootstrap;
+  std::optional<std::string> backend;  // default: the file's log.backend, else embedded
+  std::optional<std::string> bootstrap;
   std::vector<std::string> kafka_settings;
   std::string data_dir = "sluice-run";
   std::string log_level = "info";
 };
+
+// Where the job's log is: the file's settings (log.backend, kafka.bootstrap.servers, any other
+// kafka.* key passed to librdkafka), then the flags.
+struct BackendSettings {
+  std::string backend = "embedded";
+  std::string bootstrap;
+  std::map<std::string, std::string> kafka;
+};
+
+Result<BackendSettings> backend_settings(const RunFlags& f) {
+  BackendSettings b;
+  if (!f.config_file.empty()) {
+    SLUICE_ASSIGN_OR_RETURN(auto settings, server::read_settings_file(f.config_file));
+    for (const auto& [key, value] : settings) {
+      if (key == "log.backend") {
+        b.backend = value;
+      } else if (key == "kafka.bootstrap.servers") {
+        b.bootstrap = value;
+      } else if (key.starts_with("kafka.")) {
+        b.kafka[key.substr(6)] = value;
+      } else {
+        return invalid_argument(f.config_file + ": unknown setting '" + key +
+                                "' (known: log.backend, kafka.bootstrap.servers, kafka.<any "
+                                "librdkafka setting>)");
+      }
+    }
+  }
+  if (f.backend) b.backend = *f.backend;
+  if (f.bootstrap) b.bootstrap = *f.bootstrap;
+  SLUICE_ASSIGN_OR_RETURN(auto flags, parse_configs(f.kafka_settings));
+  for (auto& [k, v] : flags) b.kafka[k] = v;
+  return b;
+}
 
 // The log the job runs on, and what keeps it alive.
 struct Backend {
@@ -34,24 +71,28 @@ struct Backend {
   logstore::LogClient& log() { return embedded ? *embedded : *kafka; }
 };
 
-Result<Backend> open_backend(const RunFlags& f) {
+Result<Backend> open_backend(const RunFlags& f, const BackendSettings& settings) {
   Backend b;
-  if (f.backend == "embedded") {
+  if (settings.backend == "embedded") {
     logstore::LogStoreOptions o;
     o.data_dir = f.data_dir + "/log";
     SLUICE_ASSIGN_OR_RETURN(b.embedded, logstore::LogStore::open(o));
     return b;
   }
-  if (f.backend != "kafka") {
-    return invalid_argument("--backend must be embedded or kafka, not '" + f.backend + "'");
+  if (settings.backend != "kafka") {
+    return invalid_argument(
+        "the backend (log.backend, --backend) must be embedded or kafka, not '" + settings.backend +
+        "'");
   }
-  if (f.bootstrap.empty()) {
-    return invalid_argument("--backend kafka needs --bootstrap HOST:PORT (the cluster's brokers)");
+  if (settings.bootstrap.empty()) {
+    return invalid_argument(
+        "the kafka backend needs the cluster's brokers: --bootstrap HOST:PORT or "
+        "kafka.bootstrap.servers in --config-file");
   }
   kafka::KafkaClientOptions o;
-  o.bootstrap_servers = f.bootstrap;
+  o.bootstrap_servers = settings.bootstrap;
   o.client_id = "sluice-run";
-  SLUICE_ASSIGN_OR_RETURN(o.kafka_settings, parse_configs(f.kafka_settings));
+  o.kafka_settings = settings.kafka;
   SLUICE_ASSIGN_OR_RETURN(b.kafka, kafka::connect_kafka(o));
   return b;
 }
@@ -69,8 +110,10 @@ int run(const RunFlags& f) {
   if (!library.ok()) return report_failure("run " + f.library, library.status());
   auto definition = (*library)->build(job_config);
   if (!definition.ok()) return report_failure("run " + f.library, definition.status());
-  auto backend = open_backend(f);
-  if (!backend.ok()) return report_failure("run: " + f.backend + " backend", backend.status());
+  auto where = backend_settings(f);
+  if (!where.ok()) return report_failure("run", where.status());
+  auto backend = open_backend(f, *where);
+  if (!backend.ok()) return report_failure("run: " + where->backend + " backend", backend.status());
   logstore::LogClient& log = backend->log();
   for (const auto& [topic, partitions] : definition->topics) {
     if (log.describe_topic(topic).ok()) continue;
@@ -95,8 +138,9 @@ int run(const RunFlags& f) {
   };
   auto rt = runtime::Runtime::create(std::move(definition->topology), log, std::move(rc));
   if (!rt.ok()) return report_failure("run " + name, rt.status());
+  const std::string at = where->backend == "kafka" ? " at " + where->bootstrap : "";
   std::printf("sluice: running job %s on the %s log%s (SIGINT or SIGTERM stops it)\n", name.c_str(),
-              f.backend.c_str(), f.backend == "kafka" ? (" at " + f.bootstrap).c_str() : "");
+              where->backend.c_str(), at.c_str());
   std::fflush(stdout);
   Status s = (*rt)->run_until_signal();
   if (!s.ok()) return report_failure("run " + name, s);
@@ -118,12 +162,16 @@ void add_run_command(CLI::App& app) {
       "(exactly_once|at_least_once), offset.reset (earliest|latest); the others go to the job.");
   cmd->add_option("library", f->library, "Job library (lib<name>.so, built with sluice_add_job)")
       ->required();
+  cmd->add_option("--config-file", f->config_file,
+                  "YAML file: log.backend (embedded|kafka), kafka.bootstrap.servers and any "
+                  "kafka.<librdkafka setting>; flags override it");
   cmd->add_option("--name", f->name,
                   "Job name: the application id of its groups, changelogs and transactions "
                   "(default: the library's file name)");
   cmd->add_option("-c,--config", f->configs, "key=value, repeatable");
-  cmd->add_option("--backend", f->backend, "embedded or kafka")->capture_default_str();
-  cmd->add_option("--bootstrap", f->bootstrap, "Kafka brokers HOST:PORT[,HOST:PORT] (kafka)");
+  cmd->add_option("--backend", f->backend, "embedded (default) or kafka (log.backend)");
+  cmd->add_option("--bootstrap", f->bootstrap,
+                  "Kafka brokers HOST:PORT[,HOST:PORT] (kafka.bootstrap.servers)");
   cmd->add_option("-X,--kafka-setting", f->kafka_settings,
                   "librdkafka setting key=value for every Kafka handle, repeatable (kafka)");
   cmd->add_option("--data-dir", f->data_dir,

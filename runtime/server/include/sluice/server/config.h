@@ -31,6 +31,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "sluice/base/result.h"
 
@@ -85,6 +87,12 @@ Result<uint64_t> parse_byte_size(std::string_view text);
 // the value the same way for the file, the environment and flags. kInvalidArgument names the
 // key for an unknown one or a bad value.
 Status apply_setting(std::string_view key, const std::string& value, ServerConfig& config);
+
+// The settings of a YAML file as dotted keys in file order (nested maps flattened: "tls.cert").
+// kNotFound if the file does not exist; kInvalidArgument for YAML that does not parse or a
+// list where a single value belongs.
+Result<std::vector<std::pair<std::string, std::string>>> read_settings_file(
+    const std::string& path);
 
 // Applies the YAML file at `path` onto `config`. kNotFound if the file does not exist;
 // kInvalidArgument (naming the key) for an unknown key or a value of the wrong type.
