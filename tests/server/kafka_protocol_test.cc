@@ -340,6 +340,47 @@ TEST_F(GroupCoordinatorTest, LeavingEmptiesTheGroupAndStandaloneCommitsAreAccept
   EXPECT_EQ(groups_.leave("g", a, now_), ErrorCode::kUnknownMemberId);
 }
 
+TEST_F(GroupCoordinatorTest, AMemberWaitingLongForOthersToRejoinKeepsItsSession) {
+  const std::string a = join(member(""));
+  const std::string b = join(member(""));
+  now_ += 200;
+  ASSERT_TRUE(groups_.poll_join("g", a, now_) && groups_.poll_join("g", b, now_));
+  ASSERT_TRUE(groups_.sync("g", 1, groups_.describe("g", now_)->members[0].member_id,
+                           {{a, "x"}, {b, "y"}}, now_));
+  // a rejoins at once; b takes 25 s (under its 30 s rebalance timeout) while heartbeating.
+  std::string id;
+  EXPECT_FALSE(groups_.join(member(a), now_, id).has_value());
+  for (int i = 0; i < 5; ++i) {
+    now_ += 5'000;
+    EXPECT_EQ(groups_.heartbeat("g", 1, b, now_), ErrorCode::kRebalanceInProgress);
+  }
+  std::optional<JoinResult> rb = groups_.join(member(b), now_, id);
+  ASSERT_TRUE(rb.has_value());
+  // a's last word was 25 s ago, beyond its 10 s session: the completed generation restarts
+  // every member's session, so a gets its result instead of being expelled.
+  std::optional<JoinResult> ra = groups_.poll_join("g", a, now_);
+  ASSERT_TRUE(ra.has_value());
+  EXPECT_EQ(ra->error, ErrorCode::kNone);
+  EXPECT_EQ(ra->generation_id, 2);
+}
+
+TEST_F(GroupCoordinatorTest, AStaticMemberRestartingTakesItsPredecessorsPlace) {
+  JoinArgs first = member("");
+  first.group_instance_id = "host-1";
+  const std::string old_id = join(first);
+  now_ += 200;
+  ASSERT_TRUE(groups_.poll_join("g", old_id, now_));
+  JoinArgs restarted = member("");
+  restarted.group_instance_id = "host-1";
+  std::string new_id;
+  std::optional<JoinResult> r = groups_.join(restarted, now_, new_id);
+  ASSERT_TRUE(r.has_value());  // the only member has rejoined: the rebalance completes at once
+  EXPECT_NE(new_id, old_id);
+  EXPECT_EQ(r->leader, new_id);
+  EXPECT_EQ(groups_.describe("g", now_)->members.size(), 1u);
+  EXPECT_EQ(groups_.heartbeat("g", 2, old_id, now_), ErrorCode::kUnknownMemberId);
+}
+
 TEST_F(GroupCoordinatorTest, JoinsThatShareNoProtocolOrBreakLimitsAreRefused) {
   join(member(""));
   JoinArgs other = member("");

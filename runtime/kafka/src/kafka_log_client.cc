@@ -37,6 +37,7 @@ Status status_of(rd_kafka_resp_err_t err, const std::string& what) {
     case RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS:
       return Status(StatusCode::kAlreadyExists, message);
     case RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE:
+    case RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET:
       return out_of_range(message);
     case RD_KAFKA_RESP_ERR__FENCED:
     case RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH:
@@ -100,6 +101,9 @@ class Deliveries : public RdKafka::DeliveryReportCb {
  public:
   void dr_cb(RdKafka::Message& m) override {
     MutexLock lock(mu_);
+    // A report of an earlier append (one that failed before all its records were acknowledged)
+    // is not this append's.
+    if (reinterpret_cast<uintptr_t>(m.msg_opaque()) != append_) return;
     if (m.err() != RdKafka::ERR_NO_ERROR) {
       if (first_error_.ok()) first_error_ = status_of(m.err(), "producing to " + m.topic_name());
       return;
@@ -107,11 +111,13 @@ class Deliveries : public RdKafka::DeliveryReportCb {
     first_ = std::min(first_, m.offset());
     last_ = std::max(last_, m.offset());
   }
-  void reset() {
+  // Starts the next append; its records carry the returned tag as their opaque.
+  void* reset() {
     MutexLock lock(mu_);
     first_error_ = Status();
     first_ = INT64_MAX;
     last_ = -1;
+    return reinterpret_cast<void*>(++append_);
   }
   Result<logstore::AppendResult> result() {
     MutexLock lock(mu_);
@@ -124,6 +130,7 @@ class Deliveries : public RdKafka::DeliveryReportCb {
   Status first_error_ SLUICE_GUARDED_BY(mu_);
   int64_t first_ SLUICE_GUARDED_BY(mu_) = INT64_MAX;
   int64_t last_ SLUICE_GUARDED_BY(mu_) = -1;
+  uintptr_t append_ SLUICE_GUARDED_BY(mu_) = 0;
 };
 
 // Produces `records` to one partition and waits for their acknowledgements.
@@ -132,7 +139,10 @@ Result<logstore::AppendResult> produce_and_wait(RdKafka::Producer& p, Deliveries
                                                 std::span<const logstore::Record> records,
                                                 int64_t timeout_ms) {
   if (records.empty()) return invalid_argument("append of no records to " + tp.to_string());
-  deliveries.reset();
+  void* const tag = deliveries.reset();
+  // On failure the records already handed to librdkafka may still be delivered: wait for them
+  // (bounded) so that the caller knows nothing of this append is still in flight.
+  auto drain = [&] { p.flush(static_cast<int>(timeout_ms)); };
   for (const logstore::Record& r : records) {
     RdKafka::Headers* headers = nullptr;
     if (!r.headers.empty()) {
@@ -147,17 +157,24 @@ Result<logstore::AppendResult> produce_and_wait(RdKafka::Producer& p, Deliveries
           tp.topic, tp.partition.value(), RdKafka::Producer::RK_MSG_COPY,
           r.value ? const_cast<char*>(r.value->data()) : nullptr, r.value ? r.value->size() : 0,
           r.key ? r.key->data() : nullptr, r.key ? r.key->size() : 0,
-          r.timestamp == kNoTimestamp ? 0 : r.timestamp.value(), headers, nullptr);
+          r.timestamp == kNoTimestamp ? 0 : r.timestamp.value(), headers, tag);
       if (e == RdKafka::ERR_NO_ERROR) break;
       if (e != RdKafka::ERR__QUEUE_FULL) {
         delete headers;  // not taken over on failure
+        drain();
         return status_of(e, "producing to " + tp.to_string());
       }
       p.poll(10);
     }
   }
   RdKafka::ErrorCode flushed = p.flush(static_cast<int>(timeout_ms));
-  if (flushed != RdKafka::ERR_NO_ERROR) return status_of(flushed, "waiting for " + tp.to_string());
+  if (flushed != RdKafka::ERR_NO_ERROR) {
+    // Not acknowledged in time: drop what is still queued so it cannot land after the caller
+    // has been told the append failed (what was already sent may still land: at least once).
+    p.purge(RdKafka::Producer::PURGE_QUEUE);
+    p.flush(0);
+    return status_of(flushed, "waiting for " + tp.to_string());
+  }
   return deliveries.result();
 }
 
@@ -183,6 +200,9 @@ class Reader {
                                                     ? "read_committed"
                                                     : "read_uncommitted"},
                             {"enable.partition.eof", "true"},
+                            // An offset outside the partition is an error, as on the built-in
+                            // log, never a silent jump to one of its ends.
+                            {"auto.offset.reset", "error"},
                             {"enable.auto.commit", "false"},
                             {"fetch.wait.max.ms", "100"}}));
     std::string err;
@@ -207,6 +227,7 @@ class Reader {
   Result<FetchResult> fetch(const FetchRequest& request) {
     PartitionReader& r = reader(request.partition);
     RdKafka::Topic* t = topic(request.partition.topic);
+    if (t == nullptr) return invalid_argument("cannot read topic " + request.partition.topic);
     const int32_t partition = request.partition.partition.value();
     MutexLock lock(r.mu);
     if (!r.started || request.offset.value() != r.next) {
@@ -286,7 +307,8 @@ class Reader {
     out.high_watermark = logstore::HighWatermark(Offset(high));
     // A read-committed consumer stops at the last stable offset: once it reached the end, that
     // is where the end is.
-    out.last_stable = logstore::StableEnd(Offset(r.end >= 0 ? std::min(r.end, high) : high));
+    out.last_stable =
+        logstore::StableEnd(Offset(std::max(r.next, r.end >= 0 ? std::min(r.end, high) : high)));
     out.next_offset = Offset(r.next);
     if (!builder.empty()) {
       SLUICE_ASSIGN_OR_RETURN(out.batches, builder.build(Offset(base)));
@@ -308,6 +330,11 @@ class Reader {
     if (!t) {
       std::string err;
       t.reset(RdKafka::Topic::create(consumer_.get(), name, nullptr, err));
+      if (!t) {
+        spdlog::warn("kafka: cannot open topic {}: {}", name, err);
+        topics_.erase(name);
+        return nullptr;
+      }
     }
     return t.get();
   }

@@ -64,6 +64,7 @@ enum class ErrorCode : int16_t {
   kOffsetOutOfRange = 1,
   kCorruptMessage = 2,
   kUnknownTopicOrPartition = 3,
+  kNotLeaderOrFollower = 6,
   kRequestTimedOut = 7,
   kMessageTooLarge = 10,
   kCoordinatorNotAvailable = 15,

@@ -13,7 +13,7 @@ std::string new_member_id(const std::string& client_id, uint64_t sequence) {
   char suffix[40];
   std::snprintf(suffix, sizeof(suffix), "-%llu-%08llx", static_cast<unsigned long long>(sequence),
                 static_cast<unsigned long long>(run & 0xffffffffu));
-  return (client_id.empty() ? std::string("member") : client_id) + suffix;
+  return (client_id.empty() ? std::string("member") : client_id.substr(0, 255)) + suffix;
 }
 
 }  // namespace
@@ -102,6 +102,16 @@ std::optional<JoinResult> GroupCoordinator::join_locked(Group& g, JoinArgs& args
     return refused;
   }
   g.pending.erase(args.member_id);
+  if (args.group_instance_id) {
+    // Static membership (KIP-345): a restarted instance takes over its predecessor's place.
+    for (auto it = g.members.begin(); it != g.members.end(); ++it) {
+      if (it->first != args.member_id && it->second.instance_id == args.group_instance_id) {
+        if (g.leader == it->first) g.leader = args.member_id;
+        g.members.erase(it);
+        break;
+      }
+    }
+  }
   const bool is_new = !g.members.contains(args.member_id);
   Member& m = g.members[args.member_id];
   m.instance_id = args.group_instance_id;
@@ -178,7 +188,7 @@ void GroupCoordinator::advance(Group& g, int64_t now_ms) {
     for (auto it = g.members.begin(); it != g.members.end();) {
       it = it->second.awaiting_join ? std::next(it) : g.members.erase(it);
     }
-    complete_join(g);
+    complete_join(g, now_ms);
   }
 }
 
@@ -206,7 +216,7 @@ std::string GroupCoordinator::choose_protocol(const Group& g) const {
   return best;
 }
 
-void GroupCoordinator::complete_join(Group& g) {
+void GroupCoordinator::complete_join(Group& g, int64_t now_ms) {
   ++g.generation;
   g.initial_delay_until_ms = 0;
   if (g.members.empty()) {
@@ -234,6 +244,7 @@ void GroupCoordinator::complete_join(Group& g) {
     m.awaiting_join = false;
     m.assignment.clear();
     m.join_result = std::move(r);
+    m.last_heartbeat_ms = now_ms;  // every member's session starts over with the generation
   }
 }
 
@@ -362,7 +373,13 @@ std::optional<GroupDescription> GroupCoordinator::describe(const std::string& gr
 
 void GroupCoordinator::tick(int64_t now_ms) {
   MutexLock lock(mu_);
-  for (auto& [id, g] : groups_) advance(g, now_ms);
+  for (auto it = groups_.begin(); it != groups_.end();) {
+    advance(it->second, now_ms);
+    // An empty group is forgotten (its committed offsets live in the log).
+    const Group& g = it->second;
+    const bool forgotten = g.state == State::kEmpty && g.members.empty() && g.pending.empty();
+    it = forgotten ? groups_.erase(it) : std::next(it);
+  }
 }
 
 }  // namespace sluice::server::kafka

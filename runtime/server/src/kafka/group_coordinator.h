@@ -114,7 +114,8 @@ class GroupCoordinator {
   ErrorCode check_commit(const std::string& group_id, int32_t generation_id,
                          const std::string& member_id, int64_t now_ms);
 
-  // Groups with members (or that had some since the server started), with their protocol type.
+  // Groups with members (an emptied group is forgotten at the next tick), with their protocol
+  // type.
   std::vector<std::pair<std::string, std::string>> list();
   // nullopt for a group the coordinator does not know.
   std::optional<GroupDescription> describe(const std::string& group_id, int64_t now_ms);
@@ -156,7 +157,7 @@ class GroupCoordinator {
   void start_rebalance(Group& g, int64_t now_ms) SLUICE_REQUIRES(mu_);
   void remove_member(Group& g, const std::string& member_id, int64_t now_ms) SLUICE_REQUIRES(mu_);
   void advance(Group& g, int64_t now_ms) SLUICE_REQUIRES(mu_);
-  void complete_join(Group& g) SLUICE_REQUIRES(mu_);
+  void complete_join(Group& g, int64_t now_ms) SLUICE_REQUIRES(mu_);
   std::string choose_protocol(const Group& g) const SLUICE_REQUIRES(mu_);
   bool supports_protocols(const Group& g, const JoinArgs& args) const SLUICE_REQUIRES(mu_);
   Group* find(const std::string& group_id, int64_t now_ms) SLUICE_REQUIRES(mu_);

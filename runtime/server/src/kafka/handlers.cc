@@ -42,6 +42,22 @@ asio::awaitable<void> sleep_ms(int64_t ms) {
   co_await timer.async_wait(asio::use_awaitable);
 }
 
+// What a producer should see for a refused append: a batch that does not parse or validate
+// (out of range, invalid) is CORRUPT_MESSAGE, a permanent error for that batch; a partition
+// closing (topic deleted, server stopping) is NOT_LEADER_OR_FOLLOWER, which clients retry
+// after refreshing metadata.
+ErrorCode produce_error_for(const Status& s) {
+  switch (s.code()) {
+    case StatusCode::kOutOfRange:
+    case StatusCode::kInvalidArgument:
+      return ErrorCode::kCorruptMessage;
+    case StatusCode::kFailedPrecondition:
+      return ErrorCode::kNotLeaderOrFollower;
+    default:
+      return error_for(s);
+  }
+}
+
 // A Fetch or JoinGroup waits in steps that start short (a reply soon after data arrives) and
 // grow to `max_step` (idle consumers cost little).
 class Backoff {
@@ -284,11 +300,7 @@ Reply RequestHandler::produce(int16_t version, ProduceRequest& request) {
       Bytes batch(*p.records);
       auto appended = log_.append_batch(tp(topic.name, p.index), batch);
       if (!appended.ok()) {
-        // A batch whose length runs past the bytes sent parses as "out of range": for a
-        // producer that is a corrupt message, not an offset problem.
-        out.error_code = appended.status().code() == StatusCode::kOutOfRange
-                             ? code(ErrorCode::kCorruptMessage)
-                             : code(error_for(appended.status()));
+        out.error_code = code(produce_error_for(appended.status()));
         spdlog::debug("kafka: produce to {}/{} refused: {}", topic.name, p.index,
                       appended.status().to_string());
         continue;

@@ -10,10 +10,13 @@
 #include <asio/ip/tcp.hpp>
 #include <asio/read.hpp>
 #include <asio/steady_timer.hpp>
+#include <asio/strand.hpp>
 #include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 #include <atomic>
+#include <memory>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -76,12 +79,29 @@ class ListenerImpl final : public KafkaListener {
   int connections() const override { return open_.load(); }
   int64_t request_memory_bytes() const override { return in_flight_bytes_.load(); }
 
+  // Closes the port and every connection (their coroutines see the close and end), waits a
+  // moment for them, then stops the threads.
   void stop() override {
     if (stopped_.exchange(true)) return;
-    asio::post(io_, [this] {
+    asio::post(acceptor_.get_executor(), [this] {
       asio::error_code ignored;
       acceptor_.close(ignored);
     });
+    {
+      std::lock_guard lock(sockets_mu_);
+      for (const auto& weak : sockets_) {
+        if (auto socket = weak.lock()) {
+          asio::post(socket->get_executor(), [socket] {
+            asio::error_code ignored;
+            socket->close(ignored);
+          });
+        }
+      }
+    }
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    while (open_.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
     io_.stop();
     for (std::thread& t : threads_) t.join();
     threads_.clear();
@@ -90,8 +110,10 @@ class ListenerImpl final : public KafkaListener {
  private:
   asio::awaitable<void> accept_loop() {
     while (acceptor_.is_open()) {
-      auto [ec, socket] =
-          co_await acceptor_.async_accept(asio::experimental::as_tuple(asio::use_awaitable));
+      // Each connection on a strand of its own: its reads, timers and handler steps never run
+      // on two threads at once (asio's `||` cancellation needs that).
+      auto [ec, socket] = co_await acceptor_.async_accept(
+          asio::make_strand(io_), asio::experimental::as_tuple(asio::use_awaitable));
       if (ec) {
         if (ec == asio::error::operation_aborted) co_return;
         spdlog::warn("kafka: accept failed: {}", ec.message());
@@ -103,7 +125,14 @@ class ListenerImpl final : public KafkaListener {
       }
       asio::error_code ignored;
       socket.set_option(tcp::no_delay(true), ignored);
-      asio::co_spawn(acceptor_.get_executor(), serve(std::move(socket)), asio::detached);
+      auto shared = std::make_shared<tcp::socket>(std::move(socket));
+      {
+        std::lock_guard lock(sockets_mu_);
+        std::erase_if(sockets_, [](const auto& w) { return w.expired(); });
+        sockets_.push_back(shared);
+      }
+      ++open_;
+      asio::co_spawn(shared->get_executor(), serve(shared), asio::detached);
     }
   }
 
@@ -137,17 +166,26 @@ class ListenerImpl final : public KafkaListener {
     co_return true;
   }
 
-  asio::awaitable<void> serve(tcp::socket socket) {
-    ++open_;
+  // One connection. Whatever ends it (the peer, a bad request, an exception such as a failed
+  // allocation), the socket is closed and the connection count given back.
+  asio::awaitable<void> serve(std::shared_ptr<tcp::socket> socket) {
+    struct Closed {
+      std::atomic<int>& open;
+      ~Closed() { --open; }
+    } closed{open_};
     asio::error_code ec;
-    const tcp::endpoint remote = socket.remote_endpoint(ec);
+    const tcp::endpoint remote = socket->remote_endpoint(ec);
     const std::string peer =
         ec ? "?" : remote.address().to_string() + ":" + std::to_string(remote.port());
     const std::string client_host = ec ? "/?" : "/" + remote.address().to_string();
-    std::string reason = co_await serve_requests(socket, peer, client_host);
+    std::string reason;
+    try {
+      reason = co_await serve_requests(*socket, peer, client_host);
+    } catch (const std::exception& e) {
+      reason = std::string("an error serving it: ") + e.what();
+    }
     if (!reason.empty()) spdlog::warn("kafka: closing the connection from {}: {}", peer, reason);
-    socket.close(ec);
-    --open_;
+    socket->close(ec);
   }
 
   // Waits until `size` more bytes fit the request memory budget (one frame alone always fits
@@ -233,12 +271,14 @@ class ListenerImpl final : public KafkaListener {
   // Before io_: coroutine frames destroyed with io_ refer to them.
   GroupCoordinator groups_;
   RequestHandler handler_;
-  asio::io_context io_;
-  tcp::acceptor acceptor_;
-  std::vector<std::thread> threads_;
   std::atomic<int> open_{0};
   std::atomic<int64_t> in_flight_bytes_{0};
   std::atomic<bool> stopped_{false};
+  std::mutex sockets_mu_;
+  std::vector<std::weak_ptr<tcp::socket>> sockets_;  // open connections, for stop()
+  asio::io_context io_;
+  tcp::acceptor acceptor_;
+  std::vector<std::thread> threads_;
   std::string address_;
   int port_ = 0;
 };

@@ -14,6 +14,7 @@
 // Thread safety: values, confined to one request.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -25,7 +26,8 @@ namespace sluice::server::kafka {
 
 class Decoder {
  public:
-  Decoder(ByteView in, int16_t version) : in_(in), version_(version) {}
+  Decoder(ByteView in, int16_t version)
+      : in_(in), version_(version), element_budget_(in.size() * 8 + (1 << 20)) {}
 
   static constexpr bool kDecoding = true;
   int16_t version() const { return version_; }
@@ -87,8 +89,13 @@ class Decoder {
     v.reset();
     if (!ok() || n == -1) return;
     // Every element takes at least one byte: a larger count is a lie, refused before any
-    // allocation.
+    // allocation. And the decoded elements of a request may take at most 8 times its bytes
+    // (plus 1 MiB): a small element on the wire can be a large struct here.
     if (n < 0 || static_cast<size_t>(n) > in_.size()) return fail("an array runs past the request");
+    if (static_cast<size_t>(n) * sizeof(T) > element_budget_) {
+      return fail("the request describes more elements than its size allows");
+    }
+    element_budget_ -= static_cast<size_t>(n) * sizeof(T);
     v.emplace();
     v->resize(static_cast<size_t>(n));
     for (T& e : *v) {
@@ -113,6 +120,7 @@ class Decoder {
 
   ByteView in_;
   int16_t version_;
+  size_t element_budget_;  // bytes of decoded array elements still allowed
   std::string error_;
 };
 
@@ -129,9 +137,12 @@ class Encoder {
   void int32(const int32_t& v) { append_be(out_, v); }
   void int64(const int64_t& v) { append_be(out_, v); }
   void boolean(const bool& v) { append_be<int8_t>(out_, v ? 1 : 0); }
+  // A string longer than the protocol's int16 length allows is cut (only absurd inputs, such as
+  // a client id of 32 KiB inside a member id, come near it).
   void string(const std::string& s) {
-    append_be<int16_t>(out_, static_cast<int16_t>(s.size()));
-    out_.append(s);
+    const size_t n = std::min<size_t>(s.size(), INT16_MAX);
+    append_be<int16_t>(out_, static_cast<int16_t>(n));
+    out_.append(s.data(), n);
   }
   void nullable_string(const std::optional<std::string>& s) {
     if (!s) return append_be<int16_t>(out_, -1);
