@@ -56,25 +56,8 @@ struct Workload {
 };
 
 double in_process(const Config& cfg, const Workload& w, int round) {
-  const std::string dir = cfg.dir + "/inproc-" + std::to_string(round);
-  fs::remove_all(dir);
-  auto log = bench::open_log(dir);
-  logstore::TopicConfig tc;
-  tc.partitions = kPartitions;
-  bench::check(log->create_topic("bench", tc));
-  std::vector<logstore::Record> batch(kAppendBatch);
-  for (int i = 0; i < kAppendBatch; ++i) {
-    batch[i] = {.key = ByteView(w.keys[i]), .value = ByteView(w.values[i])};
-  }
-  const double start = bench::now_s();
-  for (int64_t r = 0; r < cfg.records / kAppendBatch; ++r) {
-    logstore::TopicPartition tp{"bench", PartitionId(static_cast<int32_t>(r % kPartitions))};
-    bench::check(log->append(tp, batch).status());
-  }
-  const double seconds = bench::now_s() - start;
-  bench::check(log->close());
-  fs::remove_all(dir);
-  return static_cast<double>(cfg.records / kAppendBatch * kAppendBatch) / seconds;
+  return bench::in_process_append_rate(cfg.dir + "/inproc-" + std::to_string(round), w.keys,
+                                       w.values, cfg.records / kAppendBatch, kPartitions);
 }
 
 std::unique_ptr<RdKafka::Conf> conf(const std::string& bootstrap,

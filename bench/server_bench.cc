@@ -85,25 +85,9 @@ struct Workload {
 };
 
 double in_process(const Config& cfg, const Workload& w, int round) {
-  const std::string dir = cfg.dir + "/inproc-" + std::to_string(round);
-  fs::remove_all(dir);
-  auto log = bench::open_log(dir);
-  logstore::TopicConfig tc;
-  tc.partitions = kPartitions;
-  bench::check(log->create_topic("bench", tc));
-  std::vector<logstore::Record> batch(kRecordsPerRequest);
-  for (int i = 0; i < kRecordsPerRequest; ++i) {
-    batch[i] = {.key = ByteView(w.keys[i]), .value = ByteView(w.values[i])};
-  }
-  const double start = bench::now_s();
-  for (size_t r = 0; r < w.requests.size(); ++r) {
-    logstore::TopicPartition tp{"bench", PartitionId(static_cast<int32_t>(r % kPartitions))};
-    bench::check(log->append(tp, batch).status());
-  }
-  const double seconds = bench::now_s() - start;
-  bench::check(log->close());
-  fs::remove_all(dir);
-  return static_cast<double>(w.records()) / seconds;
+  return bench::in_process_append_rate(cfg.dir + "/inproc-" + std::to_string(round), w.keys,
+                                       w.values, static_cast<int64_t>(w.requests.size()),
+                                       kPartitions);
 }
 
 std::unique_ptr<server::Connection> connect(const bench::ServerProcess& server) {
