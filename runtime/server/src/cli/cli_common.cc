@@ -1,5 +1,8 @@
 #include "cli/cli_common.h"
 
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
 #include <cstdio>
 #include <cstdlib>
 
@@ -88,6 +91,12 @@ int report_failure(const std::string& what, const grpc::Status& status,
 int report_failure(const std::string& what, const Status& status) {
   std::fprintf(stderr, "sluice: %s: %s\n", what.c_str(), status.to_string().c_str());
   return kExitFailed;
+}
+
+void log_to_stderr(const std::string& level) {
+  spdlog::set_default_logger(spdlog::stderr_color_mt("sluice"));
+  spdlog::set_level(spdlog::level::from_str(level));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
 }
 
 }  // namespace sluice::cli

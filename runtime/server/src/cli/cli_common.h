@@ -33,6 +33,10 @@ int report_failure(const std::string& what, const Status& status);
 // --config key=value items as a map; kInvalidArgument naming an item without '='.
 Result<std::map<std::string, std::string>> parse_configs(const std::vector<std::string>& items);
 
+// Logs of the long-running commands (serve, run) go to stderr, timestamped, at `level`
+// (trace, debug, info, warn, error, critical, off); stdout stays for the lines scripts read.
+void log_to_stderr(const std::string& level);
+
 // The exit code of the subcommand that ran (set by its callback).
 int& exit_code();
 

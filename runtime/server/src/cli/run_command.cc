@@ -1,7 +1,6 @@
 // `sluice run LIBRARY`: runs a job library in this process, without a server, on the built-in
 // log (`--backend embedded`, a data directory) or on an Apache Kafka cluster (`--backend kafka`,
 // any broker speaking Kafka's protocol, `sluice serve`'s listener included).
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
@@ -98,9 +97,7 @@ Result<Backend> open_backend(const RunFlags& f, const BackendSettings& settings)
 }
 
 int run(const RunFlags& f) {
-  spdlog::set_default_logger(spdlog::stderr_color_mt("sluice"));
-  spdlog::set_level(spdlog::level::from_str(f.log_level));
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  log_to_stderr(f.log_level);
   auto configs = parse_configs(f.configs);
   if (!configs.ok()) return report_failure("run", configs.status());
   dsl::JobConfig job_config;

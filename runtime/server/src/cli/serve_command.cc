@@ -6,7 +6,6 @@
 #include <optional>
 #include <thread>
 
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include "cli/cli_common.h"
@@ -71,9 +70,7 @@ int serve(const ServeFlags& flags) {
   auto config = build_config(flags);
   if (!config.ok()) return report_failure("configuration", config.status());
   // Logs go to stderr; stdout carries only the "listening on" line.
-  spdlog::set_default_logger(spdlog::stderr_color_mt("sluice"));
-  spdlog::set_level(spdlog::level::from_str(config->log_level));
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  log_to_stderr(config->log_level);
 
   // SIGINT/SIGTERM are taken by a thread of their own (blocked everywhere else, including in
   // gRPC's threads, which inherit this mask).
