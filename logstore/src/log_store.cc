@@ -24,8 +24,6 @@ TopicConfig internal_config(int32_t partitions) {
   return c;
 }
 
-bool internal_topic(std::string_view name) { return name.starts_with("__"); }
-
 }  // namespace
 
 Status validate_topic_name(std::string_view name) {
@@ -39,7 +37,7 @@ Status validate_topic_name(std::string_view name) {
                               "' may only contain letters, digits, '.', '_' and '-'");
     }
   }
-  if (internal_topic(name)) {
+  if (is_internal_topic(name)) {
     return invalid_argument("topic names starting with '__' are reserved for internal topics");
   }
   return Status();
@@ -192,7 +190,7 @@ Status LogStoreImpl::create_topic_internal(std::string_view name, const TopicCon
 }
 
 Status LogStoreImpl::delete_topic(std::string_view name) {
-  if (internal_topic(name)) {
+  if (is_internal_topic(name)) {
     return invalid_argument("internal topic '" + std::string(name) + "' cannot be deleted");
   }
   std::shared_ptr<Topic> t;

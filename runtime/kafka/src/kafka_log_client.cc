@@ -73,7 +73,8 @@ Status status_of(RdKafka::ErrorCode err, const std::string& what) {
 Status status_of(const RdKafka::Error* error, const std::string& what) {
   if (error == nullptr) return Status();
   if (error->txn_requires_abort()) return Status(StatusCode::kAborted, what + ": " + error->str());
-  return status_of(error->code(), what).with_context(error->is_fatal() ? "fatal" : "");
+  Status s = status_of(error->code(), what);
+  return error->is_fatal() ? s.with_context("fatal") : s;
 }
 
 Result<std::unique_ptr<RdKafka::Conf>> make_conf(const KafkaClientOptions& options,

@@ -11,15 +11,13 @@ namespace {
 // a hundred thousand directories.
 constexpr int32_t kMaxPartitions = 10'000;
 
-bool is_internal(std::string_view name) { return name.starts_with("__"); }
-
 grpc::Status describe_into(logstore::LogStore& log, const std::string& name,
                            v1::TopicDescription* out) {
   if (name.empty()) return to_grpc(invalid_argument("the topic name is empty"));
   auto d = log.describe_topic(name);
   if (!d.ok()) return to_grpc(d.status());
   out->set_name(d->name);
-  out->set_internal(is_internal(d->name));
+  out->set_internal(logstore::is_internal_topic(d->name));
   for (size_t p = 0; p < d->partitions.size(); ++p) {
     const logstore::PartitionEnds& ends = d->partitions[p];
     v1::PartitionDescription* pd = out->add_partitions();
@@ -66,13 +64,13 @@ grpc::Status TopicsService::ListTopics(grpc::ServerContext* context,
                                        v1::ListTopicsResponse* response) {
   return guard_.run(context, "ListTopics", [&] {
     for (const std::string& name : log_.list_topics()) {
-      if (is_internal(name) && !request->include_internal()) continue;
+      if (logstore::is_internal_topic(name) && !request->include_internal()) continue;
       auto d = log_.describe_topic(name);
       if (!d.ok()) continue;  // deleted since it was listed
       v1::TopicSummary* t = response->add_topics();
       t->set_name(name);
       t->set_partitions(d->config.partitions);
-      t->set_internal(is_internal(name));
+      t->set_internal(logstore::is_internal_topic(name));
     }
     return grpc::Status::OK;
   });

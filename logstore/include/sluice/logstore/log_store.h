@@ -44,6 +44,10 @@ struct LogStoreOptions {
 inline constexpr std::string_view kConsumerOffsetsTopic = "__consumer_offsets";
 inline constexpr std::string_view kTransactionStateTopic = "__transaction_state";
 
+// Topics whose names start with "__" belong to the log itself: clients cannot create or delete
+// them, and listings leave them out unless asked.
+inline bool is_internal_topic(std::string_view name) { return name.starts_with("__"); }
+
 class LogStore : public LogClient {
  public:
   // Opens (creating if needed) the store in options.data_dir and recovers it. kFailedPrecondition

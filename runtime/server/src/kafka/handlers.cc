@@ -10,14 +10,12 @@
 #include <deque>
 #include <map>
 
+#include "sluice/base/clock.h"
+
 namespace sluice::server::kafka {
 namespace {
 
 using logstore::TopicPartition;
-
-bool is_internal(std::string_view topic) {
-  return topic == logstore::kConsumerOffsetsTopic || topic == logstore::kTransactionStateTopic;
-}
 
 TopicPartition tp(const std::string& topic, int32_t partition) {
   return TopicPartition{topic, PartitionId(partition)};
@@ -74,12 +72,6 @@ class Backoff {
 };
 
 }  // namespace
-
-int64_t steady_now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 asio::awaitable<Reply> RequestHandler::handle(const RequestHeader& header, ByteView body,
                                               const std::string& client_host) {
@@ -213,7 +205,7 @@ Bytes RequestHandler::metadata(int16_t version, MetadataRequest& request) {
   const bool all = !request.topics || (version == 0 && request.topics->empty());
   if (all) {
     for (std::string& name : log_.list_topics()) {
-      if (!is_internal(name)) names.push_back(std::move(name));
+      if (!logstore::is_internal_topic(name)) names.push_back(std::move(name));
     }
   } else {
     names = *request.topics;
@@ -223,7 +215,7 @@ Bytes RequestHandler::metadata(int16_t version, MetadataRequest& request) {
   for (const std::string& name : names) {
     MetadataResponse::Topic& t = r.topics.emplace_back();
     t.name = name;
-    if (is_internal(name)) {
+    if (logstore::is_internal_topic(name)) {
       t.error_code = code(ErrorCode::kUnknownTopicOrPartition);
       continue;
     }
@@ -287,7 +279,7 @@ Reply RequestHandler::produce(int16_t version, ProduceRequest& request) {
         out.error_code = 21;  // INVALID_REQUIRED_ACKS
         continue;
       }
-      if (is_internal(topic.name)) {
+      if (logstore::is_internal_topic(topic.name)) {
         out.error_code = code(ErrorCode::kUnknownTopicOrPartition);
         continue;
       }
@@ -325,7 +317,7 @@ void RequestHandler::fetch_partition(const std::string& topic, const FetchReques
   out.records = ByteView();
   if (read_committed) out.aborted_transactions.emplace();
   const TopicPartition id = tp(topic, p.partition);
-  if (is_internal(topic)) {
+  if (logstore::is_internal_topic(topic)) {
     out.error_code = code(ErrorCode::kUnknownTopicOrPartition);
     return;
   }
@@ -370,7 +362,7 @@ asio::awaitable<Bytes> RequestHandler::fetch(int16_t version, FetchRequest& requ
   // The wait is capped: a waiting fetch holds its connection, and the wait does not end when
   // the client goes away.
   const int64_t deadline =
-      steady_now_ms() + std::clamp<int64_t>(request.max_wait_ms, 0, kMaxFetchWaitMs);
+      Clock::system().monotonic_ms() + std::clamp<int64_t>(request.max_wait_ms, 0, kMaxFetchWaitMs);
   Backoff backoff(options_.fetch_poll_ms);
   while (true) {
     FetchResponse r;
@@ -390,7 +382,7 @@ asio::awaitable<Bytes> RequestHandler::fetch(int16_t version, FetchRequest& requ
         any_error |= out.error_code != 0;
       }
     }
-    const int64_t now = steady_now_ms();
+    const int64_t now = Clock::system().monotonic_ms();
     if (any_error || total >= static_cast<size_t>(std::max(request.min_bytes, 1)) ||
         now >= deadline) {
       co_return encoded(version, r);
@@ -411,8 +403,9 @@ Bytes RequestHandler::list_offsets(int16_t version, ListOffsetsRequest& request)
       ListOffsetsResponse::Partition& out = out_topic.partitions.emplace_back();
       out.partition_index = p.partition_index;
       const TopicPartition id = tp(topic.name, p.partition_index);
-      auto ends = is_internal(topic.name) ? Result<logstore::PartitionEnds>(not_found("internal"))
-                                          : log_.partition_ends(id);
+      auto ends = logstore::is_internal_topic(topic.name)
+                      ? Result<logstore::PartitionEnds>(not_found("internal"))
+                      : log_.partition_ends(id);
       if (!ends.ok()) {
         out.error_code = code(error_for(ends.status()));
         continue;
@@ -480,11 +473,12 @@ asio::awaitable<Bytes> RequestHandler::join_group(int16_t version, JoinGroupRequ
   for (const auto& p : request.protocols) args.protocols.emplace_back(p.name, Bytes(p.metadata));
   args.require_known_member_id = version >= 4;
   std::string member_id;
-  std::optional<JoinResult> result = groups_.join(std::move(args), steady_now_ms(), member_id);
+  std::optional<JoinResult> result =
+      groups_.join(std::move(args), Clock::system().monotonic_ms(), member_id);
   Backoff backoff(options_.fetch_poll_ms * 2);
   while (!result) {
     co_await sleep_ms(backoff.next());
-    result = groups_.poll_join(request.group_id, member_id, steady_now_ms());
+    result = groups_.poll_join(request.group_id, member_id, Clock::system().monotonic_ms());
   }
   JoinGroupResponse r;
   r.error_code = code(result->error);
@@ -501,13 +495,14 @@ asio::awaitable<Bytes> RequestHandler::join_group(int16_t version, JoinGroupRequ
 asio::awaitable<Bytes> RequestHandler::sync_group(int16_t version, SyncGroupRequest& request) {
   std::vector<std::pair<std::string, Bytes>> assignments;
   for (const auto& a : request.assignments) assignments.emplace_back(a.member_id, a.assignment);
-  std::optional<SyncResult> result = groups_.sync(request.group_id, request.generation_id,
-                                                  request.member_id, assignments, steady_now_ms());
+  std::optional<SyncResult> result =
+      groups_.sync(request.group_id, request.generation_id, request.member_id, assignments,
+                   Clock::system().monotonic_ms());
   Backoff backoff(options_.fetch_poll_ms * 2);
   while (!result) {
     co_await sleep_ms(backoff.next());
     result = groups_.poll_sync(request.group_id, request.generation_id, request.member_id,
-                               steady_now_ms());
+                               Clock::system().monotonic_ms());
   }
   SyncGroupResponse r;
   r.error_code = code(result->error);
@@ -518,20 +513,21 @@ asio::awaitable<Bytes> RequestHandler::sync_group(int16_t version, SyncGroupRequ
 Bytes RequestHandler::heartbeat(int16_t version, HeartbeatRequest& request) {
   HeartbeatResponse r;
   r.error_code = code(groups_.heartbeat(request.group_id, request.generation_id, request.member_id,
-                                        steady_now_ms()));
+                                        Clock::system().monotonic_ms()));
   return encoded(version, r);
 }
 
 Bytes RequestHandler::leave_group(int16_t version, LeaveGroupRequest& request) {
   LeaveGroupResponse r;
-  r.error_code = code(groups_.leave(request.group_id, request.member_id, steady_now_ms()));
+  r.error_code =
+      code(groups_.leave(request.group_id, request.member_id, Clock::system().monotonic_ms()));
   return encoded(version, r);
 }
 
 Bytes RequestHandler::offset_commit(int16_t version, OffsetCommitRequest& request) {
   OffsetCommitResponse r;
   const ErrorCode allowed = groups_.check_commit(request.group_id, request.generation_id,
-                                                 request.member_id, steady_now_ms());
+                                                 request.member_id, Clock::system().monotonic_ms());
   const Timestamp now(std::chrono::duration_cast<std::chrono::milliseconds>(
                           std::chrono::system_clock::now().time_since_epoch())
                           .count());
@@ -545,7 +541,7 @@ Bytes RequestHandler::offset_commit(int16_t version, OffsetCommitRequest& reques
       out.error_code = code(allowed);
       if (allowed != ErrorCode::kNone) continue;
       const TopicPartition id = tp(topic.name, p.partition_index);
-      if (is_internal(topic.name) || !log_.partition_ends(id).ok()) {
+      if (logstore::is_internal_topic(topic.name) || !log_.partition_ends(id).ok()) {
         out.error_code = code(ErrorCode::kUnknownTopicOrPartition);
         continue;
       }
@@ -624,7 +620,7 @@ Bytes RequestHandler::describe_groups(int16_t version, DescribeGroupsRequest& re
   for (const std::string& id : request.groups) {
     DescribeGroupsResponse::Group& out = r.groups.emplace_back();
     out.group_id = id;
-    std::optional<GroupDescription> d = groups_.describe(id, steady_now_ms());
+    std::optional<GroupDescription> d = groups_.describe(id, Clock::system().monotonic_ms());
     if (!d) {
       // Known only by its committed offsets: Empty; not at all: Dead (as Kafka answers).
       auto offsets = log_.group_offsets(id);
@@ -689,7 +685,7 @@ Bytes RequestHandler::create_topics(int16_t version, CreateTopicsRequest& reques
       refuse(ErrorCode::kInvalidConfig, configured.message());
       continue;
     }
-    if (is_internal(t.name)) {
+    if (logstore::is_internal_topic(t.name)) {
       refuse(ErrorCode::kInvalidTopicException, "'" + t.name + "' is an internal topic");
       continue;
     }
@@ -716,7 +712,7 @@ Bytes RequestHandler::delete_topics(int16_t version, DeleteTopicsRequest& reques
   for (const std::string& name : request.topic_names) {
     auto& out = r.responses.emplace_back();
     out.name = name;
-    Status s = is_internal(name) ? not_found(name) : log_.delete_topic(name);
+    Status s = logstore::is_internal_topic(name) ? not_found(name) : log_.delete_topic(name);
     out.error_code = code(error_for(s));
   }
   return encoded(version, r);
@@ -731,8 +727,9 @@ Bytes RequestHandler::delete_records(int16_t version, DeleteRecordsRequest& requ
       auto& out = out_topic.partitions.emplace_back();
       out.partition_index = p.partition_index;
       const TopicPartition id = tp(topic.name, p.partition_index);
-      auto ends = is_internal(topic.name) ? Result<logstore::PartitionEnds>(not_found(topic.name))
-                                          : log_.partition_ends(id);
+      auto ends = logstore::is_internal_topic(topic.name)
+                      ? Result<logstore::PartitionEnds>(not_found(topic.name))
+                      : log_.partition_ends(id);
       if (!ends.ok()) {
         out.error_code = code(error_for(ends.status()));
         continue;
@@ -779,7 +776,8 @@ Bytes RequestHandler::add_partitions_to_txn(int16_t version, AddPartitionsToTxnR
     auto& out_topic = r.topics.emplace_back();
     out_topic.name = topic.name;
     for (int32_t p : topic.partitions) {
-      const bool known = !is_internal(topic.name) && log_.partition_ends(tp(topic.name, p)).ok();
+      const bool known =
+          !logstore::is_internal_topic(topic.name) && log_.partition_ends(tp(topic.name, p)).ok();
       any_unknown |= !known;
       out_topic.partitions.push_back(
           {p, known ? int16_t{0} : code(ErrorCode::kUnknownTopicOrPartition)});

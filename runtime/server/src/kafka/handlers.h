@@ -96,7 +96,4 @@ class RequestHandler {
   HandlerOptions options_;
 };
 
-// The steady clock in milliseconds, the coordinator's time.
-int64_t steady_now_ms();
-
 }  // namespace sluice::server::kafka

@@ -20,6 +20,8 @@
 #include <thread>
 #include <vector>
 
+#include "sluice/base/clock.h"
+
 namespace sluice::server::kafka {
 namespace {
 
@@ -142,7 +144,7 @@ class ListenerImpl final : public KafkaListener {
       timer.expires_after(std::chrono::milliseconds(100));
       auto [ec] = co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
       if (ec) co_return;
-      groups_.tick(steady_now_ms());
+      groups_.tick(Clock::system().monotonic_ms());
     }
   }
 
@@ -191,7 +193,7 @@ class ListenerImpl final : public KafkaListener {
   // Waits until `size` more bytes fit the request memory budget (one frame alone always fits
   // when nothing else is in flight) and takes them; false after request_timeout_ms.
   asio::awaitable<bool> reserve(int64_t size) {
-    const int64_t deadline = steady_now_ms() + options_.request_timeout_ms;
+    const int64_t deadline = Clock::system().monotonic_ms() + options_.request_timeout_ms;
     asio::steady_timer timer(co_await asio::this_coro::executor);
     int64_t step = 1;
     while (true) {
@@ -202,7 +204,7 @@ class ListenerImpl final : public KafkaListener {
         }
         continue;
       }
-      if (steady_now_ms() >= deadline) co_return false;
+      if (Clock::system().monotonic_ms() >= deadline) co_return false;
       timer.expires_after(std::chrono::milliseconds(step));
       auto [ec] = co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
       if (ec) co_return false;
