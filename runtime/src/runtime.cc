@@ -8,6 +8,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <random>
+#include <set>
 #include <thread>
 
 #include "sluice/base/mutex.h"
@@ -71,10 +73,9 @@ int read_thread_count(const std::string& state_dir) {
   return (in >> n) ? n : 0;
 }
 
-Status write_thread_count(const std::string& state_dir, int n) {
-  const std::string path = state_dir + "/" + std::string(kThreadsFile);
+Status write_small_file(const std::string& path, const std::string& content) {
   std::ofstream out(path + ".tmp", std::ios::trunc);
-  out << n << "\n";
+  out << content << "\n";
   out.close();
   if (!out) return io_error("cannot write " + path);
   std::error_code ec;
@@ -82,7 +83,24 @@ Status write_thread_count(const std::string& state_dir, int n) {
   return ec ? io_error("cannot write " + path + ": " + ec.message()) : Status();
 }
 
-class RuntimeImpl final : public Runtime {
+Status write_thread_count(const std::string& state_dir, int n) {
+  return write_small_file(state_dir + "/" + std::string(kThreadsFile), std::to_string(n));
+}
+
+// The instance's generated name, kept so that its transactional ids survive restarts.
+constexpr std::string_view kInstanceFile = "instance-id";
+
+Result<std::string> instance_id(const std::string& state_dir) {
+  const std::string path = state_dir + "/" + std::string(kInstanceFile);
+  std::string id;
+  if (std::ifstream in(path); in >> id && !id.empty()) return id;
+  std::random_device rd;
+  id = fmt::format("{:08x}", rd());
+  SLUICE_RETURN_IF_ERROR(write_small_file(path, id));
+  return id;
+}
+
+class RuntimeImpl final : public Runtime, private logstore::RebalanceListener {
  public:
   RuntimeImpl(operators::Topology topology, logstore::LogClient& log, RuntimeConfig config,
               std::unique_ptr<logstore::LogStore> owned)
@@ -95,6 +113,7 @@ class RuntimeImpl final : public Runtime {
     stop();
     Status s = wait();
     (void)s;  // reported by wait() to whoever asked; nothing more to do while destroying
+    membership_.reset();  // leaves the group (the threads' tasks are committed and closed)
   }
 
   Status start() override;
@@ -110,11 +129,20 @@ class RuntimeImpl final : public Runtime {
                         const std::function<Status(const StoreAccess&)>& fn) override;
 
  private:
+  Status start_impl();
   Status plan_and_create_topics();
+  Status join_group();
   Result<std::vector<std::unique_ptr<logstore::Producer>>> fence_and_create_producers();
   Status create_threads(std::vector<std::unique_ptr<logstore::Producer>> producers);
-  void schedule_tasks();
+  void open_tasks();
   void open_one(TaskId id, int thread);
+  // Tasks that own the partitions, each once.
+  std::vector<TaskId> tasks_of(const std::vector<logstore::TopicPartition>& partitions) const;
+  void add_tasks(const std::vector<TaskId>& ids) SLUICE_REQUIRES(mu_);
+  int total_tasks() const;
+  // logstore::RebalanceListener (the group's thread).
+  void on_revoked(const std::vector<logstore::TopicPartition>& partitions) override;
+  void on_assigned(const std::vector<logstore::TopicPartition>& partitions) override;
   void fail(const Status& s);
   void join_all();
   void record_restore(const std::string& task, const state::RestoreProgress& p);
@@ -126,12 +154,16 @@ class RuntimeImpl final : public Runtime {
   RuntimeConfig config_;
   operators::TopicPlan plan_;
   TaskEnvironment env_;
-  std::vector<std::pair<TaskId, int>> tasks_;  // with the thread that runs each
   std::vector<std::unique_ptr<StreamThread>> threads_;
-  // Opens every task, restore_parallelism at a time (a oneTBB arena it joins as master, so
-  // it works even where oneTBB has no worker threads to spare).
+  // Opens tasks as they come, restore_parallelism at a time (a oneTBB arena it joins as
+  // master, so it works even where oneTBB has no worker threads to spare).
   std::jthread opener_;
   Mutex join_mu_;  // one joiner at a time
+  // The log topics of each sub-topology's inputs (a group member's subscription).
+  std::map<std::string, int> subtopology_of_topic_;
+  // Set when the log shares partitions through a consumer group: which tasks run here
+  // follows the group's assignment. Destroyed last: it calls on_revoked() as it leaves.
+  std::unique_ptr<logstore::GroupMembership> membership_;
 
   mutable Mutex mu_;
   CondVar changed_;
@@ -139,6 +171,11 @@ class RuntimeImpl final : public Runtime {
   Status error_ SLUICE_GUARDED_BY(mu_);
   std::map<std::string, std::map<std::string, state::RestoreProgress>> restore_
       SLUICE_GUARDED_BY(mu_);
+  // The tasks this runtime owns (opening or running), with the thread that runs each.
+  std::vector<std::pair<TaskId, int>> tasks_ SLUICE_GUARDED_BY(mu_);
+  std::vector<std::pair<TaskId, int>> to_open_ SLUICE_GUARDED_BY(mu_);  // not yet picked up
+  size_t opening_ SLUICE_GUARDED_BY(mu_) = 0;  // tasks the opener is opening now
+  int next_thread_ SLUICE_GUARDED_BY(mu_) = 0;
 };
 
 Status RuntimeImpl::start() {
@@ -148,6 +185,21 @@ Status RuntimeImpl::start() {
       return failed_precondition("the runtime was already started");
     }
   }
+  Status s = start_impl();
+  if (!s.ok() && membership_) {
+    {
+      // The group's thread may wait in on_assigned() for the start: it gives up now.
+      MutexLock lock(mu_);
+      state_ = RuntimeState::kFailed;
+      error_ = s;
+      changed_.notify_all();
+    }
+    membership_.reset();
+  }
+  return s;
+}
+
+Status RuntimeImpl::start_impl() {
   SLUICE_RETURN_IF_ERROR(validate(config_));
   if (!topology_.built()) SLUICE_RETURN_IF_ERROR(topology_.build());
   std::error_code ec;
@@ -163,25 +215,135 @@ Status RuntimeImpl::start() {
                          .budget = config_.shared_memory_budget ? config_.shared_memory_budget
                                                                 : state::StateMemoryBudget::create(
                                                                       config_.memory_budget_bytes)};
-  for (const auto& st : topology_.subtopologies()) {
-    for (int32_t p = 0; p < task_count(topology_, plan_, st.id); ++p) {
-      tasks_.push_back(
-          {TaskId{st.id, PartitionId(p)}, static_cast<int>(tasks_.size()) % config_.threads});
-    }
-  }
-  env_.cache_bytes_per_task = tasks_.empty() ? 0 : config_.record_cache_bytes / tasks_.size();
+  // Split as if every task ran here: a group member may take over any of them.
+  env_.cache_bytes_per_task =
+      config_.record_cache_bytes / static_cast<size_t>(std::max(1, total_tasks()));
+  SLUICE_RETURN_IF_ERROR(join_group());
   SLUICE_ASSIGN_OR_RETURN(auto producers, fence_and_create_producers());
   SLUICE_RETURN_IF_ERROR(create_threads(std::move(producers)));
   {
     MutexLock lock(mu_);
     state_ = RuntimeState::kRunning;
+    if (!membership_) {
+      std::vector<TaskId> all;
+      for (const auto& st : topology_.subtopologies()) {
+        for (int32_t p = 0; p < task_count(topology_, plan_, st.id); ++p) {
+          all.push_back(TaskId{st.id, PartitionId(p)});
+        }
+      }
+      add_tasks(all);
+    }
+    changed_.notify_all();
   }
-  spdlog::info("{}: {} tasks on {} stream threads, {}, commit every {} ms", config_.application_id,
-               tasks_.size(), config_.threads, guarantee_name(config_.guarantee),
-               config_.commit_interval_ms);
+  if (membership_) {
+    spdlog::info(
+        "{}: member of consumer group {} on {} stream threads, {}, commit every {} ms; "
+        "tasks follow the group's assignment",
+        config_.application_id, config_.application_id, config_.threads,
+        guarantee_name(config_.guarantee), config_.commit_interval_ms);
+  } else {
+    spdlog::info("{}: {} tasks on {} stream threads, {}, commit every {} ms",
+                 config_.application_id, total_tasks(), config_.threads,
+                 guarantee_name(config_.guarantee), config_.commit_interval_ms);
+  }
   for (auto& t : threads_) t->start();
-  schedule_tasks();
+  opener_ = std::jthread([this] { open_tasks(); });
   return Status();
+}
+
+int RuntimeImpl::total_tasks() const {
+  int n = 0;
+  for (const auto& st : topology_.subtopologies()) n += task_count(topology_, plan_, st.id);
+  return n;
+}
+
+// On a log that shares partitions between processes, this runtime is one member of the
+// application's group; elsewhere (kUnimplemented) it runs every task.
+Status RuntimeImpl::join_group() {
+  std::vector<std::string> topics;
+  for (const auto& st : topology_.subtopologies()) {
+    int32_t partitions = -1;
+    for (const auto& t : st.source_topics) {
+      const int32_t n = plan_.partitions_of(t);
+      if (partitions >= 0 && n != partitions) {
+        return failed_precondition(
+            "sub-topology " + std::to_string(st.id) + " reads topics with different partition " +
+            "counts (" + plan_.log_name(st.source_topics.front()) + " and " + plan_.log_name(t) +
+            "): in a consumer group their partitions could go to different members; give " +
+            "them the same number of partitions");
+      }
+      partitions = n;
+      subtopology_of_topic_[plan_.log_name(t)] = st.id;
+      topics.push_back(plan_.log_name(t));
+    }
+  }
+  auto joined = log_.join_group(config_.application_id, topics, *this);
+  if (joined.status().code() == StatusCode::kUnimplemented) {
+    subtopology_of_topic_.clear();
+    return Status();
+  }
+  if (!joined.ok())
+    return joined.status().with_context("joining consumer group " + config_.application_id);
+  membership_ = std::move(*joined);
+  return Status();
+}
+
+std::vector<TaskId> RuntimeImpl::tasks_of(
+    const std::vector<logstore::TopicPartition>& partitions) const {
+  std::set<TaskId> out;
+  for (const auto& tp : partitions) {
+    auto it = subtopology_of_topic_.find(tp.topic);
+    if (it != subtopology_of_topic_.end()) out.insert(TaskId{it->second, tp.partition});
+  }
+  return {out.begin(), out.end()};
+}
+
+void RuntimeImpl::add_tasks(const std::vector<TaskId>& ids) {
+  for (const TaskId& id : ids) {
+    const bool owned = std::ranges::any_of(tasks_, [&](const auto& t) { return t.first == id; });
+    if (owned) continue;
+    const int thread = next_thread_++ % config_.threads;
+    tasks_.push_back({id, thread});
+    to_open_.push_back({id, thread});
+  }
+}
+
+void RuntimeImpl::on_assigned(const std::vector<logstore::TopicPartition>& partitions) {
+  const std::vector<TaskId> ids = tasks_of(partitions);
+  MutexLock lock(mu_);
+  while (state_ == RuntimeState::kCreated) changed_.wait(mu_);  // start() is still on its way
+  if (state_ != RuntimeState::kRunning) return;
+  std::string names;
+  for (const TaskId& id : ids) names += (names.empty() ? "" : " ") + id.to_string();
+  spdlog::info("{}: assigned tasks {}", config_.application_id, names.empty() ? "(none)" : names);
+  add_tasks(ids);
+  changed_.notify_all();
+}
+
+// Before the partitions go, everything done on them is committed and their tasks closed: the
+// next owner resumes from the committed positions and restores the stores from the changelogs
+// this member wrote.
+void RuntimeImpl::on_revoked(const std::vector<logstore::TopicPartition>& partitions) {
+  const std::vector<TaskId> ids = tasks_of(partitions);
+  const std::set<TaskId> revoked(ids.begin(), ids.end());
+  {
+    MutexLock lock(mu_);
+    std::erase_if(to_open_, [&](const auto& t) { return revoked.contains(t.first); });
+    // A task being opened is handed to its thread when done: wait, then release it there.
+    while (opening_ > 0) changed_.wait(mu_);
+  }
+  for (auto& thread : threads_) {
+    Status s = thread->release([&](const TaskId& id) { return revoked.contains(id); });
+    if (!s.ok() && s.code() != StatusCode::kUnavailable) {
+      spdlog::error("{}: committing tasks before giving up their partitions: {}",
+                    config_.application_id, s.to_string());
+    }
+  }
+  MutexLock lock(mu_);
+  std::erase_if(tasks_, [&](const auto& t) { return revoked.contains(t.first); });
+  if (!revoked.empty()) {
+    spdlog::info("{}: gave up {} tasks", config_.application_id, revoked.size());
+  }
 }
 
 Status RuntimeImpl::plan_and_create_topics() {
@@ -221,13 +383,24 @@ Status RuntimeImpl::plan_and_create_topics() {
 
 // Every transactional id this application used is re-initialised: that aborts (or completes)
 // transactions a crashed or replaced instance left open and fences it, before any task reads.
+//
+// In a consumer group every instance has its own ids, `<application-id>-<instance>-<thread>`:
+// instances fence only their own earlier lives, never each other.
 Result<std::vector<std::unique_ptr<logstore::Producer>>> RuntimeImpl::fence_and_create_producers() {
   const int before = read_thread_count(config_.state_dir);
   const int ids = std::max(before, config_.threads);
+  std::string prefix = config_.application_id + "-";
+  if (membership_) {
+    std::string instance = config_.instance_id;
+    if (instance.empty()) {
+      SLUICE_ASSIGN_OR_RETURN(instance, instance_id(config_.state_dir));
+    }
+    prefix += instance + "-";
+  }
   std::vector<std::unique_ptr<logstore::Producer>> out;
   for (int i = 0; i < ids; ++i) {
     logstore::ProducerConfig pc;
-    pc.transactional_id = config_.application_id + "-" + std::to_string(i);
+    pc.transactional_id = prefix + std::to_string(i);
     SLUICE_ASSIGN_OR_RETURN(auto producer, log_.create_producer(pc));
     if (i < config_.threads && config_.guarantee == ProcessingGuarantee::kExactlyOnce) {
       out.push_back(std::move(producer));
@@ -258,14 +431,25 @@ Status RuntimeImpl::create_threads(std::vector<std::unique_ptr<logstore::Produce
   return Status();
 }
 
-void RuntimeImpl::schedule_tasks() {
-  opener_ = std::jthread([this] {
-    tbb::task_arena arena(config_.restore_parallelism);
-    arena.execute([this] {
-      tbb::parallel_for_each(tasks_.begin(), tasks_.end(),
+void RuntimeImpl::open_tasks() {
+  tbb::task_arena arena(config_.restore_parallelism);
+  for (;;) {
+    std::vector<std::pair<TaskId, int>> batch;
+    {
+      MutexLock lock(mu_);
+      while (to_open_.empty() && state_ == RuntimeState::kRunning) changed_.wait(mu_);
+      if (state_ != RuntimeState::kRunning) return;
+      batch.swap(to_open_);
+      opening_ = batch.size();
+    }
+    arena.execute([&] {
+      tbb::parallel_for_each(batch.begin(), batch.end(),
                              [this](const auto& task) { open_one(task.first, task.second); });
     });
-  });
+    MutexLock lock(mu_);
+    opening_ = 0;
+    changed_.notify_all();
+  }
 }
 
 void RuntimeImpl::open_one(TaskId id, int thread) {
@@ -367,7 +551,10 @@ RuntimeStatus RuntimeImpl::status() const {
     out.state = state_;
     out.error = error_;
   }
-  out.tasks = static_cast<int>(tasks_.size());
+  {
+    MutexLock lock(mu_);
+    out.tasks = static_cast<int>(tasks_.size());
+  }
   int running = 0;
   for (const auto& t : threads_) running += t->running_tasks();
   out.tasks_restoring = out.state == RuntimeState::kRunning ? out.tasks - running : 0;
@@ -381,14 +568,19 @@ RuntimeMetrics RuntimeImpl::metrics() const {
     out.tasks.insert(out.tasks.end(), tasks.begin(), tasks.end());
     out.threads.push_back(t->thread_metrics());
   }
-  for (const auto& [id, thread] : tasks_) {
-    const std::string name = id.to_string();
-    if (std::ranges::find(out.tasks, name, &TaskMetrics::id) == out.tasks.end()) {
-      out.tasks.push_back(TaskMetrics{.id = name, .thread = thread, .restoring = true});
-    }
-  }
   {
     MutexLock lock(mu_);
+    // Tasks still opening, and none that left this member since the threads published.
+    std::erase_if(out.tasks, [&](const TaskMetrics& m) {
+      return std::ranges::none_of(tasks_,
+                                  [&](const auto& t) { return t.first.to_string() == m.id; });
+    });
+    for (const auto& [id, thread] : tasks_) {
+      const std::string name = id.to_string();
+      if (std::ranges::find(out.tasks, name, &TaskMetrics::id) == out.tasks.end()) {
+        out.tasks.push_back(TaskMetrics{.id = name, .thread = thread, .restoring = true});
+      }
+    }
     for (auto& m : out.tasks) {
       auto it = restore_.find(m.id);
       if (it == restore_.end()) continue;
@@ -403,6 +595,7 @@ RuntimeMetrics RuntimeImpl::metrics() const {
 bool RuntimeImpl::caught_up() {
   const RuntimeStatus st = status();
   if (st.state != RuntimeState::kRunning || st.tasks_restoring > 0) return false;
+  if (st.tasks == 0 && membership_) return false;  // no assignment yet
   for (const auto& t : metrics().tasks) {
     for (const auto& in : t.inputs) {
       auto committed = log_.committed_offset(config_.application_id, in.partition);
@@ -425,11 +618,13 @@ Status RuntimeImpl::for_each_store(std::string_view store,
                        ")");
   }
   std::set<int> holders;  // sub-topologies with the store
-  int expected = 0;
   for (const auto& st : topology_.subtopologies()) {
-    if (std::ranges::find(st.stores, spec->name) == st.stores.end()) continue;
-    holders.insert(st.id);
-    expected += task_count(topology_, plan_, st.id);
+    if (std::ranges::find(st.stores, spec->name) != st.stores.end()) holders.insert(st.id);
+  }
+  int expected = 0;  // of this runtime's tasks
+  {
+    MutexLock lock(mu_);
+    for (const auto& t : tasks_) expected += holders.contains(t.first.subtopology) ? 1 : 0;
   }
   int visited = 0;
   for (auto& thread : threads_) {

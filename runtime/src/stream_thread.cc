@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "sluice/base/sync_point.h"
@@ -87,6 +88,50 @@ Status StreamThread::call(std::function<Status(std::vector<Task*>&)> fn) {
   return done.get();
 }
 
+Status StreamThread::release(std::function<bool(const TaskId&)> which) {
+  auto r = std::make_shared<Release>();
+  r->which = std::move(which);
+  std::future<Status> done = r->done.get_future();
+  {
+    MutexLock lock(mu_);
+    if (!accepting_queries_)
+      return unavailable("stream thread " + std::to_string(options_.index) + " has stopped");
+    releases_.push_back(r);
+    wake_.notify_all();
+  }
+  return done.get();
+}
+
+Status StreamThread::answer_releases() {
+  std::deque<std::shared_ptr<Release>> releases;
+  {
+    MutexLock lock(mu_);
+    releases.swap(releases_);
+  }
+  if (releases.empty()) return Status();
+  // Everything processed so far is committed: the next owner resumes where this one stopped.
+  Status committed = commit();
+  if (committed.ok()) {
+    for (size_t i = 0; i < tasks_.size();) {
+      Task& t = *tasks_[i];
+      if (!std::ranges::any_of(releases, [&](const auto& r) { return r->which(t.id); })) {
+        ++i;
+        continue;
+      }
+      spdlog::info("task {} leaves stream thread {}", t.id.to_string(), options_.index);
+      for (const auto& in : t.inputs.inputs()) committed_positions_.erase(in.partition);
+      Status closed = t.state->close();
+      if (!closed.ok()) spdlog::warn("closing task {}: {}", t.id.to_string(), closed.to_string());
+      std::erase(task_ptrs_, &t);
+      tasks_.erase(tasks_.begin() + static_cast<std::ptrdiff_t>(i));
+    }
+    running_.store(static_cast<int>(tasks_.size()));
+    publish_metrics();
+  }
+  for (auto& r : releases) r->done.set_value(committed);
+  return committed;
+}
+
 void StreamThread::run(std::stop_token stop) {
   // Named for top -H, perf and gdb (at most 15 characters).
   pthread_setname_np(pthread_self(), ("sluice-stream-" + std::to_string(options_.index)).c_str());
@@ -103,6 +148,12 @@ void StreamThread::run(std::stop_token stop) {
   answer_queries(/*stopping=*/true);
   take_adopted();
   close_tasks();
+  std::deque<std::shared_ptr<Release>> releases;
+  {
+    MutexLock lock(mu_);
+    releases.swap(releases_);
+  }
+  for (auto& r : releases) r->done.set_value(unavailable("the stream thread has stopped"));
   if (!s.ok() && options_.on_failure) options_.on_failure(s);
 }
 
@@ -111,6 +162,7 @@ Status StreamThread::loop(std::stop_token stop) {
   last_commit_ms_ = clock_.monotonic_ms();
   while (!stop.stop_requested()) {
     take_adopted();
+    SLUICE_RETURN_IF_ERROR(answer_releases());
     answer_queries(/*stopping=*/false);
     SLUICE_RETURN_IF_ERROR(update_globals(/*to_end=*/false));
     SLUICE_ASSIGN_OR_RETURN(int64_t processed, process_round());
@@ -122,7 +174,7 @@ Status StreamThread::loop(std::stop_token stop) {
     }
     if (processed == 0) {
       MutexLock lock(mu_);
-      if (adopted_.empty() && queries_.empty() && !stop.stop_requested()) {
+      if (adopted_.empty() && queries_.empty() && releases_.empty() && !stop.stop_requested()) {
         wake_.wait_for(mu_, kIdleWait);
       }
     }
@@ -307,11 +359,21 @@ logstore::OffsetMap StreamThread::positions() const {
 
 // Records of repartition topics are needed by nobody once consumed and committed.
 Status StreamThread::purge_repartition_inputs() {
+  if (!purge_supported_) return Status();
   for (Task* t : task_ptrs_) {
     auto& inputs = t->inputs.inputs();
     for (size_t i = 0; i < inputs.size(); ++i) {
       if (!t->purge_input[i] || inputs[i].consumed <= t->purged[i]) continue;
-      SLUICE_RETURN_IF_ERROR(env_.log->delete_records(inputs[i].partition, inputs[i].consumed));
+      Status purged = env_.log->delete_records(inputs[i].partition, inputs[i].consumed);
+      if (purged.code() == StatusCode::kUnimplemented) {
+        spdlog::warn(
+            "stream thread {}: the log cannot delete consumed records of repartition topics ({}); "
+            "they stay until their retention removes them",
+            options_.index, purged.to_string());
+        purge_supported_ = false;
+        return Status();
+      }
+      SLUICE_RETURN_IF_ERROR(purged);
       t->purged[i] = inputs[i].consumed;
     }
   }

@@ -1,11 +1,12 @@
 // StreamThread: one std::jthread running the poll loop over the tasks it was given, and
 // committing them together — in one log transaction per commit under exactly-once.
 //
-// Tasks arrive from the restore pool (adopt()) once their stores are restored; the thread
-// first brings its own copy of the global tables up to date. Interactive queries reach the
+// Tasks arrive from the restore pool (adopt()) once their stores are restored, and leave
+// (release()) when their partitions move to another member of the group; the thread first
+// brings its own copy of the global tables up to date. Interactive queries reach the
 // thread's tasks through call(), which runs a function on the thread between two records.
 //
-// Thread safety: adopt(), call(), request_stop(), snapshot() and the accessors are
+// Thread safety: adopt(), call(), release(), request_stop(), snapshot() and the accessors are
 // thread-safe; everything else is confined to the thread.
 #pragma once
 
@@ -50,6 +51,11 @@ class StreamThread {
 
   // Runs `fn` on the thread with its running tasks. kUnavailable once the thread has stopped.
   Status call(std::function<Status(std::vector<Task*>&)> fn);
+  // Commits the thread's tasks, then closes and drops those `which` selects (their partitions
+  // move to another group member). Blocks until done; the commit's error if it failed (the
+  // thread then stops), kUnavailable if the thread had stopped (committing and closing every
+  // task as it did).
+  Status release(std::function<bool(const TaskId&)> which);
 
   // The latest published metrics (refreshed at every commit).
   std::vector<TaskMetrics> task_metrics() const;
@@ -61,12 +67,17 @@ class StreamThread {
     std::function<Status(std::vector<Task*>&)> fn;
     std::promise<Status> done;
   };
+  struct Release {
+    std::function<bool(const TaskId&)> which;
+    std::promise<Status> done;
+  };
 
   void run(std::stop_token stop);
   Status loop(std::stop_token stop);
   Status update_globals(bool to_end);
   void take_adopted();
   void answer_queries(bool stopping);
+  Status answer_releases();
   Result<int64_t> process_round();
   Status process_task(Task& task, int64_t max_records, int64_t& processed);
   Status commit();
@@ -94,12 +105,14 @@ class StreamThread {
   int64_t records_at_commit_ = 0, punctuations_at_commit_ = 0;
   int64_t records_ = 0;
   logstore::OffsetMap committed_positions_;
+  bool purge_supported_ = true;  // false once the log said it cannot delete records
 
   std::atomic<int> running_{0};
   mutable Mutex mu_;
   CondVar wake_;
   std::deque<std::unique_ptr<Task>> adopted_ SLUICE_GUARDED_BY(mu_);
   std::deque<std::shared_ptr<Query>> queries_ SLUICE_GUARDED_BY(mu_);
+  std::deque<std::shared_ptr<Release>> releases_ SLUICE_GUARDED_BY(mu_);
   bool accepting_queries_ SLUICE_GUARDED_BY(mu_) = true;
   std::vector<TaskMetrics> published_tasks_ SLUICE_GUARDED_BY(mu_);
   ThreadMetrics published_thread_ SLUICE_GUARDED_BY(mu_);

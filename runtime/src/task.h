@@ -27,6 +27,11 @@ struct TaskId {
   std::string to_string() const {
     return std::to_string(subtopology) + "_" + std::to_string(partition.value());
   }
+  friend auto operator<=>(const TaskId& a, const TaskId& b) {
+    return std::pair(a.subtopology, a.partition.value()) <=>
+           std::pair(b.subtopology, b.partition.value());
+  }
+  friend bool operator==(const TaskId&, const TaskId&) = default;
 };
 
 struct Task {

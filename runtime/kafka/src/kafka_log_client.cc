@@ -7,8 +7,10 @@
 #include <algorithm>
 #include <cstring>
 #include <deque>
+#include <functional>
 #include <map>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #include "sluice/base/mutex.h"
@@ -61,6 +63,9 @@ Status status_of(rd_kafka_resp_err_t err, const std::string& what) {
       return corruption(message);
     case RD_KAFKA_RESP_ERR_KAFKA_STORAGE_ERROR:
       return io_error(message);
+    case RD_KAFKA_RESP_ERR__UNSUPPORTED_FEATURE:
+    case RD_KAFKA_RESP_ERR_UNSUPPORTED_VERSION:
+      return unimplemented(message);
     default:
       return unavailable(message);
   }
@@ -348,16 +353,125 @@ class Reader {
   std::map<TopicPartition, std::unique_ptr<PartitionReader>> readers_ SLUICE_GUARDED_BY(mu_);
 };
 
+// --- group membership ---
+
+std::vector<TopicPartition> partitions_of(const std::vector<RdKafka::TopicPartition*>& parts) {
+  std::vector<TopicPartition> out;
+  for (const RdKafka::TopicPartition* p : parts) {
+    out.push_back({p->topic(), PartitionId(p->partition())});
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// A KafkaConsumer subscribed to the job's input topics that takes part in the group (join,
+// sync, heartbeats) and tells the listener what it owns. It never hands out records: its
+// partitions are paused as soon as they are assigned, and the tasks read them through the
+// client's own readers. Its thread only polls, to serve the group protocol and run the
+// rebalance callback.
+class KafkaMembership final : public logstore::GroupMembership, public RdKafka::RebalanceCb {
+ public:
+  // `on_close` runs once the member has left, before its consumer is let go.
+  KafkaMembership(std::string group, logstore::RebalanceListener& listener,
+                  std::function<void()> on_close)
+      : group_(std::move(group)), listener_(listener), on_close_(std::move(on_close)) {}
+
+  ~KafkaMembership() override { stop(); }
+
+  Status start(std::shared_ptr<RdKafka::KafkaConsumer> consumer,
+               const std::vector<std::string>& topics) {
+    consumer_ = std::move(consumer);
+    RdKafka::ErrorCode e = consumer_->subscribe(topics);
+    if (e != RdKafka::ERR_NO_ERROR) return status_of(e, "subscribing group " + group_);
+    thread_ = std::jthread([this](std::stop_token stop) { poll(stop); });
+    return Status();
+  }
+
+  // Leaves the group: the last revocation runs here, on the caller's thread.
+  void stop() {
+    if (!consumer_) return;
+    thread_.request_stop();
+    if (thread_.joinable()) thread_.join();
+    consumer_->close();
+    if (on_close_) on_close_();
+    consumer_.reset();
+  }
+
+  Status error() const override {
+    MutexLock lock(mu_);
+    return error_;
+  }
+
+  void rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
+                    std::vector<RdKafka::TopicPartition*>& parts) override {
+    const std::vector<TopicPartition> partitions = partitions_of(parts);
+    if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
+      spdlog::info("group {}: assigned {} partitions", group_, partitions.size());
+      RdKafka::ErrorCode e = consumer->assign(parts);
+      if (e == RdKafka::ERR_NO_ERROR) e = consumer->pause(parts);
+      if (e != RdKafka::ERR_NO_ERROR) {
+        fail(status_of(e, "taking the assignment of group " + group_));
+        return;
+      }
+      listener_.on_assigned(partitions);
+      return;
+    }
+    spdlog::info("group {}: {} partitions revoked ({})", group_, partitions.size(),
+                 RdKafka::err2str(err));
+    listener_.on_revoked(partitions);
+    consumer->unassign();
+  }
+
+ private:
+  void poll(std::stop_token stop) {
+    pthread_setname_np(pthread_self(), "sluice-group");
+    while (!stop.stop_requested()) {
+      std::unique_ptr<RdKafka::Message> m(consumer_->consume(100));
+      if (m->err() == RdKafka::ERR_NO_ERROR || m->err() == RdKafka::ERR__TIMED_OUT ||
+          m->err() == RdKafka::ERR__PARTITION_EOF) {
+        continue;  // records fetched before the pause took hold are the tasks' to read
+      }
+      Status s = status_of(m->err(), "group " + group_);
+      if (m->err() == RdKafka::ERR__FATAL) {
+        std::string reason;
+        s = status_of(consumer_->fatal_error(reason), "group " + group_ + ": " + reason);
+        fail(s.with_context("fatal"));
+        return;
+      }
+      spdlog::warn("{}", s.to_string());  // transient: librdkafka retries by itself
+    }
+  }
+
+  void fail(const Status& s) {
+    spdlog::error("{}", s.to_string());
+    MutexLock lock(mu_);
+    if (error_.ok()) error_ = s;
+  }
+
+  const std::string group_;
+  logstore::RebalanceListener& listener_;
+  std::function<void()> on_close_;
+  std::shared_ptr<RdKafka::KafkaConsumer> consumer_;
+  mutable Mutex mu_;
+  Status error_ SLUICE_GUARDED_BY(mu_);
+  std::jthread thread_;
+};
+
 // --- producers ---
 
 class KafkaProducer final : public logstore::Producer {
  public:
+  // `group_metadata` gives the metadata offsets are sent to a transaction under: the group
+  // member's (generation included, so a zombie member is fenced) when this client is one.
+  using GroupMetadata = std::function<rd_kafka_consumer_group_metadata_t*(const std::string&)>;
+
   KafkaProducer(std::unique_ptr<RdKafka::Producer> p, std::unique_ptr<Deliveries> d,
-                bool transactional, int64_t timeout_ms)
+                bool transactional, int64_t timeout_ms, GroupMetadata group_metadata)
       : deliveries_(std::move(d)),
         producer_(std::move(p)),
         transactional_(transactional),
-        timeout_ms_(timeout_ms) {}
+        timeout_ms_(timeout_ms),
+        group_metadata_(std::move(group_metadata)) {}
   ~KafkaProducer() override { producer_->flush(static_cast<int>(timeout_ms_)); }
 
   // librdkafka does not expose the producer id it was given.
@@ -382,8 +496,7 @@ class KafkaProducer final : public logstore::Producer {
       rd_kafka_topic_partition_list_add(list, tp.topic.c_str(), tp.partition.value())->offset =
           committed.offset.value();
     }
-    rd_kafka_consumer_group_metadata_t* group_metadata =
-        rd_kafka_consumer_group_metadata_new(std::string(group).c_str());
+    rd_kafka_consumer_group_metadata_t* group_metadata = group_metadata_(std::string(group));
     rd_kafka_error_t* error = rd_kafka_send_offsets_to_transaction(
         producer_->c_ptr(), list, group_metadata, static_cast<int>(timeout_ms_));
     rd_kafka_consumer_group_metadata_destroy(group_metadata);
@@ -417,6 +530,7 @@ class KafkaProducer final : public logstore::Producer {
   std::unique_ptr<RdKafka::Producer> producer_;
   const bool transactional_;
   const int64_t timeout_ms_;
+  const GroupMetadata group_metadata_;
 };
 
 // --- the client ---
@@ -445,6 +559,12 @@ class KafkaLogClient final : public logstore::LogClient {
   // --- admin ---
 
   Status create_topic(std::string_view name, const logstore::TopicConfig& config) override {
+    // A topic an administrator created beforehand (on clusters where clients may not create
+    // topics, or brokers without CreateTopics) is there already: no request needed.
+    auto existing = partition_count(std::string(name));
+    if (existing.ok())
+      return Status(StatusCode::kAlreadyExists, "topic " + std::string(name) + " exists");
+    if (existing.status().code() != StatusCode::kNotFound) return existing.status();
     char errstr[512];
     rd_kafka_NewTopic_t* topic =
         rd_kafka_NewTopic_new(std::string(name).c_str(), config.partitions,
@@ -566,7 +686,7 @@ class KafkaLogClient final : public logstore::LogClient {
   }
 
   Status commit_offsets(std::string_view group, const OffsetMap& offsets) override {
-    SLUICE_ASSIGN_OR_RETURN(RdKafka::KafkaConsumer * c, group_consumer(std::string(group)));
+    SLUICE_ASSIGN_OR_RETURN(auto c, group_consumer(std::string(group)));
     rd_kafka_topic_partition_list_t* list =
         rd_kafka_topic_partition_list_new(static_cast<int>(offsets.size()));
     for (const auto& [tp, committed] : offsets) {
@@ -589,7 +709,7 @@ class KafkaLogClient final : public logstore::LogClient {
 
   Result<std::optional<CommittedOffset>> committed_offset(std::string_view group,
                                                           const TopicPartition& tp) override {
-    SLUICE_ASSIGN_OR_RETURN(RdKafka::KafkaConsumer * c, group_consumer(std::string(group)));
+    SLUICE_ASSIGN_OR_RETURN(auto c, group_consumer(std::string(group)));
     rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(list, tp.topic.c_str(), tp.partition.value());
     rd_kafka_resp_err_t err =
@@ -610,6 +730,53 @@ class KafkaLogClient final : public logstore::LogClient {
       return status_of(err, "committed offset of group " + std::string(group));
     }
     return out;
+  }
+
+  Result<std::unique_ptr<logstore::GroupMembership>> join_group(
+      std::string_view group, std::vector<std::string> topics,
+      logstore::RebalanceListener& listener) override {
+    const std::string name(group);
+    {
+      std::lock_guard lock(groups_mu_);
+      if (members_.contains(name)) {
+        return failed_precondition("this client is already a member of group " + name);
+      }
+    }
+    // The range assignor gives each member the same partition numbers of every topic with the
+    // same partition count: a task's co-partitioned inputs land together. Offsets are committed
+    // by the runtime, never automatically, and a paused partition is never read by this
+    // consumer, so the fetch settings only bound what it prefetches before the pause.
+    SLUICE_ASSIGN_OR_RETURN(auto conf, make_conf(options_, {{"group.id", name},
+                                                            {"enable.auto.commit", "false"},
+                                                            {"enable.auto.offset.store", "false"},
+                                                            {"auto.offset.reset", "earliest"}}));
+    std::string err;
+    if (!options_.kafka_settings.contains("partition.assignment.strategy") &&
+        conf->set("partition.assignment.strategy", "range", err) != RdKafka::Conf::CONF_OK) {
+      return internal_error(err);
+    }
+    auto membership = std::make_unique<KafkaMembership>(name, listener, [this, name] {
+      std::lock_guard lock(groups_mu_);
+      members_.erase(name);
+    });
+    if (conf->set("rebalance_cb", static_cast<RdKafka::RebalanceCb*>(membership.get()), err) !=
+        RdKafka::Conf::CONF_OK) {
+      return internal_error(err);
+    }
+    std::shared_ptr<RdKafka::KafkaConsumer> consumer(
+        RdKafka::KafkaConsumer::create(conf.get(), err));
+    if (!consumer) return unavailable("creating a Kafka consumer for group " + name + ": " + err);
+    {
+      std::lock_guard lock(groups_mu_);
+      members_[name] = consumer;
+    }
+    Status started = membership->start(std::move(consumer), topics);
+    if (!started.ok()) {
+      std::lock_guard lock(groups_mu_);
+      members_.erase(name);
+      return started;
+    }
+    return std::unique_ptr<logstore::GroupMembership>(std::move(membership));
   }
 
   // --- producer ---
@@ -639,9 +806,14 @@ class KafkaLogClient final : public logstore::LogClient {
       SLUICE_RETURN_IF_ERROR(
           status_of(e.get(), "initializing transactional producer " + config.transactional_id));
     }
-    return std::unique_ptr<logstore::Producer>(
-        std::make_unique<KafkaProducer>(std::move(made->producer), std::move(made->deliveries),
-                                        !config.transactional_id.empty(), options_.timeout_ms));
+    return std::unique_ptr<logstore::Producer>(std::make_unique<KafkaProducer>(
+        std::move(made->producer), std::move(made->deliveries), !config.transactional_id.empty(),
+        options_.timeout_ms, [this](const std::string& group) {
+          if (auto member = find_member(group)) {
+            return rd_kafka_consumer_group_metadata(member->c_ptr());
+          }
+          return rd_kafka_consumer_group_metadata_new(group.c_str());
+        }));
   }
 
  private:
@@ -682,8 +854,19 @@ class KafkaLogClient final : public logstore::LogClient {
     return not_found("topic " + topic + " does not exist");
   }
 
-  Result<RdKafka::KafkaConsumer*> group_consumer(const std::string& group) {
+  // The consumer of this client that is a member of `group`, if one is.
+  std::shared_ptr<RdKafka::KafkaConsumer> find_member(const std::string& group) {
     std::lock_guard lock(groups_mu_);
+    auto it = members_.find(group);
+    return it == members_.end() ? nullptr : it->second;
+  }
+
+  // The consumer commits of `group` go through: the group's member when this client is one
+  // (a broker refuses commits of a group with members from anyone else), otherwise a consumer
+  // that commits without joining.
+  Result<std::shared_ptr<RdKafka::KafkaConsumer>> group_consumer(const std::string& group) {
+    std::lock_guard lock(groups_mu_);
+    if (auto it = members_.find(group); it != members_.end()) return it->second;
     auto& c = groups_[group];
     if (!c) {
       SLUICE_ASSIGN_OR_RETURN(
@@ -692,7 +875,7 @@ class KafkaLogClient final : public logstore::LogClient {
       c.reset(RdKafka::KafkaConsumer::create(conf.get(), err));
       if (!c) return unavailable("creating a Kafka consumer for group " + group + ": " + err);
     }
-    return c.get();
+    return c;
   }
 
   // Runs one admin request on the plain producer's handle and waits for its event; `check`
@@ -723,7 +906,8 @@ class KafkaLogClient final : public logstore::LogClient {
   std::mutex plain_mu_;
   std::unique_ptr<MadeProducer> plain_;
   std::mutex groups_mu_;
-  std::map<std::string, std::unique_ptr<RdKafka::KafkaConsumer>> groups_;
+  std::map<std::string, std::shared_ptr<RdKafka::KafkaConsumer>> groups_;
+  std::map<std::string, std::shared_ptr<RdKafka::KafkaConsumer>> members_;
 };
 
 }  // namespace

@@ -1,10 +1,11 @@
 // LogClient: the one narrow interface through which state stores, operators and the runtime
 // reach topics.
 //
-// The built-in log (LogStore) implements it; an Apache Kafka backend over librdkafka will
-// implement it too, so nothing above logstore/ may depend on which log it runs on. The shape
-// follows Kafka's client APIs: an admin part (topics, metadata), a consumer part (fetch,
-// committed offsets) and a producer part (Producer: idempotent and transactional appends).
+// The built-in log (LogStore) implements it, and so does the Apache Kafka backend over
+// librdkafka (runtime/kafka), so nothing above logstore/ may depend on which log it runs on. The
+// shape follows Kafka's client APIs: an admin part (topics, metadata), a consumer part (fetch,
+// committed offsets, group membership) and a producer part (Producer: idempotent and
+// transactional appends).
 //
 // Thread safety: a LogClient is safe to use from many threads at once. A Producer is
 // thread-confined: one thread (e.g. one stream thread) owns it.
@@ -70,6 +71,28 @@ class Producer {
   virtual Status abort_transaction() = 0;
 };
 
+// Told which partitions a group member owns. Called on the membership's own thread, one call
+// at a time.
+class RebalanceListener {
+ public:
+  virtual ~RebalanceListener() = default;
+  // The partitions leave this member. Returns only once the work done on them is committed:
+  // their next owner resumes from the committed positions.
+  virtual void on_revoked(const std::vector<TopicPartition>& partitions) = 0;
+  // The partitions are this member's until revoked.
+  virtual void on_assigned(const std::vector<TopicPartition>& partitions) = 0;
+};
+
+// Membership of a consumer group (see LogClient::join_group). Destroying it leaves the group,
+// revoking the member's partitions first.
+class GroupMembership {
+ public:
+  virtual ~GroupMembership() = default;
+  // What ended the membership, if it ended by itself (e.g. the member was fenced); OK while
+  // it lasts.
+  virtual Status error() const = 0;
+};
+
 class LogClient {
  public:
   virtual ~LogClient() = default;
@@ -101,6 +124,20 @@ class LogClient {
   // The group's committed position in `partition`, if it has one.
   virtual Result<std::optional<CommittedOffset>> committed_offset(
       std::string_view group, const TopicPartition& partition) = 0;
+
+  // Joins consumer group `group` as a member subscribed to `topics`: the group's assignor shares
+  // their partitions among all members (in every process), and `listener`, which outlives the
+  // membership, hears of every change. Commits of the group through this client then count as
+  // the member's. kUnimplemented where partitions are not shared between processes (the
+  // built-in log: one runtime owns every partition).
+  virtual Result<std::unique_ptr<GroupMembership>> join_group(std::string_view group,
+                                                              std::vector<std::string> topics,
+                                                              RebalanceListener& listener) {
+    (void)group;
+    (void)topics;
+    (void)listener;
+    return unimplemented("this log does not share partitions between group members");
+  }
 
   // --- producer ---
 

@@ -20,6 +20,14 @@
 // RuntimeConfig::on_restore — and each task starts processing as soon as it is restored, while
 // others still restore.
 //
+// Which tasks: on the built-in log, every task of the topology. On a log that shares
+// partitions between processes (LogClient::join_group: Kafka), the runtime joins the consumer
+// group named by the application id, subscribed to every input topic, and runs the tasks of
+// the partitions assigned to it: the range assignor gives a task's co-partitioned inputs to one
+// member. On revocation the affected tasks are committed and closed before the partitions go;
+// on assignment new tasks restore from their changelogs, then process. Many instances of one
+// application on many machines share the work this way.
+//
 // Thread safety: every public method is thread-safe. Interactive queries run on the thread
 // that owns the task, between two records, so they are safe while tasks process; they see the
 // task's latest writes, committed or not.
@@ -82,6 +90,11 @@ struct RuntimeConfig {
   int restore_parallelism = 2;
   // Restore progress of every store (called from the restore pool's threads).
   state::RestoreListener on_restore;
+  // On a log whose partitions are shared by a consumer group (Kafka): this instance's name in
+  // its transactional ids (`<application-id>-<instance>-<thread>`), stable across restarts so
+  // that a restart aborts what a crash left open. Empty: a name generated once and kept in
+  // the state directory.
+  std::string instance_id;
   Clock* clock = nullptr;  // nullptr: the system clock
 };
 
