@@ -110,14 +110,16 @@ class ServerProcess {
 // `sluice <args>` running in the background, stdout and stderr to files.
 class CliProcess {
  public:
+  // `append`: the output files are added to rather than replaced (a process restarted into
+  // the same logs).
   CliProcess(const std::vector<std::string>& args, const std::string& out_path,
-             const std::string& err_path) {
+             const std::string& err_path, bool append = false) {
     std::vector<std::string> argv = {SLUICE_CLI};
     argv.insert(argv.end(), args.begin(), args.end());
     pid_ = fork();
     if (pid_ == 0) {
-      FILE* out = std::freopen(out_path.c_str(), "w", stdout);
-      FILE* err = std::freopen(err_path.c_str(), "w", stderr);
+      FILE* out = std::freopen(out_path.c_str(), append ? "a" : "w", stdout);
+      FILE* err = std::freopen(err_path.c_str(), append ? "a" : "w", stderr);
       (void)out;
       (void)err;
       std::vector<char*> cargs;

@@ -14,6 +14,8 @@ TempDir::TempDir() {
 }
 
 TempDir::~TempDir() {
+  // For a look at what a failing test left behind.
+  if (getenv("SLUICE_KEEP_TEST_DIRS") != nullptr) return;
   std::error_code ec;
   std::filesystem::remove_all(path_, ec);
 }

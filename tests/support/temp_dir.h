@@ -1,4 +1,5 @@
-// A temporary directory for one test, removed with everything in it at the end.
+// A temporary directory for one test, removed with everything in it at the end (kept when
+// SLUICE_KEEP_TEST_DIRS is set).
 #pragma once
 
 #include <string>

@@ -153,8 +153,10 @@ void add_run_command(CLI::App& app) {
       "run",
       "Run a job library in this process, without a server: on the built-in log in --data-dir,\n"
       "or on an Apache Kafka cluster (--backend kafka --bootstrap HOST:PORT; any broker speaking\n"
-      "Kafka's protocol, `sluice serve` included). One instance owns every partition: several\n"
-      "instances sharing a job's partitions through a consumer group are not supported yet.\n"
+      "Kafka's protocol, `sluice serve` included). On Kafka, every process run with the same\n"
+      "--name is one member of the consumer group of that name: the members share the job's\n"
+      "partitions (tasks move on a member's start, stop or crash; docs/SCALING.md). Each\n"
+      "instance needs its own --data-dir.\n"
       "Runtime keys in --config: threads, commit.interval.ms, processing.guarantee\n"
       "(exactly_once|at_least_once), offset.reset (earliest|latest); the others go to the job.");
   cmd->add_option("library", f->library, "Job library (lib<name>.so, built with sluice_add_job)")
