@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <string>
 
+#include "sluice/kafka/kafka_log_client.h"
 #include "sluice/logstore/log_store.h"
 #include "sluice/state/task_state.h"
 
@@ -37,5 +38,10 @@ int main(int argc, char** argv) {
   if (!counts.ok() || !(*counts)->put("page-42", "1").ok() || !(*state)->commit().ok()) return 1;
   auto v = (*counts)->get("page-42");
   std::printf("state store read back %s\n", v.ok() && *v ? (*v)->c_str() : "nothing");
-  return v.ok() && *v == "1" ? 0 : 1;
+  if (!v.ok() || *v != "1") return 1;
+
+  // The Kafka backend links too (and says what is missing without a cluster).
+  auto kafka = sluice::kafka::connect_kafka({});
+  std::printf("kafka backend: %s\n", kafka.status().to_string().c_str());
+  return kafka.status().code() == sluice::StatusCode::kInvalidArgument ? 0 : 1;
 }
