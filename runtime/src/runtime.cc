@@ -113,7 +113,6 @@ class RuntimeImpl final : public Runtime, private logstore::RebalanceListener {
     stop();
     Status s = wait();
     (void)s;  // reported by wait() to whoever asked; nothing more to do while destroying
-    membership_.reset();  // leaves the group (the threads' tasks are committed and closed)
   }
 
   Status start() override;
@@ -143,6 +142,7 @@ class RuntimeImpl final : public Runtime, private logstore::RebalanceListener {
   // logstore::RebalanceListener (the group's thread).
   void on_revoked(const std::vector<logstore::TopicPartition>& partitions) override;
   void on_assigned(const std::vector<logstore::TopicPartition>& partitions) override;
+  void on_failed(const Status& error) override;
   void fail(const Status& s);
   void join_all();
   void record_restore(const std::string& task, const state::RestoreProgress& p);
@@ -162,8 +162,10 @@ class RuntimeImpl final : public Runtime, private logstore::RebalanceListener {
   // The log topics of each sub-topology's inputs (a group member's subscription).
   std::map<std::string, int> subtopology_of_topic_;
   // Set when the log shares partitions through a consumer group: which tasks run here
-  // follows the group's assignment. Destroyed last: it calls on_revoked() as it leaves.
+  // follows the group's assignment. Left (reset) once the threads are joined: it calls
+  // on_revoked() as it leaves. `grouped_` says whether there was one (fixed at start).
   std::unique_ptr<logstore::GroupMembership> membership_;
+  bool grouped_ = false;
 
   mutable Mutex mu_;
   CondVar changed_;
@@ -224,7 +226,7 @@ Status RuntimeImpl::start_impl() {
   {
     MutexLock lock(mu_);
     state_ = RuntimeState::kRunning;
-    if (!membership_) {
+    if (!grouped_) {
       std::vector<TaskId> all;
       for (const auto& st : topology_.subtopologies()) {
         for (int32_t p = 0; p < task_count(topology_, plan_, st.id); ++p) {
@@ -235,7 +237,7 @@ Status RuntimeImpl::start_impl() {
     }
     changed_.notify_all();
   }
-  if (membership_) {
+  if (grouped_) {
     spdlog::info(
         "{}: member of consumer group {} on {} stream threads, {}, commit every {} ms; "
         "tasks follow the group's assignment",
@@ -285,6 +287,7 @@ Status RuntimeImpl::join_group() {
   if (!joined.ok())
     return joined.status().with_context("joining consumer group " + config_.application_id);
   membership_ = std::move(*joined);
+  grouped_ = true;
   return Status();
 }
 
@@ -390,7 +393,7 @@ Result<std::vector<std::unique_ptr<logstore::Producer>>> RuntimeImpl::fence_and_
   const int before = read_thread_count(config_.state_dir);
   const int ids = std::max(before, config_.threads);
   std::string prefix = config_.application_id + "-";
-  if (membership_) {
+  if (grouped_) {
     std::string instance = config_.instance_id;
     if (instance.empty()) {
       SLUICE_ASSIGN_OR_RETURN(instance, instance_id(config_.state_dir));
@@ -502,6 +505,16 @@ void RuntimeImpl::join_all() {
   MutexLock lock(join_mu_);
   if (opener_.joinable()) opener_.join();
   for (auto& t : threads_) t->join();
+  // A stopped runtime leaves the group: its partitions go to the other members at once.
+  membership_.reset();
+}
+
+void RuntimeImpl::on_failed(const Status& error) {
+  {
+    MutexLock lock(mu_);
+    while (state_ == RuntimeState::kCreated) changed_.wait(mu_);  // the threads exist then
+  }
+  fail(error.with_context("consumer group " + config_.application_id));
 }
 
 Status RuntimeImpl::wait() {
@@ -571,10 +584,9 @@ RuntimeMetrics RuntimeImpl::metrics() const {
   {
     MutexLock lock(mu_);
     // Tasks still opening, and none that left this member since the threads published.
-    std::erase_if(out.tasks, [&](const TaskMetrics& m) {
-      return std::ranges::none_of(tasks_,
-                                  [&](const auto& t) { return t.first.to_string() == m.id; });
-    });
+    std::set<std::string> owned;
+    for (const auto& t : tasks_) owned.insert(t.first.to_string());
+    std::erase_if(out.tasks, [&](const TaskMetrics& m) { return !owned.contains(m.id); });
     for (const auto& [id, thread] : tasks_) {
       const std::string name = id.to_string();
       if (std::ranges::find(out.tasks, name, &TaskMetrics::id) == out.tasks.end()) {
@@ -595,7 +607,7 @@ RuntimeMetrics RuntimeImpl::metrics() const {
 bool RuntimeImpl::caught_up() {
   const RuntimeStatus st = status();
   if (st.state != RuntimeState::kRunning || st.tasks_restoring > 0) return false;
-  if (st.tasks == 0 && membership_) return false;  // no assignment yet
+  if (st.tasks == 0 && grouped_) return false;  // no assignment yet
   for (const auto& t : metrics().tasks) {
     for (const auto& in : t.inputs) {
       auto committed = log_.committed_offset(config_.application_id, in.partition);

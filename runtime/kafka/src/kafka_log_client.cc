@@ -397,11 +397,6 @@ class KafkaMembership final : public logstore::GroupMembership, public RdKafka::
     consumer_.reset();
   }
 
-  Status error() const override {
-    MutexLock lock(mu_);
-    return error_;
-  }
-
   void rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
                     std::vector<RdKafka::TopicPartition*>& parts) override {
     const std::vector<TopicPartition> partitions = partitions_of(parts);
@@ -444,16 +439,13 @@ class KafkaMembership final : public logstore::GroupMembership, public RdKafka::
 
   void fail(const Status& s) {
     spdlog::error("{}", s.to_string());
-    MutexLock lock(mu_);
-    if (error_.ok()) error_ = s;
+    listener_.on_failed(s);
   }
 
   const std::string group_;
   logstore::RebalanceListener& listener_;
   std::function<void()> on_close_;
   std::shared_ptr<RdKafka::KafkaConsumer> consumer_;
-  mutable Mutex mu_;
-  Status error_ SLUICE_GUARDED_BY(mu_);
   std::jthread thread_;
 };
 

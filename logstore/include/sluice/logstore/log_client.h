@@ -81,16 +81,16 @@ class RebalanceListener {
   virtual void on_revoked(const std::vector<TopicPartition>& partitions) = 0;
   // The partitions are this member's until revoked.
   virtual void on_assigned(const std::vector<TopicPartition>& partitions) = 0;
+  // The membership ended by itself and cannot go on (e.g. the member was fenced): nothing
+  // more will be assigned, and partitions held now may already belong to another member.
+  virtual void on_failed(const Status& error) = 0;
 };
 
 // Membership of a consumer group (see LogClient::join_group). Destroying it leaves the group,
-// revoking the member's partitions first.
+// revoking the member's partitions first; it must go before the LogClient that made it.
 class GroupMembership {
  public:
   virtual ~GroupMembership() = default;
-  // What ended the membership, if it ended by itself (e.g. the member was fenced); OK while
-  // it lasts.
-  virtual Status error() const = 0;
 };
 
 class LogClient {
