@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <deque>
 #include <functional>
@@ -193,7 +194,18 @@ class PartitionReader {
   int64_t next SLUICE_GUARDED_BY(mu) = -1;  // the offset the consumer delivers next
   std::unique_ptr<RdKafka::Message> pending SLUICE_GUARDED_BY(mu);  // read, did not fit
   int64_t end SLUICE_GUARDED_BY(mu) = -1;  // the partition's end when last reached
+  int64_t last_fetch_ms SLUICE_GUARDED_BY(mu) = 0;
 };
+
+// A partition nobody fetched for this long stops being prefetched (its task moved to another
+// group member, or went away): its queue, up to queued.max.messages.kbytes, is freed.
+constexpr int64_t kIdleReaderMs = 30'000;
+
+int64_t steady_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
 
 class Reader {
  public:
@@ -231,11 +243,14 @@ class Reader {
   RdKafka::Handle& handle() { return *consumer_; }
 
   Result<FetchResult> fetch(const FetchRequest& request) {
+    const int64_t now = steady_ms();
+    stop_idle_readers(now);
     PartitionReader& r = reader(request.partition);
     RdKafka::Topic* t = topic(request.partition.topic);
     if (t == nullptr) return invalid_argument("cannot read topic " + request.partition.topic);
     const int32_t partition = request.partition.partition.value();
     MutexLock lock(r.mu);
+    r.last_fetch_ms = now;
     if (!r.started || request.offset.value() != r.next) {
       if (r.started) consumer_->stop(t, partition);
       r.pending.reset();
@@ -323,6 +338,22 @@ class Reader {
   }
 
  private:
+  // At most every few seconds: stops the prefetching of partitions idle for kIdleReaderMs (a
+  // later fetch starts it again where asked).
+  void stop_idle_readers(int64_t now) {
+    MutexLock lock(mu_);
+    if (now - last_sweep_ms_ < kIdleReaderMs / 4) return;
+    last_sweep_ms_ = now;
+    for (auto& [tp, reader] : readers_) {
+      MutexLock plock(reader->mu);
+      if (!reader->started || now - reader->last_fetch_ms < kIdleReaderMs) continue;
+      if (RdKafka::Topic* t = topic(tp.topic)) consumer_->stop(t, tp.partition.value());
+      reader->started = false;
+      reader->pending.reset();
+      reader->end = -1;
+    }
+  }
+
   PartitionReader& reader(const TopicPartition& tp) {
     MutexLock lock(mu_);
     auto& r = readers_[tp];
@@ -351,6 +382,7 @@ class Reader {
   std::map<std::string, std::unique_ptr<RdKafka::Topic>> topics_ SLUICE_GUARDED_BY(topics_mu_);
   Mutex mu_;
   std::map<TopicPartition, std::unique_ptr<PartitionReader>> readers_ SLUICE_GUARDED_BY(mu_);
+  int64_t last_sweep_ms_ SLUICE_GUARDED_BY(mu_) = 0;
 };
 
 // --- group membership ---
