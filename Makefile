@@ -47,6 +47,7 @@ test-asan: deps
 	  -DSLUICE_SANITIZE=ON -DSLUICE_BUILD_BENCH=OFF $(CMAKE_ARGS)
 	cmake --build $(ASAN_DIR) -j $(JOBS)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan-suppressions.txt \
 	  ctest --test-dir $(ASAN_DIR) --output-on-failure -j $(JOBS)
 
 lint: configure

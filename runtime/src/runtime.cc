@@ -133,14 +133,20 @@ class RuntimeImpl final : public Runtime, private logstore::RebalanceListener {
   Status join_group();
   Result<std::vector<std::unique_ptr<logstore::Producer>>> fence_and_create_producers();
   Status create_threads(std::vector<std::unique_ptr<logstore::Producer>> producers);
+  struct ToOpen {
+    TaskId id;
+    int thread = 0;
+    int64_t epoch = 0;  // of the assignment that asked for it
+  };
   void open_tasks();
-  void open_one(TaskId id, int thread);
-  // Tasks that own the partitions, each once.
-  std::vector<TaskId> tasks_of(const std::vector<logstore::TopicPartition>& partitions) const;
+  void open_one(const ToOpen& t);
+  // The tasks with an input among the partitions (`whole`: only those with all of them).
+  std::vector<TaskId> tasks_of(const std::vector<logstore::TopicPartition>& partitions,
+                               bool whole) const;
   void add_tasks(const std::vector<TaskId>& ids) SLUICE_REQUIRES(mu_);
   int total_tasks() const;
   // logstore::RebalanceListener (the group's thread).
-  void on_revoked(const std::vector<logstore::TopicPartition>& partitions) override;
+  void on_revoked(const std::vector<logstore::TopicPartition>& partitions, bool lost) override;
   void on_assigned(const std::vector<logstore::TopicPartition>& partitions) override;
   void on_failed(const Status& error) override;
   void fail(const Status& s);
@@ -175,8 +181,11 @@ class RuntimeImpl final : public Runtime, private logstore::RebalanceListener {
       SLUICE_GUARDED_BY(mu_);
   // The tasks this runtime owns (opening or running), with the thread that runs each.
   std::vector<std::pair<TaskId, int>> tasks_ SLUICE_GUARDED_BY(mu_);
-  std::vector<std::pair<TaskId, int>> to_open_ SLUICE_GUARDED_BY(mu_);  // not yet picked up
-  size_t opening_ SLUICE_GUARDED_BY(mu_) = 0;  // tasks the opener is opening now
+  // Each owned task's assignment: an open that finishes for an older one (the task was
+  // revoked, and maybe assigned again, meanwhile) closes what it opened instead of running it.
+  std::map<TaskId, int64_t> epochs_ SLUICE_GUARDED_BY(mu_);
+  int64_t next_epoch_ SLUICE_GUARDED_BY(mu_) = 0;
+  std::vector<ToOpen> to_open_ SLUICE_GUARDED_BY(mu_);  // not yet picked up by the opener
   int next_thread_ SLUICE_GUARDED_BY(mu_) = 0;
 };
 
@@ -263,18 +272,14 @@ int RuntimeImpl::total_tasks() const {
 // application's group; elsewhere (kUnimplemented) it runs every task.
 Status RuntimeImpl::join_group() {
   std::vector<std::string> topics;
+  std::string unequal;  // a sub-topology whose inputs differ in partition count
   for (const auto& st : topology_.subtopologies()) {
-    int32_t partitions = -1;
     for (const auto& t : st.source_topics) {
-      const int32_t n = plan_.partitions_of(t);
-      if (partitions >= 0 && n != partitions) {
-        return failed_precondition(
-            "sub-topology " + std::to_string(st.id) + " reads topics with different partition " +
-            "counts (" + plan_.log_name(st.source_topics.front()) + " and " + plan_.log_name(t) +
-            "): in a consumer group their partitions could go to different members; give " +
-            "them the same number of partitions");
+      if (plan_.partitions_of(t) != plan_.partitions_of(st.source_topics.front())) {
+        unequal = "sub-topology " + std::to_string(st.id) + " reads topics with different " +
+                  "partition counts (" + plan_.log_name(st.source_topics.front()) + " and " +
+                  plan_.log_name(t) + ")";
       }
-      partitions = n;
       subtopology_of_topic_[plan_.log_name(t)] = st.id;
       topics.push_back(plan_.log_name(t));
     }
@@ -282,23 +287,34 @@ Status RuntimeImpl::join_group() {
   auto joined = log_.join_group(config_.application_id, topics, *this);
   if (joined.status().code() == StatusCode::kUnimplemented) {
     subtopology_of_topic_.clear();
-    return Status();
+    return Status();  // one runtime owns every task: any partition counts do
   }
   if (!joined.ok())
     return joined.status().with_context("joining consumer group " + config_.application_id);
   membership_ = std::move(*joined);
   grouped_ = true;
+  if (!unequal.empty()) {
+    return failed_precondition(unequal +
+                               ": in a consumer group their partitions could go to different "
+                               "members; give them the same number of partitions");
+  }
   return Status();
 }
 
-std::vector<TaskId> RuntimeImpl::tasks_of(
-    const std::vector<logstore::TopicPartition>& partitions) const {
-  std::set<TaskId> out;
+std::vector<TaskId> RuntimeImpl::tasks_of(const std::vector<logstore::TopicPartition>& partitions,
+                                          bool whole) const {
+  std::map<TaskId, size_t> inputs;  // of each task among the partitions
   for (const auto& tp : partitions) {
     auto it = subtopology_of_topic_.find(tp.topic);
-    if (it != subtopology_of_topic_.end()) out.insert(TaskId{it->second, tp.partition});
+    if (it != subtopology_of_topic_.end()) ++inputs[TaskId{it->second, tp.partition}];
   }
-  return {out.begin(), out.end()};
+  std::vector<TaskId> out;
+  for (const auto& [id, n] : inputs) {
+    const auto& sources =
+        topology_.subtopologies()[static_cast<size_t>(id.subtopology)].source_topics;
+    if (!whole || n == sources.size()) out.push_back(id);
+  }
+  return out;
 }
 
 void RuntimeImpl::add_tasks(const std::vector<TaskId>& ids) {
@@ -307,12 +323,14 @@ void RuntimeImpl::add_tasks(const std::vector<TaskId>& ids) {
     if (owned) continue;
     const int thread = next_thread_++ % config_.threads;
     tasks_.push_back({id, thread});
-    to_open_.push_back({id, thread});
+    epochs_[id] = ++next_epoch_;
+    to_open_.push_back({id, thread, next_epoch_});
   }
 }
 
 void RuntimeImpl::on_assigned(const std::vector<logstore::TopicPartition>& partitions) {
-  const std::vector<TaskId> ids = tasks_of(partitions);
+  // A task runs where all its inputs are: the range assignor keeps them together.
+  const std::vector<TaskId> ids = tasks_of(partitions, /*whole=*/true);
   MutexLock lock(mu_);
   while (state_ == RuntimeState::kCreated) changed_.wait(mu_);  // start() is still on its way
   if (state_ != RuntimeState::kRunning) return;
@@ -325,27 +343,27 @@ void RuntimeImpl::on_assigned(const std::vector<logstore::TopicPartition>& parti
 
 // Before the partitions go, everything done on them is committed and their tasks closed: the
 // next owner resumes from the committed positions and restores the stores from the changelogs
-// this member wrote.
-void RuntimeImpl::on_revoked(const std::vector<logstore::TopicPartition>& partitions) {
-  const std::vector<TaskId> ids = tasks_of(partitions);
+// this member wrote. Lost partitions are another's already: their uncommitted work is dropped.
+// A task still being opened is not waited for: the open sees it was revoked and closes it.
+void RuntimeImpl::on_revoked(const std::vector<logstore::TopicPartition>& partitions, bool lost) {
+  const std::vector<TaskId> ids = tasks_of(partitions, /*whole=*/false);
   const std::set<TaskId> revoked(ids.begin(), ids.end());
   {
     MutexLock lock(mu_);
-    std::erase_if(to_open_, [&](const auto& t) { return revoked.contains(t.first); });
-    // A task being opened is handed to its thread when done: wait, then release it there.
-    while (opening_ > 0) changed_.wait(mu_);
+    std::erase_if(to_open_, [&](const ToOpen& t) { return revoked.contains(t.id); });
+    std::erase_if(tasks_, [&](const auto& t) { return revoked.contains(t.first); });
+    for (const TaskId& id : revoked) epochs_.erase(id);
   }
   for (auto& thread : threads_) {
-    Status s = thread->release([&](const TaskId& id) { return revoked.contains(id); });
+    Status s = thread->release([&](const TaskId& id) { return revoked.contains(id); }, !lost);
     if (!s.ok() && s.code() != StatusCode::kUnavailable) {
       spdlog::error("{}: committing tasks before giving up their partitions: {}",
                     config_.application_id, s.to_string());
     }
   }
-  MutexLock lock(mu_);
-  std::erase_if(tasks_, [&](const auto& t) { return revoked.contains(t.first); });
   if (!revoked.empty()) {
-    spdlog::info("{}: gave up {} tasks", config_.application_id, revoked.size());
+    spdlog::info("{}: gave up {} tasks{}", config_.application_id, revoked.size(),
+                 lost ? " (lost: the group had already dropped this member)" : "");
   }
 }
 
@@ -434,42 +452,57 @@ Status RuntimeImpl::create_threads(std::vector<std::unique_ptr<logstore::Produce
   return Status();
 }
 
+// Batches one after the other: a task revoked and assigned again while it opens is opened
+// again only once that first open is over (and has closed what it opened).
 void RuntimeImpl::open_tasks() {
   tbb::task_arena arena(config_.restore_parallelism);
   for (;;) {
-    std::vector<std::pair<TaskId, int>> batch;
+    std::vector<ToOpen> batch;
     {
       MutexLock lock(mu_);
       while (to_open_.empty() && state_ == RuntimeState::kRunning) changed_.wait(mu_);
       if (state_ != RuntimeState::kRunning) return;
       batch.swap(to_open_);
-      opening_ = batch.size();
     }
     arena.execute([&] {
-      tbb::parallel_for_each(batch.begin(), batch.end(),
-                             [this](const auto& task) { open_one(task.first, task.second); });
+      tbb::parallel_for_each(batch.begin(), batch.end(), [this](const ToOpen& t) { open_one(t); });
     });
-    MutexLock lock(mu_);
-    opening_ = 0;
-    changed_.notify_all();
   }
 }
 
-void RuntimeImpl::open_one(TaskId id, int thread) {
+void RuntimeImpl::open_one(const ToOpen& t) {
+  auto current = [&]() SLUICE_REQUIRES(mu_) {
+    auto it = epochs_.find(t.id);
+    return state_ == RuntimeState::kRunning && it != epochs_.end() && it->second == t.epoch;
+  };
   {
     MutexLock lock(mu_);
-    if (state_ != RuntimeState::kRunning) return;
+    if (!current()) return;
   }
-  const std::string name = id.to_string();
-  StreamThread* owner = threads_[static_cast<size_t>(thread)].get();
+  const std::string name = t.id.to_string();
+  StreamThread* owner = threads_[static_cast<size_t>(t.thread)].get();
   auto task = open_task(
-      env_, id, thread, [this, name](const state::RestoreProgress& p) { record_restore(name, p); },
+      env_, t.id, t.thread,
+      [this, name](const state::RestoreProgress& p) { record_restore(name, p); },
       [owner](std::string_view store) { return owner->global_store(store); });
-  if (!task.ok()) {
-    fail(Status(task.status().code(), "opening task " + name + ": " + task.status().message()));
+  bool revoked = false;
+  {
+    MutexLock lock(mu_);
+    revoked = !current();
+    if (!revoked && task.ok()) {
+      // Under the lock: a revocation after this finds the task among the thread's.
+      owner->adopt(std::move(*task));
+      return;
+    }
+  }
+  if (revoked) {  // while it opened: nothing was written to it since it was restored
+    if (task.ok()) {
+      Status closed = (*task)->state->close();
+      if (!closed.ok()) spdlog::warn("closing revoked task {}: {}", name, closed.to_string());
+    }
     return;
   }
-  owner->adopt(std::move(*task));
+  fail(Status(task.status().code(), "opening task " + name + ": " + task.status().message()));
 }
 
 void RuntimeImpl::record_restore(const std::string& task, const state::RestoreProgress& p) {

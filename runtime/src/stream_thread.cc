@@ -47,6 +47,10 @@ StreamThread::~StreamThread() {
 }
 
 void StreamThread::start() {
+  {
+    MutexLock lock(mu_);
+    accepting_queries_ = true;
+  }
   thread_ = std::jthread([this](std::stop_token stop) { run(stop); });
 }
 
@@ -88,9 +92,10 @@ Status StreamThread::call(std::function<Status(std::vector<Task*>&)> fn) {
   return done.get();
 }
 
-Status StreamThread::release(std::function<bool(const TaskId&)> which) {
+Status StreamThread::release(std::function<bool(const TaskId&)> which, bool commit) {
   auto r = std::make_shared<Release>();
   r->which = std::move(which);
+  r->commit = commit;
   std::future<Status> done = r->done.get_future();
   {
     MutexLock lock(mu_);
@@ -104,13 +109,19 @@ Status StreamThread::release(std::function<bool(const TaskId&)> which) {
 
 Status StreamThread::answer_releases() {
   std::deque<std::shared_ptr<Release>> releases;
+  std::deque<std::unique_ptr<Task>> adopted;
   {
+    // Tasks handed over before the release was asked for are among those it may close.
     MutexLock lock(mu_);
     releases.swap(releases_);
+    adopted.swap(adopted_);
   }
+  start_tasks(std::move(adopted));
   if (releases.empty()) return Status();
   // Everything processed so far is committed: the next owner resumes where this one stopped.
-  Status committed = commit();
+  // Lost partitions are another member's already: nothing more may be committed for them.
+  const bool commit_first = std::ranges::any_of(releases, [](const auto& r) { return r->commit; });
+  Status committed = commit_first ? commit() : Status();
   if (committed.ok()) {
     for (size_t i = 0; i < tasks_.size();) {
       Task& t = *tasks_[i];
@@ -118,7 +129,8 @@ Status StreamThread::answer_releases() {
         ++i;
         continue;
       }
-      spdlog::info("task {} leaves stream thread {}", t.id.to_string(), options_.index);
+      spdlog::info("task {} leaves stream thread {}{}", t.id.to_string(), options_.index,
+                   commit_first ? "" : " (lost: its uncommitted work is dropped)");
       for (const auto& in : t.inputs.inputs()) committed_positions_.erase(in.partition);
       Status closed = t.state->close();
       if (!closed.ok()) spdlog::warn("closing task {}: {}", t.id.to_string(), closed.to_string());
@@ -190,6 +202,10 @@ void StreamThread::take_adopted() {
     MutexLock lock(mu_);
     adopted.swap(adopted_);
   }
+  start_tasks(std::move(adopted));
+}
+
+void StreamThread::start_tasks(std::deque<std::unique_ptr<Task>> adopted) {
   for (auto& t : adopted) {
     spdlog::info("task {} is running on stream thread {}", t->id.to_string(), options_.index);
     task_ptrs_.push_back(t.get());
@@ -293,8 +309,9 @@ Status StreamThread::commit() {
     return committed.with_context(
         "another instance of '" + env_.config->application_id +
         "' started and took over stream thread " + std::to_string(options_.index) +
-        "'s transactional id, so this instance stops (its uncommitted work is dropped; run one "
-        "instance per application id and state directory)");
+        "'s transactional id, so this instance stops (its uncommitted work is dropped; every "
+        "instance needs its own state directory, and on the built-in log one application id "
+        "runs as one instance)");
   }
   SLUICE_RETURN_IF_ERROR(committed);
   SLUICE_RETURN_IF_ERROR(purge_repartition_inputs());
@@ -368,12 +385,18 @@ Status StreamThread::purge_repartition_inputs() {
       if (purged.code() == StatusCode::kUnimplemented) {
         spdlog::warn(
             "stream thread {}: the log cannot delete consumed records of repartition topics ({}); "
-            "they stay until their retention removes them",
+            "they keep growing (Sluice creates them without retention): give them a retention "
+            "on the broker (retention.ms) or delete old records with its tools",
             options_.index, purged.to_string());
         purge_supported_ = false;
         return Status();
       }
-      SLUICE_RETURN_IF_ERROR(purged);
+      if (!purged.ok()) {
+        // Housekeeping only: the records stay a little longer, the next commit tries again.
+        spdlog::warn("stream thread {}: purging consumed records of {}: {}", options_.index,
+                     inputs[i].partition.to_string(), purged.to_string());
+        continue;
+      }
       t->purged[i] = inputs[i].consumed;
     }
   }

@@ -52,10 +52,11 @@ class StreamThread {
   // Runs `fn` on the thread with its running tasks. kUnavailable once the thread has stopped.
   Status call(std::function<Status(std::vector<Task*>&)> fn);
   // Commits the thread's tasks, then closes and drops those `which` selects (their partitions
-  // move to another group member). Blocks until done; the commit's error if it failed (the
-  // thread then stops), kUnavailable if the thread had stopped (committing and closing every
-  // task as it did).
-  Status release(std::function<bool(const TaskId&)> which);
+  // move to another group member); with `commit` false (the partitions were lost) their
+  // uncommitted work is dropped instead. Blocks until done; the commit's error if it failed
+  // (the thread then stops), kUnavailable if the thread is not running (never started, or
+  // stopped — committing and closing every task as it did).
+  Status release(std::function<bool(const TaskId&)> which, bool commit);
 
   // The latest published metrics (refreshed at every commit).
   std::vector<TaskMetrics> task_metrics() const;
@@ -69,6 +70,7 @@ class StreamThread {
   };
   struct Release {
     std::function<bool(const TaskId&)> which;
+    bool commit = true;
     std::promise<Status> done;
   };
 
@@ -76,6 +78,7 @@ class StreamThread {
   Status loop(std::stop_token stop);
   Status update_globals(bool to_end);
   void take_adopted();
+  void start_tasks(std::deque<std::unique_ptr<Task>> adopted);
   void answer_queries(bool stopping);
   Status answer_releases();
   Result<int64_t> process_round();
@@ -113,7 +116,7 @@ class StreamThread {
   std::deque<std::unique_ptr<Task>> adopted_ SLUICE_GUARDED_BY(mu_);
   std::deque<std::shared_ptr<Query>> queries_ SLUICE_GUARDED_BY(mu_);
   std::deque<std::shared_ptr<Release>> releases_ SLUICE_GUARDED_BY(mu_);
-  bool accepting_queries_ SLUICE_GUARDED_BY(mu_) = true;
+  bool accepting_queries_ SLUICE_GUARDED_BY(mu_) = false;  // from start() until stopping
   std::vector<TaskMetrics> published_tasks_ SLUICE_GUARDED_BY(mu_);
   ThreadMetrics published_thread_ SLUICE_GUARDED_BY(mu_);
   std::jthread thread_;

@@ -1,6 +1,10 @@
 #include "task.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
+#include <chrono>
+#include <thread>
 
 namespace sluice::runtime {
 
@@ -23,13 +27,33 @@ Result<Offset> reset_position(const TaskEnvironment& env, const logstore::TopicP
   return ends.high_watermark.offset();
 }
 
+// The group's committed position in `tp`. On Kafka a crashed instance's open transaction keeps
+// the offsets it sent pending ("unstable") until it is aborted — by the instance's restart, or
+// by the broker after the transaction timeout — and reading them times out meanwhile: keep
+// asking until then rather than failing the task.
+Result<std::optional<logstore::CommittedOffset>> committed_position(
+    const TaskEnvironment& env, const logstore::TopicPartition& tp) {
+  constexpr auto kPatience = std::chrono::seconds(120);  // > the 60 s transaction timeout
+  const auto deadline = std::chrono::steady_clock::now() + kPatience;
+  for (;;) {
+    auto committed = env.log->committed_offset(env.config->application_id, tp);
+    const StatusCode code = committed.status().code();
+    if (committed.ok() || (code != StatusCode::kTimeout && code != StatusCode::kUnavailable) ||
+        std::chrono::steady_clock::now() >= deadline) {
+      return committed;
+    }
+    spdlog::warn("{}: committed offset of {} not readable yet ({}); retrying",
+                 env.config->application_id, tp.to_string(), committed.status().to_string());
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
+}
+
 Status add_inputs(const TaskEnvironment& env, Task& task) {
-  const auto& app = env.config->application_id;
   for (const auto& topic : task.stream->input_topics()) {
     logstore::TopicPartition tp{topic, task.id.partition};
     const bool internal = std::ranges::any_of(
         env.plan->internal, [&](const std::string& t) { return env.plan->log_name(t) == topic; });
-    SLUICE_ASSIGN_OR_RETURN(auto committed, env.log->committed_offset(app, tp));
+    SLUICE_ASSIGN_OR_RETURN(auto committed, committed_position(env, tp));
     Offset start;
     if (committed) {
       start = committed->offset;

@@ -345,12 +345,14 @@ class Reader {
     if (now - last_sweep_ms_ < kIdleReaderMs / 4) return;
     last_sweep_ms_ = now;
     for (auto& [tp, reader] : readers_) {
-      MutexLock plock(reader->mu);
-      if (!reader->started || now - reader->last_fetch_ms < kIdleReaderMs) continue;
-      if (RdKafka::Topic* t = topic(tp.topic)) consumer_->stop(t, tp.partition.value());
-      reader->started = false;
-      reader->pending.reset();
-      reader->end = -1;
+      if (!reader->mu.try_lock()) continue;  // being fetched: not idle
+      if (reader->started && now - reader->last_fetch_ms >= kIdleReaderMs) {
+        if (RdKafka::Topic* t = topic(tp.topic)) consumer_->stop(t, tp.partition.value());
+        reader->started = false;
+        reader->pending.reset();
+        reader->end = -1;
+      }
+      reader->mu.unlock();
     }
   }
 
@@ -443,9 +445,12 @@ class KafkaMembership final : public logstore::GroupMembership, public RdKafka::
       listener_.on_assigned(partitions);
       return;
     }
-    spdlog::info("group {}: {} partitions revoked ({})", group_, partitions.size(),
-                 RdKafka::err2str(err));
-    listener_.on_revoked(partitions);
+    // Lost: the member's session ran out (or its generation is gone), so the group may have
+    // given the partitions to another member already.
+    const bool lost = consumer->assignment_lost();
+    spdlog::info("group {}: {} partitions {} ({})", group_, partitions.size(),
+                 lost ? "lost" : "revoked", RdKafka::err2str(err));
+    listener_.on_revoked(partitions, lost);
     consumer->unassign();
   }
 
@@ -465,7 +470,13 @@ class KafkaMembership final : public logstore::GroupMembership, public RdKafka::
         fail(s.with_context("fatal"));
         return;
       }
-      spdlog::warn("{}", s.to_string());  // transient: librdkafka retries by itself
+      // Transient: librdkafka retries by itself. Said once, then every 10 s while it lasts.
+      const auto now = std::chrono::steady_clock::now();
+      if (s.to_string() != last_warning_ || now - last_warning_at_ > std::chrono::seconds(10)) {
+        spdlog::warn("{}", s.to_string());
+        last_warning_ = s.to_string();
+        last_warning_at_ = now;
+      }
     }
   }
 
@@ -478,6 +489,8 @@ class KafkaMembership final : public logstore::GroupMembership, public RdKafka::
   logstore::RebalanceListener& listener_;
   std::function<void()> on_close_;
   std::shared_ptr<RdKafka::KafkaConsumer> consumer_;
+  std::string last_warning_;  // poll thread only
+  std::chrono::steady_clock::time_point last_warning_at_;
   std::jthread thread_;
 };
 
@@ -584,11 +597,13 @@ class KafkaLogClient final : public logstore::LogClient {
 
   Status create_topic(std::string_view name, const logstore::TopicConfig& config) override {
     // A topic an administrator created beforehand (on clusters where clients may not create
-    // topics, or brokers without CreateTopics) is there already: no request needed.
-    auto existing = partition_count(std::string(name));
-    if (existing.ok())
+    // topics, or brokers without CreateTopics) is there already: no request needed. (Looked
+    // up among all topics: asking for the one topic would leave this handle believing it does
+    // not exist once it is created, and its admin requests on it would fail.)
+    const std::vector<std::string> topics = list_topics();
+    if (std::ranges::find(topics, name) != topics.end()) {
       return Status(StatusCode::kAlreadyExists, "topic " + std::string(name) + " exists");
-    if (existing.status().code() != StatusCode::kNotFound) return existing.status();
+    }
     char errstr[512];
     rd_kafka_NewTopic_t* topic =
         rd_kafka_NewTopic_new(std::string(name).c_str(), config.partitions,
@@ -775,8 +790,14 @@ class KafkaLogClient final : public logstore::LogClient {
                                                             {"enable.auto.offset.store", "false"},
                                                             {"auto.offset.reset", "earliest"}}));
     std::string err;
-    if (!options_.kafka_settings.contains("partition.assignment.strategy") &&
-        conf->set("partition.assignment.strategy", "range", err) != RdKafka::Conf::CONF_OK) {
+    if (auto it = options_.kafka_settings.find("partition.assignment.strategy");
+        it != options_.kafka_settings.end() && it->second != "range") {
+      return invalid_argument(
+          "partition.assignment.strategy=" + it->second +
+          ": a job's group needs the range assignor, which keeps the same partitions of "
+          "co-partitioned topics on one member (leave the setting out)");
+    }
+    if (conf->set("partition.assignment.strategy", "range", err) != RdKafka::Conf::CONF_OK) {
       return internal_error(err);
     }
     auto membership = std::make_unique<KafkaMembership>(name, listener, [this, name] {
@@ -798,7 +819,9 @@ class KafkaLogClient final : public logstore::LogClient {
     if (!started.ok()) {
       std::lock_guard lock(groups_mu_);
       members_.erase(name);
-      return started;
+      // kUnimplemented would read as "this log shares no partitions": it does.
+      return started.code() == StatusCode::kUnimplemented ? unavailable(started.message())
+                                                          : started;
     }
     return std::unique_ptr<logstore::GroupMembership>(std::move(membership));
   }
@@ -833,8 +856,9 @@ class KafkaLogClient final : public logstore::LogClient {
     return std::unique_ptr<logstore::Producer>(std::make_unique<KafkaProducer>(
         std::move(made->producer), std::move(made->deliveries), !config.transactional_id.empty(),
         options_.timeout_ms, [this](const std::string& group) {
+          // (none from a member that is closing: then the group's id alone)
           if (auto member = find_member(group)) {
-            return rd_kafka_consumer_group_metadata(member->c_ptr());
+            if (auto* md = rd_kafka_consumer_group_metadata(member->c_ptr())) return md;
           }
           return rd_kafka_consumer_group_metadata_new(group.c_str());
         }));

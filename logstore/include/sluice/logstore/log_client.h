@@ -77,8 +77,10 @@ class RebalanceListener {
  public:
   virtual ~RebalanceListener() = default;
   // The partitions leave this member. Returns only once the work done on them is committed:
-  // their next owner resumes from the committed positions.
-  virtual void on_revoked(const std::vector<TopicPartition>& partitions) = 0;
+  // their next owner resumes from the committed positions. `lost`: the member was already
+  // dropped from the group (its session ran out), the partitions may already be another's,
+  // and nothing may be committed any more: the uncommitted work is dropped instead.
+  virtual void on_revoked(const std::vector<TopicPartition>& partitions, bool lost) = 0;
   // The partitions are this member's until revoked.
   virtual void on_assigned(const std::vector<TopicPartition>& partitions) = 0;
   // The membership ended by itself and cannot go on (e.g. the member was fenced): nothing
