@@ -547,6 +547,12 @@ void RuntimeImpl::on_failed(const Status& error) {
     MutexLock lock(mu_);
     while (state_ == RuntimeState::kCreated) changed_.wait(mu_);  // the threads exist then
   }
+  // The partitions may be another member's already: drop the uncommitted work rather than
+  // let the stop that follows commit it.
+  for (auto& thread : threads_) {
+    Status s = thread->release([](const TaskId&) { return true; }, /*commit=*/false);
+    (void)s;  // a stopped thread has nothing left to drop
+  }
   fail(error.with_context("consumer group " + config_.application_id));
 }
 

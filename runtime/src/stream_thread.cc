@@ -138,6 +138,10 @@ Status StreamThread::answer_releases() {
       tasks_.erase(tasks_.begin() + static_cast<std::ptrdiff_t>(i));
     }
     running_.store(static_cast<int>(tasks_.size()));
+    if (tasks_.empty()) {  // what was dropped leaves nothing to commit
+      records_at_commit_ = records_;
+      punctuations_at_commit_ = punctuations();
+    }
     publish_metrics();
   }
   for (auto& r : releases) r->done.set_value(committed);
