@@ -320,7 +320,8 @@ Status StreamThread::commit() {
   SLUICE_RETURN_IF_ERROR(committed);
   SLUICE_RETURN_IF_ERROR(purge_repartition_inputs());
   records_at_commit_ = records_;
-  committed_positions_ = std::move(consumed);
+  // (positions a rebalance kept from being committed stay dirty: the next commit sends them)
+  committed_positions_ = offsets_uncommitted_ ? logstore::OffsetMap{} : std::move(consumed);
   punctuations_at_commit_ = punctuations();
   const double ms = static_cast<double>(now_ns() - start) / 1e6;
   {
@@ -365,7 +366,16 @@ Status StreamThread::commit_at_least_once(const logstore::OffsetMap& consumed) {
     SLUICE_RETURN_IF_ERROR(t->state->commit());
   }
   SLUICE_SYNC_POINT("StreamThread::BeforeCommitOffsets");
-  return env_.log->commit_offsets(env_.config->application_id, consumed);
+  Status s = env_.log->commit_offsets(env_.config->application_id, consumed);
+  offsets_uncommitted_ = s.code() == StatusCode::kUnavailable;
+  if (offsets_uncommitted_) {
+    // The group is rebalancing, or its coordinator moving: outputs and stores are written, the
+    // positions wait for the next commit (at-least-once: a new owner may redo this work).
+    spdlog::warn("stream thread {}: positions not committed this time: {}", options_.index,
+                 s.to_string());
+    return Status();
+  }
+  return s;
 }
 
 logstore::OffsetMap StreamThread::positions() const {

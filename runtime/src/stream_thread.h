@@ -108,7 +108,8 @@ class StreamThread {
   int64_t records_at_commit_ = 0, punctuations_at_commit_ = 0;
   int64_t records_ = 0;
   logstore::OffsetMap committed_positions_;
-  bool purge_supported_ = true;  // false once the log said it cannot delete records
+  bool purge_supported_ = true;       // false once the log said it cannot delete records
+  bool offsets_uncommitted_ = false;  // the last at-least-once commit could not send them
 
   std::atomic<int> running_{0};
   mutable Mutex mu_;
