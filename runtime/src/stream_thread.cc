@@ -177,7 +177,7 @@ Status StreamThread::loop(std::stop_token stop) {
   SLUICE_RETURN_IF_ERROR(update_globals(/*to_end=*/true));
   last_commit_ms_ = clock_.monotonic_ms();
   while (!stop.stop_requested()) {
-    take_adopted();
+    // New tasks, and the releases of a rebalance (taken together: see answer_releases()).
     SLUICE_RETURN_IF_ERROR(answer_releases());
     answer_queries(/*stopping=*/false);
     SLUICE_RETURN_IF_ERROR(update_globals(/*to_end=*/false));

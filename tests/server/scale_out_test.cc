@@ -234,8 +234,6 @@ class MockCluster {
     char err[256];
     rd_kafka_conf_t* conf = rd_kafka_conf_new();
     rd_kafka_conf_set(conf, "log_level", "3", err, sizeof(err));
-    if (getenv("MOCKDEBUG")) rd_kafka_conf_set(conf, "debug", "mock", err, sizeof(err));
-    if (getenv("MOCKDEBUG")) rd_kafka_conf_set(conf, "log_level", "7", err, sizeof(err));
     rk_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
     cluster_ = rd_kafka_mock_cluster_new(rk_, 3);
   }

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <deque>
@@ -341,9 +342,12 @@ class Reader {
   // At most every few seconds: stops the prefetching of partitions idle for kIdleReaderMs (a
   // later fetch starts it again where asked).
   void stop_idle_readers(int64_t now) {
+    // Every fetch passes here: most return without touching the lock.
+    int64_t last = last_sweep_ms_.load(std::memory_order_relaxed);
+    if (now - last < kIdleReaderMs / 4 || !last_sweep_ms_.compare_exchange_strong(last, now)) {
+      return;
+    }
     MutexLock lock(mu_);
-    if (now - last_sweep_ms_ < kIdleReaderMs / 4) return;
-    last_sweep_ms_ = now;
     for (auto& [tp, reader] : readers_) {
       if (!reader->mu.try_lock()) continue;  // being fetched: not idle
       if (reader->started && now - reader->last_fetch_ms >= kIdleReaderMs) {
@@ -384,7 +388,7 @@ class Reader {
   std::map<std::string, std::unique_ptr<RdKafka::Topic>> topics_ SLUICE_GUARDED_BY(topics_mu_);
   Mutex mu_;
   std::map<TopicPartition, std::unique_ptr<PartitionReader>> readers_ SLUICE_GUARDED_BY(mu_);
-  int64_t last_sweep_ms_ SLUICE_GUARDED_BY(mu_) = 0;
+  std::atomic<int64_t> last_sweep_ms_{0};
 };
 
 // --- group membership ---
