@@ -285,6 +285,85 @@ TEST(SessionWindowTest, ARecordThatWouldOnlyFormAClosedSessionIsLate) {
                                 w("a", 97, 100), 2, Timestamp(100)}));
 }
 
+TEST(SessionWindowTest, EmitOnCloseForwardsEachSessionOnceWithItsFinalValueWhenItCloses) {
+  TopologyBuilder b;
+  b.stream<std::string, std::string>("in")
+      .group_by_key()
+      .windowed_by(SessionWindows::with_inactivity_gap(std::chrono::milliseconds(10))
+                       .grace(std::chrono::milliseconds(5)))
+      .emit(EmitStrategy::kOnWindowClose)
+      .count("sessions")
+      .to_stream()
+      .to("out");
+  auto d = testing::driver_for(b);
+  ASSERT_TRUE(d);
+  auto in = d->input_topic<std::string, std::string>("in");
+  auto out = d->output_topic<Windowed<std::string>, std::optional<int64_t>>("out");
+  ASSERT_OK(in.pipe("a", "x", Timestamp(0)));
+  ASSERT_OK(in.pipe("a", "x", Timestamp(5)));   // same session: [0,5]
+  ASSERT_OK(in.pipe("a", "x", Timestamp(12)));  // [0,12]: nothing absorbed is ever forwarded
+  ASSERT_OK(in.pipe("b", "x", Timestamp(20)));
+  EXPECT_TRUE(testing::read(out).empty());  // [0,12] closes once stream time > 12+10+5
+  // A new session of a; stream time 40 closes the sessions ending before 40 - 10 - 5.
+  ASSERT_OK(in.pipe("a", "x", Timestamp(40)));
+  ASSERT_OK(in.pipe("c", "x", Timestamp(36)));  // out of order, but within grace
+  EXPECT_EQ(testing::read(out),
+            (SessionCounts{{w("a", 0, 12), 3, Timestamp(12)}, {w("b", 20, 20), 1, Timestamp(20)}}));
+  ASSERT_OK(in.pipe("z", "x", Timestamp(100)));  // closes the rest, by end then key
+  EXPECT_EQ(testing::read(out), (SessionCounts{{w("c", 36, 36), 1, Timestamp(36)},
+                                               {w("a", 40, 40), 1, Timestamp(40)}}));
+}
+
+TEST(SessionWindowTest, EmitOnCloseNeitherRepeatsNorLosesSessionsAcrossARestart) {
+  sluice::testing::TempDir tmp;
+  for (int run = 0; run < 2; ++run) {
+    TopologyBuilder b;
+    b.stream<std::string, std::string>("in")
+        .group_by_key()
+        .windowed_by(SessionWindows::with_inactivity_gap(std::chrono::milliseconds(10)))
+        .emit(EmitStrategy::kOnWindowClose)
+        .count("sessions")
+        .to_stream()
+        .to("out");
+    auto d = testing::driver_for(b, {.dir = tmp.path()});
+    ASSERT_TRUE(d);
+    auto in = d->input_topic<std::string, std::string>("in");
+    auto out = d->output_topic<Windowed<std::string>, std::optional<int64_t>>("out");
+    if (run == 0) {
+      ASSERT_OK(in.pipe("a", "x", Timestamp(0)));
+      ASSERT_OK(in.pipe("a", "x", Timestamp(5)));
+      ASSERT_OK(in.pipe("b", "x", Timestamp(30)));  // closes [0,5]; [30,30] stays open
+      EXPECT_EQ(testing::read(out), (SessionCounts{{w("a", 0, 5), 2, Timestamp(5)}}));
+    } else {
+      ASSERT_OK(in.pipe("c", "x", Timestamp(100)));  // closes [30,30], which the first run held
+      EXPECT_EQ(testing::read(out), (SessionCounts{{w("a", 0, 5), 2, Timestamp(5)},
+                                                   {w("b", 30, 30), 1, Timestamp(30)}}));
+    }
+  }
+}
+
+TEST(SessionWindowTest, EmitOnCloseNeverReopensAClosedSessionEvenIfTheStoreStillHoldsIt) {
+  TopologyBuilder b;
+  b.stream<std::string, std::string>("in")
+      .group_by_key()
+      .windowed_by(SessionWindows::with_inactivity_gap(std::chrono::milliseconds(10)))
+      .emit(EmitStrategy::kOnWindowClose)
+      .count(Materialized("sessions").with_retention(std::chrono::milliseconds(1000)))
+      .to_stream()
+      .to("out");
+  auto d = testing::driver_for(b);
+  ASSERT_TRUE(d);
+  auto in = d->input_topic<std::string, std::string>("in");
+  auto out = d->output_topic<Windowed<std::string>, std::optional<int64_t>>("out");
+  ASSERT_OK(in.pipe("a", "x", Timestamp(0)));
+  ASSERT_OK(in.pipe("a", "x", Timestamp(18)));  // a second session; [0,0] closes (0 < 18 - 10)
+  EXPECT_EQ(testing::read(out), (SessionCounts{{w("a", 0, 0), 1, Timestamp(0)}}));
+  // Within the gap of both, but [0,0] is closed: only [18,18] takes it.
+  ASSERT_OK(in.pipe("a", "x", Timestamp(9)));
+  ASSERT_OK(in.pipe("z", "x", Timestamp(100)));
+  EXPECT_EQ(testing::read(out), (SessionCounts{{w("a", 9, 18), 2, Timestamp(18)}}));
+}
+
 }  // namespace
 }  // namespace sluice::dsl
 

@@ -175,15 +175,82 @@ struct Session {
   int64_t start, end, sum;
 };
 
-TEST(WindowPropertyTest, SessionEveryUpdateMatchesTheOracle) {
+constexpr int64_t kSessionGap = 30, kSessionGrace = 50;
+
+using SessionUpdate = std::tuple<int64_t, int64_t, std::optional<int64_t>>;  // start, end, value
+using SessionKey = std::tuple<std::string, int64_t, int64_t>;                // key, start, end
+
+struct SessionResult {
+  // Per key, each update: the absorbed sessions (by end, then start) as nulls, then the merged
+  // one.
+  std::map<std::string, std::vector<SessionUpdate>> updates;
+  std::map<SessionKey, int64_t> final_values;  // sessions closed by the end
+  int64_t late = 0;
+};
+
+SessionResult session_oracle(const std::vector<Event>& events) {
+  SessionResult r;
+  for (int32_t p = 0; p < kPartitions; ++p) {
+    int64_t stream = -1;
+    std::map<std::string, std::vector<Session>> live;
+    auto close = [&](const std::string& key, std::vector<Session>& sessions, int64_t cutoff) {
+      std::erase_if(sessions, [&](const Session& x) {
+        if (x.end >= cutoff) return false;
+        r.final_values[{key, x.start, x.end}] = x.sum;
+        return true;
+      });
+    };
+    for (const auto& e : events) {
+      if (e.partition != p) continue;
+      // Sessions ending before stream time (as of the previous record) minus gap + grace are
+      // closed: final, and out of reach.
+      const int64_t cutoff = stream - (kSessionGap + kSessionGrace);
+      stream = std::max(stream, e.ts);
+      auto& sessions = live[e.key];
+      close(e.key, sessions, cutoff);
+      std::vector<Session> found;
+      for (const auto& x : sessions) {
+        if (x.end >= e.ts - kSessionGap && x.start <= e.ts + kSessionGap) found.push_back(x);
+      }
+      std::sort(found.begin(), found.end(), [](const Session& a, const Session& b) {
+        return std::tie(a.end, a.start) < std::tie(b.end, b.start);
+      });
+      Session merged{e.ts, e.ts, 0};
+      for (const auto& f : found) {
+        merged.start = std::min(merged.start, f.start);
+        merged.end = std::max(merged.end, f.end);
+      }
+      if (merged.end + kSessionGrace < stream) {
+        ++r.late;
+        continue;
+      }
+      for (const auto& f : found) {
+        merged.sum += f.sum;
+        if (f.start == merged.start && f.end == merged.end) continue;
+        r.updates[e.key].emplace_back(f.start, f.end, std::nullopt);
+      }
+      merged.sum += e.value;
+      std::erase_if(sessions, [&](const Session& x) {
+        return x.end >= e.ts - kSessionGap && x.start <= e.ts + kSessionGap;
+      });
+      sessions.push_back(merged);
+      r.updates[e.key].emplace_back(merged.start, merged.end, merged.sum);
+    }
+    for (auto& [key, sessions] : live) close(key, sessions, stream - (kSessionGap + kSessionGrace));
+  }
+  return r;
+}
+
+void check_sessions(EmitStrategy emit) {
   const uint64_t s = seed();
   std::printf("property test seed: %llu\n", static_cast<unsigned long long>(s));
   const auto events = generate(s);
-  constexpr int64_t kGap = 30, kGrace = 50;
   TopologyBuilder b;
   b.stream<std::string, int64_t>("in")
       .group_by_key()
-      .windowed_by(SessionWindows::with_inactivity_gap(30ms).grace(50ms))
+      .windowed_by(SessionWindows::with_inactivity_gap(std::chrono::milliseconds(kSessionGap))
+                       .grace(std::chrono::milliseconds(kSessionGrace)))
+      .emit(emit)
       .aggregate([] { return int64_t{0}; },
                  [](const std::string&, const int64_t& v, int64_t sum) { return sum + v; },
                  [](const std::string&, int64_t a, int64_t b) { return a + b; }, "sessions")
@@ -194,65 +261,37 @@ TEST(WindowPropertyTest, SessionEveryUpdateMatchesTheOracle) {
   ASSERT_TRUE(d);
   ASSERT_OK(append(*d, "in", events));
   ASSERT_OK(d->process_all());
+  const SessionResult expected = session_oracle(events);
 
-  // Oracle: per key, its live sessions; each update lists the absorbed sessions (by end, then
-  // start) as nulls, then the merged one.
-  using Update = std::tuple<int64_t, int64_t, std::optional<int64_t>>;  // start, end, value
-  std::map<std::string, std::vector<Update>> expected;
-  int64_t late = 0;
-  for (int32_t p = 0; p < kPartitions; ++p) {
-    int64_t stream = -1;
-    std::map<std::string, std::vector<Session>> live;
-    for (const auto& e : events) {
-      if (e.partition != p) continue;
-      // The store drops sessions ending before its stream time (as of the previous record)
-      // minus its retention, gap + grace.
-      const int64_t cutoff = stream - (kGap + kGrace);
-      stream = std::max(stream, e.ts);
-      auto& sessions = live[e.key];
-      std::erase_if(sessions, [&](const Session& x) { return x.end < cutoff; });
-      std::vector<Session> found;
-      for (const auto& x : sessions) {
-        if (x.end >= e.ts - kGap && x.start <= e.ts + kGap) found.push_back(x);
-      }
-      std::sort(found.begin(), found.end(), [](const Session& a, const Session& b) {
-        return std::tie(a.end, a.start) < std::tie(b.end, b.start);
-      });
-      Session merged{e.ts, e.ts, 0};
-      for (const auto& f : found) {
-        merged.start = std::min(merged.start, f.start);
-        merged.end = std::max(merged.end, f.end);
-      }
-      if (merged.end + kGrace < stream) {
-        ++late;
-        continue;
-      }
-      for (const auto& f : found) {
-        merged.sum += f.sum;
-        if (f.start == merged.start && f.end == merged.end) continue;
-        expected[e.key].emplace_back(f.start, f.end, std::nullopt);
-      }
-      merged.sum += e.value;
-      std::erase_if(sessions, [&](const Session& x) {
-        return x.end >= e.ts - kGap && x.start <= e.ts + kGap;
-      });
-      sessions.push_back(merged);
-      expected[e.key].emplace_back(merged.start, merged.end, merged.sum);
-    }
-  }
   auto out = d->output_topic<Windowed<std::string>, std::optional<int64_t>>("out");
   auto records = out.read_records();
   ASSERT_TRUE(records.ok()) << records.status().to_string();
-  std::map<std::string, std::vector<Update>> actual;
+  EXPECT_EQ(d->metrics().nodes.at("sessions").late_dropped, expected.late) << "seed " << s;
+  EXPECT_GT(expected.late, 0);  // the generator does produce late records
+  if (emit == EmitStrategy::kOnWindowClose) {
+    std::map<SessionKey, int64_t> actual;
+    for (const auto& r : *records) {
+      const SessionKey k{r.key.key, r.key.window.start.value(), r.key.window.end.value()};
+      EXPECT_FALSE(actual.contains(k)) << "session emitted twice: " << std::get<0>(k) << "@["
+                                       << std::get<1>(k) << "," << std::get<2>(k) << "]";
+      ASSERT_TRUE(r.value.has_value()) << "emit-on-close forwarded a tombstone";
+      actual[k] = *r.value;
+    }
+    EXPECT_EQ(actual.size(), expected.final_values.size()) << "seed " << s;
+    EXPECT_TRUE(actual == expected.final_values) << "seed " << s;
+    EXPECT_GT(expected.final_values.size(), 1000u);
+    return;
+  }
+  std::map<std::string, std::vector<SessionUpdate>> actual;
   for (const auto& r : *records) {
     actual[r.key.key].emplace_back(r.key.window.start.value(), r.key.window.end.value(), r.value);
   }
-  EXPECT_TRUE(actual == expected) << "seed " << s;
-  for (const auto& [key, updates] : expected) {
+  EXPECT_TRUE(actual == expected.updates) << "seed " << s;
+  for (const auto& [key, updates] : expected.updates) {
     const auto& got = actual[key];
     for (size_t i = 0; i < std::max(updates.size(), got.size()); ++i) {
       if (i < updates.size() && i < got.size() && updates[i] == got[i]) continue;
-      auto show = [](const std::vector<Update>& v, size_t i) {
+      auto show = [](const std::vector<SessionUpdate>& v, size_t i) {
         if (i >= v.size()) return std::string("(none)");
         const auto& [a, b, c] = v[i];
         return "[" + std::to_string(a) + "," + std::to_string(b) +
@@ -263,7 +302,13 @@ TEST(WindowPropertyTest, SessionEveryUpdateMatchesTheOracle) {
       break;
     }
   }
-  EXPECT_EQ(d->metrics().nodes.at("sessions").late_dropped, late) << "seed " << s;
+}
+
+TEST(WindowPropertyTest, SessionEveryUpdateMatchesTheOracle) {
+  check_sessions(EmitStrategy::kOnEveryUpdate);
+}
+TEST(WindowPropertyTest, SessionEmitOnCloseMatchesTheOracle) {
+  check_sessions(EmitStrategy::kOnWindowClose);
 }
 
 // ---- sliding windows ----

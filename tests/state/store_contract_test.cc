@@ -1066,6 +1066,73 @@ TEST_P(SessionStoreContractTest, FindSessionsKeyNeedNotOutliveTheCall) {
   EXPECT_EQ(drain(std::move(it)), (SessionRows{{"key", 100, 200, "v"}}));
 }
 
+TEST_P(SessionStoreContractTest, SessionsEndingOrdersByEndThenKeyInByteOrderThenStart) {
+  put("b", 100, 200, "b200");
+  put(bin({0xFF}), 150, 200, "ff200");
+  put("a", 300, 400, "a400");
+  put("b", 150, 200, "b200'");
+  put("", 200, 200, "e200");
+  put(bin({0x80}), 0, 100, "80100");
+  put("a", 50, 200, "a200");
+  EXPECT_EQ(drain(store_->find_sessions_ending(ts(0), ts(kFar))),
+            (SessionRows{{bin({0x80}), 0, 100, "80100"},
+                         {"", 200, 200, "e200"},
+                         {"a", 50, 200, "a200"},
+                         {"b", 100, 200, "b200"},
+                         {"b", 150, 200, "b200'"},
+                         {bin({0xFF}), 150, 200, "ff200"},
+                         {"a", 300, 400, "a400"}}));
+}
+
+TEST_P(SessionStoreContractTest, SessionsEndingIncludesBothEndsOfTheRangeWhateverTheStart) {
+  for (int64_t end : {99, 100, 200, 201}) {
+    put("a", 0, end, "a");
+    put("b", end, end, "b");
+  }
+  EXPECT_EQ(
+      drain(store_->find_sessions_ending(ts(100), ts(200))),
+      (SessionRows{
+          {"a", 0, 100, "a"}, {"b", 100, 100, "b"}, {"a", 0, 200, "a"}, {"b", 200, 200, "b"}}));
+  EXPECT_EQ(drain(store_->find_sessions_ending(ts(101), ts(199))), SessionRows{});
+  EXPECT_EQ(drain(store_->find_sessions_ending(ts(200), ts(100))), SessionRows{});
+}
+
+TEST_P(SessionStoreContractTest, SessionsEndingLeavesOutRemovedAndExpiredSessions) {
+  put("k", 0, 500, "expires");
+  put("k", 600, 1200, "removed");
+  put("k", 900, 1100, "kept");
+  put("j", 1000, 1000, "kept too");
+  remove("k", 600, 1200);
+  advance(1600);  // retention 1000: sessions ending before 600 are expired
+  EXPECT_EQ(drain(store_->find_sessions_ending(ts(0), ts(kFar))),
+            (SessionRows{{"j", 1000, 1000, "kept too"}, {"k", 900, 1100, "kept"}}));
+}
+
+TEST_P(SessionStoreContractTest, SessionsEndingOfAnEmptyStoreIsEmpty) {
+  EXPECT_EQ(drain(store_->find_sessions_ending(ts(0), ts(kFar))), SessionRows{});
+}
+
+TEST_P(SessionStoreContractTest, SessionsEndingKeepsItsViewAcrossWritesToTheStore) {
+  put("a", 100, 200, "a");
+  put("b", 100, 200, "b");
+  put("c", 300, 300, "c");
+  auto made = store_->find_sessions_ending(ts(0), ts(kFar));
+  ASSERT_TRUE(made.ok()) << made.status().to_string();
+  SessionIterator& it = **made;
+  ASSERT_TRUE(it.valid());
+  EXPECT_EQ(it.key(), "a");
+  // What a closing session's emitter does: remove what it walks past, write more.
+  remove("a", 100, 200);
+  put("b", 100, 200, "b'");
+  put("d", 250, 250, "d");
+  SessionRows rest;
+  for (; it.valid(); it.next()) {
+    rest.emplace_back(it.key(), it.window().start.value(), it.window().end.value(), it.value());
+  }
+  SLUICE_EXPECT_OK(it.status());
+  EXPECT_EQ(rest, (SessionRows{{"a", 100, 200, "a"}, {"b", 100, 200, "b"}, {"c", 300, 300, "c"}}));
+}
+
 TEST_P(SessionStoreContractTest, IteratorStepsThroughSessionsThenStaysExhausted) {
   put("k", 100, 200, "x");
   put("k", 150, 300, "y");

@@ -128,6 +128,16 @@ class SlidingWindowedKStream;
 
 namespace detail {
 
+// With emit-on-close, the key-value store a windowed aggregation keeps beside its store (how far
+// it has emitted, or what it has still to emit): added to `t`, and its name to `stores`.
+inline void add_emit_store(operators::Topology& t, EmitStrategy emit, const std::string& name,
+                           bool logged, std::vector<std::string>& stores) {
+  if (emit != EmitStrategy::kOnWindowClose) return;
+  t.add_store(state::StoreSpec{
+      .name = name, .kind = state::StoreKind::kKeyValue, .logged = logged, .cached = false});
+  stores.push_back(name);
+}
+
 // What every stream handle holds: the builder and the node whose output it is.
 struct Handle {
   TopologyBuilder* builder = nullptr;
@@ -879,13 +889,7 @@ class TimeWindowedKStream {
                 /*timestamped=*/true);
     std::vector<std::string> stores{store};
     const std::string emitted = store + "-emitted";
-    if (emit_ == EmitStrategy::kOnWindowClose) {
-      t.add_store(state::StoreSpec{.name = emitted,
-                                   .kind = state::StoreKind::kKeyValue,
-                                   .logged = m.logged,
-                                   .cached = false});
-      stores.push_back(emitted);
-    }
+    detail::add_emit_store(t, emit_, emitted, m.logged, stores);
     const int n = h_.builder->add_child(
         h_.node, op + " (" + windows_.describe() + ")", detail::type_name<Windowed<K>>(),
         detail::type_name<Agg>(),
@@ -905,11 +909,20 @@ class TimeWindowedKStream {
 
 // Session windows. Results are std::optional: each update forwards the merged session's value,
 // and std::nullopt for each session the update absorbed (a tombstone), so a table of the
-// results holds exactly the live sessions.
+// results holds exactly the live sessions. With EmitStrategy::kOnWindowClose each session is
+// forwarded once, when stream time passes its end + gap + grace, with its final value (never
+// std::nullopt).
 template <typename K, typename V>
 class SessionWindowedKStream {
  public:
   SessionWindowedKStream(detail::Handle h, SessionWindows w) : h_(h), windows_(w) {}
+
+  // Forward each session's result once, when the session closes (default: every update).
+  SessionWindowedKStream emit(EmitStrategy e) const {
+    SessionWindowedKStream s = *this;
+    s.emit_ = e;
+    return s;
+  }
 
   // Records later than their session's end + grace go to `topic` (default: dropped, counted).
   SessionWindowedKStream late_records_to(std::string topic) const {
@@ -955,25 +968,30 @@ class SessionWindowedKStream {
         m.name.empty() ? h_.builder->name_of(h_.node) + "-" + op + "-store" : m.name;
     const int64_t needed = windows_.gap_ms + windows_.grace_ms;
     const int64_t retention = std::max(m.retention_ms.value_or(needed), needed);
-    h_.builder->topology().add_store(state::StoreSpec{.name = store,
-                                                      .kind = state::StoreKind::kSession,
-                                                      .logged = m.logged,
-                                                      .cached = m.cached,
-                                                      .retention_ms = retention},
-                                     /*timestamped=*/true);
-    const int n =
-        h_.builder->add_child(h_.node, op + " (gap " + std::to_string(windows_.gap_ms) + " ms)",
-                              detail::type_name<Windowed<K>>(), detail::type_name<Agg>(),
-                              [=, w = windows_, late = late_topic_] {
-                                return std::make_unique<operators::SessionAggregateNode<K, V, Agg>>(
-                                    store, w, late, initializer, adder, merger);
-                              },
-                              {store});
+    auto& t = h_.builder->topology();
+    t.add_store(state::StoreSpec{.name = store,
+                                 .kind = state::StoreKind::kSession,
+                                 .logged = m.logged,
+                                 .cached = m.cached,
+                                 .retention_ms = retention},
+                /*timestamped=*/true);
+    std::vector<std::string> stores{store};
+    const std::string pending = store + "-pending";
+    detail::add_emit_store(t, emit_, pending, m.logged, stores);
+    const int n = h_.builder->add_child(
+        h_.node, op + " (gap " + std::to_string(windows_.gap_ms) + " ms)",
+        detail::type_name<Windowed<K>>(), detail::type_name<Agg>(),
+        [=, w = windows_, e = emit_, late = late_topic_] {
+          return std::make_unique<operators::SessionAggregateNode<K, V, Agg>>(
+              store, pending, w, e, late, initializer, adder, merger);
+        },
+        stores);
     return KTable<Windowed<K>, std::optional<Agg>>(detail::Handle{h_.builder, n, false});
   }
 
   detail::Handle h_;
   SessionWindows windows_;
+  EmitStrategy emit_ = EmitStrategy::kOnEveryUpdate;
   std::string late_topic_;
 };
 
@@ -1019,10 +1037,7 @@ class SlidingWindowedKStream {
                                  .retention_ms = retention});
     std::vector<std::string> stores{store, records};
     const std::string emitted = store + "-emitted";
-    if (emit_ == EmitStrategy::kOnWindowClose) {
-      t.add_store(state::StoreSpec{.name = emitted, .logged = m.logged, .cached = false});
-      stores.push_back(emitted);
-    }
+    detail::add_emit_store(t, emit_, emitted, m.logged, stores);
     std::function<Agg()> init = initializer;
     std::function<Agg(const K&, const V&, Agg)> add = [adder](const K& k, const V& v, Agg a) {
       return adder(k, v, std::move(a));

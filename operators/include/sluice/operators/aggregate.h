@@ -18,9 +18,11 @@
 
 #include <algorithm>
 #include <functional>
+#include <limits>
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "sluice/base/murmur2.h"
 #include "sluice/operators/node.h"
@@ -276,12 +278,20 @@ class WindowedAggregateNode final : public Input<K, V>, public OutputNode<Window
 
 // Per key and session: records of a key closer than the inactivity gap share a session. A
 // record opens a session [t, t] or merges with every session of its key it comes within the
-// gap of: the merged aggregate is merger(a, b) over theirs, then adder(record). Each update
-// forwards the new session's aggregate, and a std::nullopt for every session it absorbed, so
-// a table downstream holds exactly the live sessions (as Kafka Streams' tombstones do).
-// A record whose merged session would end before stream time − grace is late. The store keeps
-// sessions until stream time passes their end + gap + grace (or the retention asked for, if
-// longer), as Kafka Streams does: a record that bridges to an older session no longer merges it.
+// gap of: the merged aggregate is merger(a, b) over theirs, then adder(record).
+//
+// A session is closed once stream time passes its end + gap + grace: no record can reach it
+// any more — one that would (say, bridging it to a later session) merges only the open ones. A
+// record whose merged session would end before stream time − grace is late. The store keeps
+// sessions until they close (or for the retention asked for, if longer, for queries).
+//
+// With EmitStrategy::kOnEveryUpdate each update forwards the new session's aggregate, and a
+// std::nullopt for every session it absorbed, so a table downstream holds exactly the live
+// sessions (as Kafka Streams' tombstones do). With kOnWindowClose each session is forwarded
+// once, with its final aggregate, when it closes — by end, then key — and absorbed sessions are
+// never seen. The store is ordered by key, so the sessions not yet forwarded are also listed by
+// end in a companion key-value store (changelogged like the store, so a restarted task neither
+// repeats nor loses results); a session leaves it when it is forwarded or absorbed.
 template <typename K, typename V, typename Agg>
 class SessionAggregateNode final : public Input<K, V>,
                                    public OutputNode<Windowed<K>, std::optional<Agg>> {
@@ -290,10 +300,14 @@ class SessionAggregateNode final : public Input<K, V>,
   using Adder = std::function<Agg(const K&, const V&, Agg)>;
   using Merger = std::function<Agg(const K&, Agg, Agg)>;
 
-  SessionAggregateNode(std::string store, SessionWindows windows, std::string late_topic,
-                       Initializer init, Adder add, Merger merge)
+  // `pending_store`: the companion key-value store for kOnWindowClose (ignored otherwise).
+  SessionAggregateNode(std::string store, std::string pending_store, SessionWindows windows,
+                       EmitStrategy emit, std::string late_topic, Initializer init, Adder add,
+                       Merger merge)
       : store_name_(std::move(store)),
+        pending_name_(std::move(pending_store)),
         windows_(windows),
+        emit_(emit),
         late_topic_(std::move(late_topic)),
         init_(std::move(init)),
         add_(std::move(add)),
@@ -302,6 +316,9 @@ class SessionAggregateNode final : public Input<K, V>,
   Status init(TaskContext& context) override {
     SLUICE_RETURN_IF_ERROR(Node::init(context));
     SLUICE_ASSIGN_OR_RETURN(store_, context.session_store(store_name_));
+    if (emit_ == EmitStrategy::kOnWindowClose) {
+      SLUICE_ASSIGN_OR_RETURN(pending_, context.key_value_store(pending_name_));
+    }
     return Status();
   }
 
@@ -318,10 +335,13 @@ class SessionAggregateNode final : public Input<K, V>,
     };
     std::vector<Found> found;
     {
+      // Sessions closed as of the last record stay out, whatever the store's retention.
+      const int64_t open_from = closes_before(store_->stream_time().value());
       SLUICE_ASSIGN_OR_RETURN(auto it,
                               store_->find_sessions(key_bytes_, r.timestamp - windows_.gap_ms,
                                                     r.timestamp + windows_.gap_ms));
       for (; it->valid(); it->next()) {
+        if (it->window().end.value() < open_from) continue;
         SLUICE_ASSIGN_OR_RETURN(auto v, decode_timestamped<Agg>(it->value(), store_name_));
         found.push_back({it->window(), std::move(v.first), v.second});
       }
@@ -334,20 +354,30 @@ class SessionAggregateNode final : public Input<K, V>,
     }
     if (merged.end.value() + windows_.grace_ms < stream_time.value()) {
       ++this->metrics_->late_dropped;
-      return send_late(late_topic_, r, *this->context_);
+      SLUICE_RETURN_IF_ERROR(send_late(late_topic_, r, *this->context_));
+      return close(stream_time);
     }
+    const bool every_update = emit_ == EmitStrategy::kOnEveryUpdate;
     // Without an initializer (a reduce) the first session's value, or the record's, starts it.
     std::optional<Agg> acc;
     if (init_) acc = init_();
     Timestamp ts = r.timestamp;
+    bool merged_was_stored = false;
     for (Found& f : found) {
       acc = acc ? merge_(r.key, std::move(*acc), std::move(f.agg)) : std::move(f.agg);
       ts = std::max(ts, f.ts);
-      if (f.window == merged) continue;  // rewritten below
+      if (f.window == merged) {  // rewritten below
+        merged_was_stored = true;
+        continue;
+      }
       SLUICE_RETURN_IF_ERROR(store_->remove(key_bytes_, f.window));
-      ++this->metrics_->records_out;
-      SLUICE_RETURN_IF_ERROR(this->out_.forward(
-          {Windowed<K>{r.key, {f.window.start, f.window.end}}, std::nullopt, f.ts}));
+      if (every_update) {
+        ++this->metrics_->records_out;
+        SLUICE_RETURN_IF_ERROR(this->out_.forward(
+            {Windowed<K>{r.key, {f.window.start, f.window.end}}, std::nullopt, f.ts}));
+      } else {
+        SLUICE_RETURN_IF_ERROR(pending_->remove(pending_key(f.window)));
+      }
     }
     Agg agg;
     if (acc) {
@@ -358,20 +388,108 @@ class SessionAggregateNode final : public Input<K, V>,
       SLUICE_CHECK_MSG(false, "a reduce needs the value type to be the aggregate type");
     }
     SLUICE_RETURN_IF_ERROR(store_->put(key_bytes_, merged, encode_timestamped(agg, ts)));
-    ++this->metrics_->records_out;
-    SLUICE_RETURN_IF_ERROR(this->out_.forward(
-        {Windowed<K>{std::move(r.key), {merged.start, merged.end}}, std::move(agg), ts}));
-    return store_->advance_stream_time(stream_time);
+    if (every_update) {
+      ++this->metrics_->records_out;
+      SLUICE_RETURN_IF_ERROR(this->out_.forward(
+          {Windowed<K>{std::move(r.key), {merged.start, merged.end}}, std::move(agg), ts}));
+    } else if (!merged_was_stored) {
+      SLUICE_RETURN_IF_ERROR(pending_->put(pending_key(merged), ByteView()));
+      first_pending_end_ = std::min(first_pending_end_, merged.end.value());
+    }
+    return close(stream_time);
   }
 
  private:
-  const std::string store_name_;
+  // Sessions ending before this are closed at stream time `stream`. Saturates near the minimum.
+  int64_t closes_before(int64_t stream) const {
+    int64_t c;
+    return __builtin_sub_overflow(stream, windows_.gap_ms + windows_.grace_ms, &c)
+               ? std::numeric_limits<int64_t>::min()
+               : c;
+  }
+
+  // [end][key][start] (times offset by 2^63, big-endian, so they sort as signed numbers): the
+  // pending sessions by end; the key is what lies between the two times.
+  Bytes pending_key(state::SessionWindow w) const {
+    Bytes out;
+    append_be<uint64_t>(out, static_cast<uint64_t>(w.end.value()) ^ kSignBit);
+    out.append(key_bytes_);
+    append_be<uint64_t>(out, static_cast<uint64_t>(w.start.value()) ^ kSignBit);
+    return out;
+  }
+  static int64_t load_time(const char* p) {
+    return static_cast<int64_t>(load_be<uint64_t>(p) ^ kSignBit);
+  }
+  static constexpr uint64_t kSignBit = uint64_t{1} << 63;
+
+  // Forwards the sessions that stream time closes (with kOnWindowClose), then moves the store's
+  // stream time — in that order, as moving it may expire them.
+  Status close(Timestamp stream_time) {
+    if (emit_ == EmitStrategy::kOnWindowClose) {
+      const int64_t before = closes_before(stream_time.value());
+      if (first_pending_end_ < before) SLUICE_RETURN_IF_ERROR(emit_closed(before));
+    }
+    return store_->advance_stream_time(stream_time);
+  }
+
+  // Forwards and forgets every pending session ending before `before`, and notes where the
+  // next one ends.
+  Status emit_closed(int64_t before) {
+    std::vector<Bytes> closed;
+    first_pending_end_ = std::numeric_limits<int64_t>::max();
+    {
+      // From where the last call stopped: the sessions it forwarded leave tombstones that a
+      // scan from the start would walk again, every time.
+      Bytes from;
+      append_be<uint64_t>(from, static_cast<uint64_t>(emitted_before_) ^ kSignBit);
+      SLUICE_ASSIGN_OR_RETURN(auto it, pending_->range(ByteView(from), std::nullopt));
+      for (; it->valid(); it->next()) {
+        if (it->key().size() < 16) {
+          return corruption("store '" + pending_name_ + "' holds a malformed key");
+        }
+        const int64_t end = load_time(it->key().data());
+        if (end >= before) {
+          first_pending_end_ = end;
+          break;
+        }
+        closed.emplace_back(it->key());
+      }
+      SLUICE_RETURN_IF_ERROR(it->status());
+    }
+    emitted_before_ = before;
+    for (const Bytes& k : closed) {
+      const ByteView key_bytes = ByteView(k).substr(8, k.size() - 16);
+      const state::SessionWindow w{.start = Timestamp(load_time(k.data() + k.size() - 8)),
+                                   .end = Timestamp(load_time(k.data()))};
+      SLUICE_ASSIGN_OR_RETURN(std::optional<Bytes> stored, store_->fetch(key_bytes, w));
+      if (!stored) {
+        return corruption("store '" + pending_name_ + "' lists a session that store '" +
+                          store_name_ + "' does not hold");
+      }
+      SLUICE_RETURN_IF_ERROR(pending_->remove(k));
+      SLUICE_ASSIGN_OR_RETURN(auto agg, decode_timestamped<Agg>(*stored, store_name_));
+      SLUICE_ASSIGN_OR_RETURN(K key, Serde<K>::deserialize(key_bytes));
+      ++this->metrics_->records_out;
+      SLUICE_RETURN_IF_ERROR(this->out_.forward(
+          {Windowed<K>{std::move(key), {w.start, w.end}}, std::move(agg.first), agg.second}));
+    }
+    return Status();
+  }
+
+  const std::string store_name_, pending_name_;
   const SessionWindows windows_;
+  const EmitStrategy emit_;
   const std::string late_topic_;
   Initializer init_;
   Adder add_;
   Merger merge_;
   state::SessionStore* store_ = nullptr;
+  state::KeyValueStore* pending_ = nullptr;
+  // No pending session ends before this (unknown at start: the first record looks).
+  int64_t first_pending_end_ = std::numeric_limits<int64_t>::min();
+  // Every session ending before this was forwarded (a new one never ends that early: it would
+  // be late).
+  int64_t emitted_before_ = std::numeric_limits<int64_t>::min();
   Bytes key_bytes_;
 };
 
