@@ -7,6 +7,7 @@
 #include "dsl/proto/test_messages.pb.h"
 #include "sluice/operators/protobuf_serde.h"
 #include "sluice/operators/serde.h"
+#include "sluice/operators/table.h"
 #include "sluice/operators/windows.h"
 #include "test_util.h"
 
@@ -91,6 +92,32 @@ TEST(SerdeTest, WindowedKeysCarryTheKeyThenStartAndEnd) {
   EXPECT_EQ(round_trip(w), w);
   auto truncated = Serde<Windowed<std::string>>::deserialize("short");
   EXPECT_EQ(truncated.status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST(SerdeTest, TableChangesCarryEitherValueOrBothAndRejectMalformedBytes) {
+  using C = Change<std::string>;
+  for (const C& c : {C{"old", "new"}, C{"old", std::nullopt}, C{std::nullopt, "new"},
+                     C{std::nullopt, std::nullopt}, C{"", ""}}) {
+    Bytes b;
+    Serde<C>::serialize(c, b);
+    auto back = Serde<C>::deserialize(b);
+    ASSERT_TRUE(back.ok()) << back.status().to_string();
+    EXPECT_EQ(*back, c);
+  }
+  Bytes both;
+  Serde<C>::serialize(C{"ab", "c"}, both);
+  EXPECT_EQ(both, Bytes("\x03\x00\x00\x00\x02"
+                        "abc",
+                        8));
+  for (const Bytes& bad : {Bytes(), Bytes("\x04", 1), Bytes("\x01\x00\x00", 3),
+                           Bytes("\x01\x00\x00\x00\x09x", 6), Bytes("\x01\x00\x00\x00\x00z", 6)}) {
+    auto decoded = Serde<C>::deserialize(bad);
+    EXPECT_EQ(decoded.status().code(), StatusCode::kInvalidArgument)
+        << decoded.status().to_string();
+  }
+  // A value serde's own errors come through.
+  Bytes bad_long("\x02\x01", 2);
+  EXPECT_FALSE(Serde<Change<int64_t>>::deserialize(bad_long).ok());
 }
 
 }  // namespace

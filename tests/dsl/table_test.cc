@@ -1,4 +1,7 @@
-// Tables from topics, stream-table joins and table-table joins.
+// Tables from topics, stream-table joins, table-table joins and tables regrouped by a new key.
+#include <map>
+#include <random>
+
 #include "test_util.h"
 
 namespace sluice::dsl {
@@ -123,6 +126,149 @@ TEST(TableTest, AnAggregationIsATableThatStreamsCanJoin) {
   auto out = d->output_topic<std::string, std::string>("orders-with-payments");
   EXPECT_EQ(read(out), (Strings{{"c1", "o1 (paid so far 0)", Timestamp(1)},
                                 {"c1", "o2 (paid so far 42)", Timestamp(4)}}));
+}
+
+using Counts = std::vector<TestRecord<std::string, int64_t>>;
+
+// users: user -> region; regrouped by region and counted.
+TEST(TableGroupByTest, CountPerNewKeyFollowsUpdatesAndDeletionsOfTheTable) {
+  TopologyBuilder b;
+  b.table<std::string, std::string>("users")
+      .group_by(
+          [](const std::string& user, const std::string& region) {
+            return std::pair<std::string, std::string>(region, user);
+          },
+          "by-region")
+      .count("users-per-region")
+      .to_stream()
+      .to("region-counts");
+  auto d = driver_for(b);
+  ASSERT_TRUE(d);
+  ASSERT_OK(d->pipe_raw("users", ByteView("alice"), ByteView("eu"), Timestamp(1)));
+  ASSERT_OK(d->pipe_raw("users", ByteView("bob"), ByteView("eu"), Timestamp(2)));
+  ASSERT_OK(d->pipe_raw("users", ByteView("carol"), ByteView("us"), Timestamp(3)));
+  auto out = d->output_topic<std::string, int64_t>("region-counts");
+  EXPECT_EQ(read(out),
+            (Counts{{"eu", 1, Timestamp(1)}, {"eu", 2, Timestamp(2)}, {"us", 1, Timestamp(3)}}));
+  // alice moves: out of eu, into us.
+  ASSERT_OK(d->pipe_raw("users", ByteView("alice"), ByteView("us"), Timestamp(4)));
+  EXPECT_EQ(read(out), (Counts{{"eu", 1, Timestamp(4)}, {"us", 2, Timestamp(4)}}));
+  // bob is deleted; carol is written again unchanged: one update, subtract and add together.
+  ASSERT_OK(d->pipe_raw("users", ByteView("bob"), std::nullopt, Timestamp(5)));
+  ASSERT_OK(d->pipe_raw("users", ByteView("carol"), ByteView("us"), Timestamp(6)));
+  EXPECT_EQ(read(out), (Counts{{"eu", 0, Timestamp(5)}, {"us", 2, Timestamp(6)}}));
+  // A tombstone for a key the table never held changes nothing.
+  ASSERT_OK(d->pipe_raw("users", ByteView("dave"), std::nullopt, Timestamp(7)));
+  EXPECT_TRUE(read(out).empty());
+  auto counts = d->query_range<std::string, int64_t>("users-per-region");
+  ASSERT_TRUE(counts.ok()) << counts.status().to_string();
+  EXPECT_EQ(*counts, (std::vector<std::pair<std::string, int64_t>>{{"eu", 0}, {"us", 2}}));
+  // The updates went through a real repartition topic.
+  EXPECT_TRUE(d->partitions("test-app-by-region-repartition").ok());
+}
+
+TEST(TableGroupByTest, ReduceAndAggregateSubtractTheOldValueAndAddTheNewOne) {
+  TopologyBuilder b;
+  // accounts: account -> "owner:balance"; total balance per owner.
+  auto by_owner = b.table<std::string, std::string>("accounts")
+                      .group_by([](const std::string&, const std::string& v) {
+                        const auto colon = v.find(':');
+                        return std::pair<std::string, int64_t>(v.substr(0, colon),
+                                                               std::stoll(v.substr(colon + 1)));
+                      });
+  by_owner
+      .reduce([](int64_t total, int64_t v) { return total + v; },
+              [](int64_t total, int64_t v) { return total - v; }, "balances")
+      .to_stream()
+      .to("balances");
+  by_owner
+      .aggregate([] { return std::string(); },
+                 [](const std::string&, const int64_t& v, std::string log) {
+                   return log + "+" + std::to_string(v);
+                 },
+                 [](const std::string&, const int64_t& v, std::string log) {
+                   return log + "-" + std::to_string(v);
+                 },
+                 "history")
+      .to_stream()
+      .to("history");
+  auto d = driver_for(b);
+  ASSERT_TRUE(d);
+  ASSERT_OK(d->pipe_raw("accounts", ByteView("a1"), ByteView("ann:100"), Timestamp(1)));
+  ASSERT_OK(d->pipe_raw("accounts", ByteView("a2"), ByteView("ann:50"), Timestamp(2)));
+  ASSERT_OK(d->pipe_raw("accounts", ByteView("a1"), ByteView("ann:70"), Timestamp(3)));
+  ASSERT_OK(d->pipe_raw("accounts", ByteView("a2"), ByteView("ben:50"), Timestamp(4)));
+  auto balances = d->output_topic<std::string, int64_t>("balances");
+  EXPECT_EQ(read(balances), (Counts{{"ann", 100, Timestamp(1)},
+                                    {"ann", 150, Timestamp(2)},
+                                    {"ann", 120, Timestamp(3)},
+                                    {"ann", 70, Timestamp(4)},
+                                    {"ben", 50, Timestamp(4)}}));
+  auto history = d->output_topic<std::string, std::string>("history");
+  EXPECT_EQ(read(history), (Strings{{"ann", "+100", Timestamp(1)},
+                                    {"ann", "+100+50", Timestamp(2)},
+                                    {"ann", "+100+50-100+70", Timestamp(3)},
+                                    {"ann", "+100+50-100+70-50", Timestamp(4)},
+                                    {"ben", "+50", Timestamp(4)}}));
+}
+
+// Random updates and deletions of a 4-partition table, regrouped onto 5 groups: the counts and
+// sums per group equal those of the table's final contents, each group's state in one task.
+TEST(TableGroupByTest, RegroupedAggregatesOverFourPartitionsEqualTheFinalTablesGroups) {
+  TopologyBuilder b;
+  auto grouped = b.table<std::string, int64_t>("items").group_by(
+      [](const std::string&, const int64_t& v) {
+        return std::pair<std::string, int64_t>("g" + std::to_string(v % 5), v);
+      },
+      "by-group");
+  grouped.count("group-counts");
+  grouped.reduce([](int64_t a, int64_t v) { return a + v; },
+                 [](int64_t a, int64_t v) { return a - v; }, "group-sums");
+  auto d = driver_for(b, {.partitions = {{"items", 4}}});
+  ASSERT_TRUE(d);
+  std::mt19937_64 rng(7);
+  std::map<std::string, int64_t> table;
+  std::vector<TopologyTestDriver::RawRecord> updates;
+  for (int i = 0; i < 5000; ++i) {
+    const std::string key = "item" + std::to_string(rng() % 300);
+    TopologyTestDriver::RawRecord r{.key = key, .timestamp = Timestamp(i)};
+    if (rng() % 5 == 0) {
+      table.erase(key);
+    } else {
+      const auto v = static_cast<int64_t>(rng() % 1000);
+      r.value = operators::encode(v);
+      table[key] = v;
+    }
+    updates.push_back(std::move(r));
+  }
+  ASSERT_OK(d->append_raw("items", updates));  // partitioned by key, as a producer would
+  ASSERT_OK(d->process_all());
+  std::map<std::string, int64_t> counts, sums;
+  for (int g = 0; g < 5; ++g) counts["g" + std::to_string(g)] = 0;
+  for (const auto& [key, v] : table) {
+    ++counts["g" + std::to_string(v % 5)];
+    sums["g" + std::to_string(v % 5)] += v;
+  }
+  auto by_task = d->key_value_store_by_task<std::string, int64_t>("group-counts");
+  ASSERT_TRUE(by_task.ok()) << by_task.status().to_string();
+  std::map<std::string, int64_t> got_counts;
+  for (const auto& [partition, contents] : *by_task) {
+    for (const auto& [group, n] : contents) {
+      EXPECT_FALSE(got_counts.contains(group)) << group << " is held by two tasks";
+      got_counts[group] = n;
+    }
+  }
+  EXPECT_EQ(got_counts, counts);
+  auto got_sums = d->query_range<std::string, int64_t>("group-sums");
+  ASSERT_TRUE(got_sums.ok()) << got_sums.status().to_string();
+  std::map<std::string, int64_t> sums_map(got_sums->begin(), got_sums->end());
+  for (auto& [group, sum] : sums_map) {
+    if (!sums.contains(group)) {
+      EXPECT_EQ(sum, 0) << group;  // every value left this group
+    }
+  }
+  std::erase_if(sums_map, [&](const auto& e) { return !sums.contains(e.first); });
+  EXPECT_EQ(sums_map, sums);
 }
 
 }  // namespace

@@ -120,6 +120,8 @@ class KTable;
 template <typename K, typename V>
 class KGroupedStream;
 template <typename K, typename V>
+class KGroupedTable;
+template <typename K, typename V>
 class TimeWindowedKStream;
 template <typename K, typename V>
 class SessionWindowedKStream;
@@ -663,6 +665,39 @@ class KTable {
   const std::string& store() const { return store_; }
   const detail::Handle& handle() const { return h_; }
 
+  // Re-groups the table by a new key: selector(key, value) -> std::pair<K1, V1>. Aggregations of
+  // the grouped table take each key's old value out of the group it mapped to (a subtractor)
+  // and add its new one (an adder), so they follow updates and deletions — e.g. users per
+  // region while users move. Updates reach each group's task through the repartition topic
+  // `<application-id>-<name>-repartition`; each key's previous value is kept in the store
+  // `<name>-prior-store` (name: by default derived from this table's operator).
+  template <typename F>
+  requires std::is_invocable_v<F&, const K&, const V&>
+  auto group_by(F selector, std::string name = "") {
+    using Pair = std::decay_t<std::invoke_result_t<F&, const K&, const V&>>;
+    using K1 = std::decay_t<typename Pair::first_type>;
+    using V1 = std::decay_t<typename Pair::second_type>;
+    static_assert(HasSerde<K> && HasSerde<V>,
+                  "the table's key and value need serdes for its store");
+    static_assert(EdgeType<K1> && HasSerde<V1>,
+                  "the new key and value need serdes for the repartition topic");
+    auto* b = h_.builder;
+    if (name.empty()) name = b->name_of(h_.node) + "-group-by";
+    const std::string store = name + "-prior-store";
+    b->topology().add_store(state::StoreSpec{.name = store, .kind = state::StoreKind::kKeyValue});
+    std::function<std::pair<K1, V1>(const K&, const V&)> select =
+        [selector](const K& k, const V& v) { return std::pair<K1, V1>(selector(k, v)); };
+    const int n = b->add_child(
+        h_.node, "table_group_by", detail::type_name<K1>(), detail::type_name<V1>(),
+        [store, select] {
+          return std::make_unique<operators::TableGroupByNode<K, V, U, K1, V1>>(store, select);
+        },
+        {store});
+    auto grouped =
+        KStream<K1, operators::Change<V1>>(detail::Handle{b, n, true}).group_by_key(name);
+    return KGroupedTable<K1, V1>(grouped.handle());
+  }
+
   // Table-table joins: every update of either side joins the other side's current value.
   //   join:       (const V&, const V2&)                                 both present
   //   left_join:  (const V&, const std::optional<V2>&)                  left present
@@ -816,6 +851,8 @@ class KGroupedStream {
                      m);
   }
 
+  const detail::Handle& handle() const { return h_; }
+
   TimeWindowedKStream<K, V> windowed_by(TimeWindows w) { return TimeWindowedKStream<K, V>(h_, w); }
   SessionWindowedKStream<K, V> windowed_by(SessionWindows w) {
     return SessionWindowedKStream<K, V>(h_, w);
@@ -828,6 +865,66 @@ class KGroupedStream {
   std::string store_name(const Materialized& m, const std::string& op) {
     return m.name.empty() ? h_.builder->name_of(h_.node) + "-" + op + "-store" : m.name;
   }
+  detail::Handle h_;
+};
+
+// A table re-grouped by KTable::group_by: its records are operators::Change<V>, a value leaving
+// the group and/or one joining it.
+template <typename K, typename V>
+class KGroupedTable {
+ public:
+  explicit KGroupedTable(detail::Handle h) : h_(h) {}
+
+  // agg = adder(key, value, agg) for a value joining the group and subtractor(key, value, agg)
+  // for one leaving it, from initializer() for a new group.
+  template <typename Init, typename Adder, typename Subtractor>
+  auto aggregate(Init initializer, Adder adder, Subtractor subtractor, Materialized m = {}) {
+    using Agg = std::decay_t<std::invoke_result_t<Init&>>;
+    return add<Agg>(
+        "table_aggregate", m, std::function<Agg()>(initializer),
+        [adder](const K& k, const V& v, Agg a) { return adder(k, v, std::move(a)); },
+        [subtractor](const K& k, const V& v, Agg a) { return subtractor(k, v, std::move(a)); });
+  }
+
+  // value = adder(value so far, value) / subtractor(value so far, value), starting from a
+  // group's first value.
+  template <typename Adder, typename Subtractor>
+  KTable<K, V> reduce(Adder adder, Subtractor subtractor, Materialized m = {}) {
+    return add<V>(
+        "table_reduce", m, nullptr,
+        [adder](const K&, const V& v, V acc) { return adder(std::move(acc), v); },
+        [subtractor](const K&, const V& v, V acc) { return subtractor(std::move(acc), v); });
+  }
+
+  // The number of keys of the table in each group (0 once all have left).
+  KTable<K, int64_t> count(Materialized m = {}) {
+    return aggregate([] { return int64_t{0}; }, [](const K&, const V&, int64_t n) { return n + 1; },
+                     [](const K&, const V&, int64_t n) { return n - 1; }, m);
+  }
+
+ private:
+  template <typename Agg>
+  KTable<K, Agg> add(const std::string& op, const Materialized& m, std::function<Agg()> init,
+                     std::function<Agg(const K&, const V&, Agg)> adder,
+                     std::function<Agg(const K&, const V&, Agg)> subtractor) {
+    static_assert(HasSerde<K> && HasSerde<Agg>, "the key and aggregate need serdes for the store");
+    const std::string store =
+        m.name.empty() ? h_.builder->name_of(h_.node) + "-" + op + "-store" : m.name;
+    h_.builder->topology().add_store(state::StoreSpec{.name = store,
+                                                      .kind = state::StoreKind::kKeyValue,
+                                                      .logged = m.logged,
+                                                      .cached = m.cached},
+                                     /*timestamped=*/true);
+    const int n =
+        h_.builder->add_child(h_.node, op, detail::type_name<K>(), detail::type_name<Agg>(),
+                              [store, init, adder, subtractor] {
+                                return std::make_unique<operators::TableAggregateNode<K, V, Agg>>(
+                                    store, init, adder, subtractor);
+                              },
+                              {store});
+    return KTable<K, Agg>(detail::Handle{h_.builder, n, false}, store);
+  }
+
   detail::Handle h_;
 };
 

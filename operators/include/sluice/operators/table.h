@@ -1,6 +1,8 @@
 // Tables: a compacted topic read as the latest value per key, and the joins that look tables
 // up — stream-table (each stream record joins the table's current value for its key) and
-// table-table (each update of either side joins the other side's current value).
+// table-table (each update of either side joins the other side's current value) — and the
+// re-grouping of a table by a new key, whose aggregations subtract a key's old value from its
+// group and add the new one.
 //
 // A table's updates flow downstream as std::optional values: std::nullopt is a deletion (a
 // tombstone in the topic). Table stores hold [timestamp int64 BE][value] like aggregation
@@ -9,9 +11,12 @@
 // Thread safety: thread-confined to the task, like every node.
 #pragma once
 
+#include <algorithm>
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "sluice/operators/aggregate.h"
 #include "sluice/operators/node.h"
@@ -194,5 +199,183 @@ Status apply_to_global_table(state::KeyValueStore& store, const logstore::Record
   if (!value.ok()) return value.status().with_context("global table record value");
   return store.put(k, encode_timestamped(*value, r.timestamp));
 }
+
+// ---- re-grouping a table (KTable::group_by) ----
+
+// A table update on its way to a re-grouped aggregation: the value to take out of the group
+// (the key's previous value, mapped) and the value to put in (its new one); either may be
+// absent. Crosses the repartition topic as [flags u8: 1 old, 2 new][old length u32 BE][old][new].
+template <typename V>
+struct Change {
+  std::optional<V> old_value;
+  std::optional<V> new_value;
+  friend bool operator==(const Change&, const Change&) = default;
+};
+
+template <typename V>
+requires HasSerde<V>
+struct Serde<Change<V>> {
+  static void serialize(const Change<V>& c, Bytes& out) {
+    out.push_back(static_cast<char>((c.old_value ? 1 : 0) | (c.new_value ? 2 : 0)));
+    if (c.old_value) {
+      const size_t at = out.size();
+      append_be<uint32_t>(out, 0);
+      Serde<V>::serialize(*c.old_value, out);
+      store_be<uint32_t>(out.data() + at, static_cast<uint32_t>(out.size() - at - 4));
+    }
+    if (c.new_value) Serde<V>::serialize(*c.new_value, out);
+  }
+  static Result<Change<V>> deserialize(ByteView in) {
+    if (in.empty() || static_cast<uint8_t>(in[0]) > 3) {
+      return invalid_argument("not a table change: no flags byte, or unknown flags");
+    }
+    const auto flags = static_cast<uint8_t>(in[0]);
+    in.remove_prefix(1);
+    Change<V> c;
+    if (flags & 1) {
+      if (in.size() < 4 || in.size() - 4 < load_be<uint32_t>(in.data())) {
+        return invalid_argument("a table change with a truncated old value");
+      }
+      const uint32_t n = load_be<uint32_t>(in.data());
+      SLUICE_ASSIGN_OR_RETURN(c.old_value, Serde<V>::deserialize(in.substr(4, n)));
+      in.remove_prefix(4 + n);
+    }
+    if (flags & 2) {
+      SLUICE_ASSIGN_OR_RETURN(c.new_value, Serde<V>::deserialize(in));
+    } else if (!in.empty()) {
+      return invalid_argument("a table change with bytes after its last value");
+    }
+    return c;
+  }
+};
+
+// Re-keys a table: selector(key, value) -> (new key, new value). Each update of a key takes its
+// previous value out of the group that value mapped to and puts the new one into its group, as
+// a Change: one record when both map to the same key, else two (old first). Previous values are
+// kept in the node's own store, so any table can be re-grouped, materialized or not.
+template <typename K, typename V, typename U, typename K1, typename V1>
+class TableGroupByNode final : public Input<K, U>, public OutputNode<K1, Change<V1>> {
+ public:
+  using Selector = std::function<std::pair<K1, V1>(const K&, const V&)>;
+
+  TableGroupByNode(std::string store, Selector select)
+      : store_name_(std::move(store)), select_(std::move(select)) {}
+
+  Status init(TaskContext& context) override {
+    SLUICE_RETURN_IF_ERROR(Node::init(context));
+    SLUICE_ASSIGN_OR_RETURN(store_, context.key_value_store(store_name_));
+    return Status();
+  }
+
+  Status process(Record<K, U>&& r) override {
+    ++this->metrics_->records_in;
+    std::optional<V> now = std::move(r.value);  // U is V or std::optional<V>
+    key_bytes_.clear();
+    Serde<K>::serialize(r.key, key_bytes_);
+    SLUICE_ASSIGN_OR_RETURN(std::optional<Bytes> stored, store_->get(key_bytes_));
+    std::optional<V> before;
+    if (stored) {
+      auto decoded = Serde<V>::deserialize(*stored);
+      if (!decoded.ok()) return decoded.status().with_context("store '" + store_name_ + "'");
+      before = std::move(decoded).value();
+    }
+    if (now) {
+      Bytes bytes;
+      Serde<V>::serialize(*now, bytes);
+      SLUICE_RETURN_IF_ERROR(store_->put(key_bytes_, bytes));
+    } else if (before) {
+      SLUICE_RETURN_IF_ERROR(store_->remove(key_bytes_));
+    }
+    std::optional<std::pair<K1, V1>> out, in;
+    if (before) out = select_(r.key, *before);
+    if (now) in = select_(r.key, *now);
+    if (out && is_null_key(out->first)) out.reset();  // null keys are not aggregated
+    if (in && is_null_key(in->first)) in.reset();
+    if (out && in && out->first == in->first) {
+      return forward(std::move(in->first), {std::move(out->second), std::move(in->second)},
+                     r.timestamp);
+    }
+    if (out) {
+      SLUICE_RETURN_IF_ERROR(
+          forward(std::move(out->first), {std::move(out->second), std::nullopt}, r.timestamp));
+    }
+    if (in) {
+      SLUICE_RETURN_IF_ERROR(
+          forward(std::move(in->first), {std::nullopt, std::move(in->second)}, r.timestamp));
+    }
+    return Status();
+  }
+
+ private:
+  Status forward(K1 key, Change<V1> change, Timestamp ts) {
+    ++this->metrics_->records_out;
+    return this->out_.forward({std::move(key), std::move(change), ts});
+  }
+
+  const std::string store_name_;
+  Selector select_;
+  state::KeyValueStore* store_ = nullptr;
+  Bytes key_bytes_;
+};
+
+// Aggregates a re-grouped table: agg = subtractor(key, old, agg) for the value leaving the group,
+// then adder(key, new, agg) for the one joining it, from initializer() for a new key (or,
+// without one — a reduce — from the first value added). Forwards the key's new aggregate.
+template <typename K, typename V, typename Agg>
+class TableAggregateNode final : public Input<K, Change<V>>, public OutputNode<K, Agg> {
+ public:
+  using Initializer = std::function<Agg()>;
+  using Adder = std::function<Agg(const K&, const V&, Agg)>;
+
+  TableAggregateNode(std::string store, Initializer init, Adder add, Adder subtract)
+      : store_name_(std::move(store)),
+        init_(std::move(init)),
+        add_(std::move(add)),
+        subtract_(std::move(subtract)) {}
+
+  Status init(TaskContext& context) override {
+    SLUICE_RETURN_IF_ERROR(Node::init(context));
+    SLUICE_ASSIGN_OR_RETURN(store_, context.key_value_store(store_name_));
+    return Status();
+  }
+
+  Status process(Record<K, Change<V>>&& r) override {
+    ++this->metrics_->records_in;
+    if (is_null_key(r.key)) return Status();
+    key_bytes_.clear();
+    Serde<K>::serialize(r.key, key_bytes_);
+    SLUICE_ASSIGN_OR_RETURN(std::optional<Bytes> stored, store_->get(key_bytes_));
+    std::optional<Agg> agg;
+    Timestamp ts = r.timestamp;
+    if (stored) {
+      SLUICE_ASSIGN_OR_RETURN(auto old, decode_timestamped<Agg>(*stored, store_name_));
+      agg = std::move(old.first);
+      ts = std::max(ts, old.second);
+    } else if (init_) {
+      agg = init_();
+    }
+    // A reduce with nothing yet has nothing to subtract from.
+    if (r.value.old_value && agg) agg = subtract_(r.key, *r.value.old_value, std::move(*agg));
+    if (r.value.new_value) {
+      if (agg) {
+        agg = add_(r.key, *r.value.new_value, std::move(*agg));
+      } else if constexpr (std::is_convertible_v<const V&, Agg>) {
+        agg = Agg(*r.value.new_value);
+      }
+    }
+    if (!agg) return Status();
+    SLUICE_RETURN_IF_ERROR(store_->put(key_bytes_, encode_timestamped(*agg, ts)));
+    ++this->metrics_->records_out;
+    return this->out_.forward({std::move(r.key), std::move(*agg), ts});
+  }
+
+ private:
+  const std::string store_name_;
+  Initializer init_;
+  Adder add_;
+  Adder subtract_;
+  state::KeyValueStore* store_ = nullptr;
+  Bytes key_bytes_;
+};
 
 }  // namespace sluice::operators
