@@ -14,6 +14,7 @@
 #include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <functional>
@@ -246,6 +247,11 @@ int main(int argc, char** argv) {
   app.add_option("--latency-seconds", latency_seconds, "Length of each latency run")
       ->capture_default_str();
   app.add_flag("--quick", quick, "200,000 events, 3-second latency runs");
+  std::vector<std::string> only;
+  app.add_option("--only", only, "Only these workloads (ysb, nexmark_q0 .. nexmark_q8)")
+      ->delimiter(',');
+  bool no_latency = false;
+  app.add_flag("--no-latency", no_latency, "Throughput only (for profiling)");
   CLI11_PARSE(app, argc, argv);
   if (quick) {
     events = 200'000;
@@ -257,6 +263,12 @@ int main(int argc, char** argv) {
     workloads.push_back(yahoo(events));
     const auto nexmark_events = samples::generate_nexmark({.events = events});
     for (int q : samples::nexmark_queries()) workloads.push_back(nexmark(q, nexmark_events));
+    if (!only.empty()) {
+      std::erase_if(workloads, [&](const Workload& w) {
+        return std::find(only.begin(), only.end(), w.name) == only.end();
+      });
+      if (workloads.empty()) throw std::runtime_error("--only names no workload");
+    }
     bench::Results results;
     fmt::print("{:<12} {:>10} {:>16} {:>14} {:>12} {:>12}\n", "workload", "events", "events/s/core",
                "events/s wall", "p50 ms", "p99 ms");
@@ -266,7 +278,7 @@ int main(int argc, char** argv) {
       bench::progress(step++, steps, w.name + ": throughput");
       const auto [per_core, per_wall] = throughput(w, dir);
       bench::progress(step++, steps, w.name + ": latency at half that rate");
-      const Latency l = latency(w, dir, per_core / 2, latency_seconds);
+      const Latency l = no_latency ? Latency{} : latency(w, dir, per_core / 2, latency_seconds);
       std::fprintf(stderr, "\n");
       fmt::print("{:<12} {:>10} {:>16.0f} {:>14.0f} {:>12.1f} {:>12.1f}\n", w.name, w.events.size(),
                  per_core, per_wall, l.p50, l.p99);

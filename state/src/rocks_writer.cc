@@ -13,26 +13,21 @@ namespace {
 // hold a key; its removals hide the DB's entries.
 class OverlayIterator final : public rocksdb::Iterator {
  public:
-  OverlayIterator(std::unique_ptr<rocksdb::Iterator> base,
-                  std::shared_ptr<const RocksWriter::Sorted> overlay)
-      : base_(std::move(base)), overlay_(std::move(overlay)) {}
+  OverlayIterator(std::unique_ptr<rocksdb::Iterator> base, const RocksWriter::Sorted& overlay)
+      : base_(std::move(base)), overlay_(overlay), pos_(overlay.end()) {}
 
   bool Valid() const override {
     if (!status_.ok() || !base_->status().ok()) return false;
-    return from_base_ ? base_->Valid() : pos_ < overlay_->size();
+    return from_base_ ? base_->Valid() : pos_ != overlay_.end();
   }
   void SeekToFirst() override {
     base_->SeekToFirst();
-    pos_ = 0;
+    pos_ = overlay_.begin();
     settle();
   }
   void Seek(const rocksdb::Slice& target) override {
     base_->Seek(target);
-    const std::string_view t(target.data(), target.size());
-    pos_ = static_cast<size_t>(
-        std::lower_bound(overlay_->begin(), overlay_->end(), t,
-                         [](const auto* e, std::string_view k) { return e->first < k; }) -
-        overlay_->begin());
+    pos_ = overlay_.lower_bound(std::string_view(target.data(), target.size()));
     settle();
   }
   void Next() override {
@@ -45,12 +40,12 @@ class OverlayIterator final : public rocksdb::Iterator {
   }
   rocksdb::Slice key() const override {
     if (from_base_) return base_->key();
-    const Bytes& k = (*overlay_)[pos_]->first;
+    const Bytes& k = (*pos_)->first;
     return {k.data(), k.size()};
   }
   rocksdb::Slice value() const override {
     if (from_base_) return base_->value();
-    const Bytes& v = *(*overlay_)[pos_]->second;
+    const Bytes& v = *(*pos_)->second;
     return {v.data(), v.size()};
   }
   rocksdb::Status status() const override { return status_.ok() ? base_->status() : status_; }
@@ -65,11 +60,11 @@ class OverlayIterator final : public rocksdb::Iterator {
   // Positions on the smaller of the two current keys, skipping removed ones.
   void settle() {
     for (;;) {
-      if (pos_ == overlay_->size()) {
+      if (pos_ == overlay_.end()) {
         from_base_ = true;
         return;
       }
-      const auto& [key, value] = *(*overlay_)[pos_];
+      const auto& [key, value] = **pos_;
       const int c =
           base_->Valid() ? base_->key().compare(rocksdb::Slice(key.data(), key.size())) : 1;
       if (c < 0) {
@@ -86,8 +81,11 @@ class OverlayIterator final : public rocksdb::Iterator {
   }
 
   std::unique_ptr<rocksdb::Iterator> base_;
-  std::shared_ptr<const RocksWriter::Sorted> overlay_;
-  size_t pos_ = 0;
+  // The overlay's live index: writes of new keys may insert into it (set iterators stay
+  // valid), but the stores detach their iterators before writing, bar the stream time's key,
+  // which sorts first and is never walked.
+  const RocksWriter::Sorted& overlay_;
+  RocksWriter::Sorted::const_iterator pos_;
   bool from_base_ = true;
   rocksdb::Status status_;
 };
@@ -125,10 +123,12 @@ tbb::task_arena& write_arena() {
 void RocksWriter::buffer(rocksdb::ColumnFamilyHandle* cf, ByteView key,
                          std::optional<ByteView> value) {
   Overlay& o = overlay(cf);
-  o.sorted.reset();
   auto it = o.entries.find(key);
   if (it == o.entries.end()) {
-    o.entries.emplace(Bytes(key), value ? std::optional<Bytes>(Bytes(*value)) : std::nullopt);
+    auto added =
+        o.entries.emplace(Bytes(key), value ? std::optional<Bytes>(Bytes(*value)) : std::nullopt)
+            .first;
+    if (o.sorted) o.sorted->insert(&*added);
   } else if (value) {
     if (it->second) {
       it->second->assign(value->data(), value->size());
@@ -200,8 +200,7 @@ std::unique_ptr<rocksdb::Iterator> RocksWriter::iterator(rocksdb::ColumnFamilyHa
   auto layer = [&](std::unordered_map<uint32_t, Overlay>& overlays) {
     auto found = overlays.find(cf->GetID());
     if (found == overlays.end() || found->second.entries.empty()) return;
-    found->second.sorted_entries();
-    base = std::make_unique<OverlayIterator>(std::move(base), found->second.sorted);
+    base = std::make_unique<OverlayIterator>(std::move(base), found->second.sorted_entries());
   };
   if (in_flight_) layer(in_flight_->overlays);
   layer(overlays_);
@@ -210,12 +209,8 @@ std::unique_ptr<rocksdb::Iterator> RocksWriter::iterator(rocksdb::ColumnFamilyHa
 
 const RocksWriter::Sorted& RocksWriter::Overlay::sorted_entries() {
   if (!sorted) {
-    auto s = std::make_shared<Sorted>();
-    s->reserve(entries.size());
-    for (const auto& e : entries) s->push_back(&e);
-    std::sort(s->begin(), s->end(),
-              [](const auto* a, const auto* b) { return a->first < b->first; });
-    sorted = std::move(s);
+    sorted = std::make_unique<Sorted>();
+    for (const auto& e : entries) sorted->insert(&e);
   }
   return *sorted;
 }
@@ -226,13 +221,22 @@ Status RocksWriter::commit() {
   detach_iterators();
   auto f = std::make_unique<InFlight>();
   for (auto& [id, o] : overlays_) {
-    for (const auto* e : o.sorted_entries()) {
+    auto add = [&](const Entries::value_type* e) {
       rocksdb::Slice k(e->first.data(), e->first.size());
-      SLUICE_RETURN_IF_ERROR(from_rocks(
+      return from_rocks(
           e->second ? f->batch.Put(o.cf, k, rocksdb::Slice(e->second->data(), e->second->size()))
                     : f->batch.Delete(o.cf, k),
-          "commit batch"));
+          "commit batch");
+    };
+    if (o.sorted) {  // already in order
+      for (const auto* e : *o.sorted) SLUICE_RETURN_IF_ERROR(add(e));
+      continue;
     }
+    std::vector<const Entries::value_type*> in_order;
+    in_order.reserve(o.entries.size());
+    for (const auto& e : o.entries) in_order.push_back(&e);
+    std::sort(in_order.begin(), in_order.end(), ByKey());
+    for (const auto* e : in_order) SLUICE_RETURN_IF_ERROR(add(e));
   }
   f->overlays = std::move(overlays_);
   overlays_.clear();

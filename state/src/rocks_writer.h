@@ -2,15 +2,15 @@
 //
 // Between commits every write goes into an overlay — per column family, a hash map from key to
 // its latest buffered value (or removal) — that get() consults first and that iterators merge,
-// sorted on demand, over a DB iterator. commit() turns the overlays into one WriteBatch in key
-// order (atomic with whatever the caller wrote last: the changelog offsets) and hands it to a
-// oneTBB worker, so the memtable inserts run beside the next interval's processing; until the
-// next commit the batch's overlays stay readable behind the new ones. At most one write is in
-// flight: the next commit(), a range removal, a bulk restore and the destructor wait for it,
-// and report its failure. (RocksDB's WriteBatchWithIndex does the same with a skiplist on every
-// write, which cost as much again as the DB write itself; a hash insert is far cheaper, and
-// scans — the rare case — pay for the sorting.) During a restore, writes go into a plain batch
-// flushed to the DB every few thousand records, with no overlay.
+// in key order, over a DB iterator (the order is built when first needed, then kept). commit()
+// turns the overlays into one WriteBatch in key order (atomic with whatever the caller wrote last:
+// the changelog offsets) and hands it to a oneTBB worker, so the memtable inserts run beside the
+// next interval's processing; until the next commit the batch's overlays stay readable behind the
+// new ones. At most one write is in flight: the next commit(), a range removal, a bulk restore and
+// the destructor wait for it, and report its failure. (RocksDB's WriteBatchWithIndex does the same
+// with a skiplist on every write, which cost as much again as the DB write itself; a hash insert is
+// far cheaper, and only column families that are scanned keep an ordered index.) During a restore,
+// writes go into a plain batch flushed to the DB every few thousand records, with no overlay.
 //
 // Thread safety: thread-confined to the task.
 #pragma once
@@ -22,6 +22,7 @@
 #include <future>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -87,14 +88,26 @@ class RocksWriter {
   using Entries = std::unordered_map<Bytes, std::optional<Bytes>, Hash, std::equal_to<>>;
 
  public:
-  // The buffered writes of one column family in key order (nullopt value: a removal).
-  using Sorted = std::vector<const Entries::value_type*>;
+  // The buffered writes of one column family in key order (nullopt value: a removal). Looked up
+  // by key as well (transparent), for Seek.
+  struct ByKey {
+    using is_transparent = void;
+    using Entry = Entries::value_type;
+    bool operator()(const Entry* a, const Entry* b) const { return a->first < b->first; }
+    bool operator()(const Entry* a, std::string_view k) const { return a->first < k; }
+    bool operator()(std::string_view k, const Entry* b) const { return k < b->first; }
+  };
+  using Sorted = std::set<const Entries::value_type*, ByKey>;
 
  private:
   struct Overlay {
     rocksdb::ColumnFamilyHandle* cf = nullptr;
     Entries entries;
-    std::shared_ptr<const Sorted> sorted;  // null after a write; rebuilt by iterator()
+    // Built by the first iterator over the column family, then kept up to date by every write
+    // of a new key (map nodes do not move), so that stores which scan as they write (joins,
+    // sessions) pay a set insert per key rather than a sort per scan. Stores that never scan
+    // never build it: their writes are sorted once, at commit.
+    std::unique_ptr<Sorted> sorted;
     const Sorted& sorted_entries();
   };
   Overlay& overlay(rocksdb::ColumnFamilyHandle* cf) {
