@@ -9,6 +9,7 @@ find_package(fmt CONFIG REQUIRED)            # fmt::fmt (libstdc++ 12 has no <fo
 find_package(spdlog CONFIG REQUIRED)         # spdlog::spdlog
 find_package(CLI11 CONFIG REQUIRED)          # CLI11::CLI11
 find_package(nlohmann_json CONFIG REQUIRED)  # nlohmann_json::nlohmann_json
+find_package(simdjson CONFIG REQUIRED)       # simdjson::simdjson (parses JSON records)
 find_package(yaml-cpp CONFIG REQUIRED)       # yaml-cpp
 find_package(zstd CONFIG REQUIRED)           # zstd::libzstd_shared
 find_package(ZLIB REQUIRED)                  # ZLIB::ZLIB (gzip batches from Kafka clients)

@@ -70,6 +70,39 @@ TEST(SerdeTest, TypesNlohmannConvertsGetAJsonSerdeAndBadJsonIsAnErrorNotAnExcept
   EXPECT_EQ(wrong_shape.status().code(), StatusCode::kInvalidArgument);
 }
 
+TEST(SerdeTest, JsonIsReadIntoTheSameDocumentNlohmannsOwnParserWouldMake) {
+  // The JSON serde parses with simdjson; the document, types included, must be nlohmann's.
+  for (const char* text : {
+           R"({"a":1,"b":-2,"c":3.5,"d":"x","e":[1,[2,{}]],"f":null,"g":true,"h":false})",
+           R"({"max":9223372036854775807,"above":9223372036854775808,"u64":18446744073709551615})",
+           R"({"huge":18446744073709551616})",  // beyond 64 bits: nlohmann's reading
+           R"({"k":1,"k":2})",                  // the last of duplicate keys wins
+           R"({"esc":"tab\there \u00e9 \ud83d\ude00 \"q\" \\"})",
+           R"(  [ "spaces" , 0 , -0 , 0.0 ]  )",
+           R"("just a string")",
+           R"(42)",
+       }) {
+    SCOPED_TRACE(text);
+    const nlohmann::json expected = nlohmann::json::parse(text);
+    const nlohmann::json got = detail::parse_json(text);
+    EXPECT_EQ(got, expected);
+    EXPECT_EQ(got.dump(), expected.dump());
+    ASSERT_EQ(got.is_object(), expected.is_object());
+    if (got.is_object()) {
+      for (const auto& [key, value] : expected.items()) {
+        EXPECT_EQ(got.at(key).type(), value.type()) << key;
+      }
+    }
+  }
+  // Malformed text (or a number no double holds) throws nlohmann's own error, which the serde
+  // turns into kInvalidArgument.
+  for (const char* text : {"{not json", R"({"a":1,})", "\"unterminated", "[1 2]", "",
+                           "{\"bad utf8\":\"\xff\"}", "[1e400]"}) {
+    SCOPED_TRACE(text);
+    EXPECT_THROW(detail::parse_json(text), nlohmann::json::exception);
+  }
+}
+
 TEST(SerdeTest, ProtobufMessagesUseTheirWireFormat) {
   sluice::test::Click c;
   c.set_user("u1");

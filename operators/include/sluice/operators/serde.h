@@ -80,6 +80,14 @@ struct Serde<std::monostate> {
   static Result<std::monostate> deserialize(ByteView) { return std::monostate{}; }
 };
 
+namespace detail {
+// JSON text as nlohmann-json's document, as nlohmann::json::parse gives it (and throwing as it
+// does), but parsed by simdjson: nlohmann's own parser costs about as much as everything else
+// a JSON-reading job does per record. What simdjson refuses goes to nlohmann's parser, so errors
+// and corner cases read the same.
+nlohmann::json parse_json(ByteView in);
+}  // namespace detail
+
 // JSON for every type nlohmann-json converts, unless a more specific serde exists.
 template <typename T>
 concept JsonConvertible = requires(nlohmann::json& j, const T& v) {
@@ -94,7 +102,7 @@ requires(JsonConvertible<T> && !std::is_arithmetic_v<T> &&
   static Result<T> deserialize(ByteView in) {
     // nlohmann-json throws; no exception leaves here.
     try {
-      return nlohmann::json::parse(in).template get<T>();
+      return detail::parse_json(in).template get<T>();
     } catch (const std::exception& e) {
       return invalid_argument(std::string("cannot decode JSON: ") + e.what());
     }
