@@ -282,7 +282,8 @@ Result<operators::Topology> nexmark_topology(int query) {
           .group_by_key()
           .windowed_by(dsl::HoppingWindows::of(milliseconds(kNexmarkWindowMs))
                            .advance_by(milliseconds(kNexmarkSlideMs))
-                           .grace(milliseconds(kNexmarkGraceMs)))
+                           .grace(milliseconds(kNexmarkQ5GraceMs)))
+          .emit(dsl::EmitStrategy::kOnWindowClose)
           .count("nexmark-q5-bids")
           .to_stream()
           .map([](const operators::Windowed<std::string>& w, int64_t bids) {
