@@ -1,6 +1,7 @@
 // Keyed aggregations and windows through the topology test driver, with hand-written
 // expected outputs.
 #include <chrono>
+#include <filesystem>
 
 #include "temp_dir.h"
 #include "test_util.h"
@@ -339,6 +340,70 @@ TEST(SessionWindowTest, EmitOnCloseNeitherRepeatsNorLosesSessionsAcrossARestart)
       EXPECT_EQ(testing::read(out), (SessionCounts{{w("a", 0, 5), 2, Timestamp(5)},
                                                    {w("b", 30, 30), 1, Timestamp(30)}}));
     }
+  }
+}
+
+// A restarted task's clock starts from nothing; the store's does not. A record late before the
+// restart is late after it, and never reaches a session the store has already expired.
+TEST(SessionWindowTest, EmitOnCloseKeepsLateRecordsLateAcrossARestart) {
+  sluice::testing::TempDir tmp;
+  for (int run = 0; run < 2; ++run) {
+    TopologyBuilder b;
+    b.stream<std::string, std::string>("in")
+        .group_by_key()
+        .windowed_by(SessionWindows::with_inactivity_gap(std::chrono::milliseconds(10)))
+        .emit(EmitStrategy::kOnWindowClose)
+        .count("sessions")
+        .named("sessions")
+        .to_stream()
+        .to("out");
+    auto d = testing::driver_for(b, {.dir = tmp.path()});
+    ASSERT_TRUE(d);
+    auto in = d->input_topic<std::string, std::string>("in");
+    auto out = d->output_topic<Windowed<std::string>, std::optional<int64_t>>("out");
+    if (run == 0) {
+      ASSERT_OK(in.pipe("a", "x", Timestamp(100)));
+      continue;
+    }
+    ASSERT_OK(in.pipe("b", "x", Timestamp(50)));   // late: the store's stream time is 100
+    ASSERT_OK(in.pipe("c", "x", Timestamp(200)));  // closes [100,100]
+    EXPECT_EQ(testing::read(out), (SessionCounts{{w("a", 100, 100), 1, Timestamp(100)}}));
+    EXPECT_EQ(d->metrics().nodes.at("sessions").late_dropped, 1);
+  }
+}
+
+// Rebuilt from its changelog, a session store's stream time is the latest session end it
+// holds, which may be older than the stream time that closed (and emitted) its sessions. They
+// stay closed: a record reaching one is late, and nothing is counted twice.
+TEST(SessionWindowTest, EmitOnCloseNeverCountsAnEmittedSessionAgainAfterARestore) {
+  sluice::testing::TempDir tmp;
+  for (int run = 0; run < 2; ++run) {
+    TopologyBuilder b;
+    b.stream<std::string, std::string>("in")
+        .filter([](const std::string&, const std::string& v) { return v != "tick"; })
+        .group_by_key()
+        .windowed_by(SessionWindows::with_inactivity_gap(std::chrono::milliseconds(10)))
+        .emit(EmitStrategy::kOnWindowClose)
+        .count("sessions")
+        .to_stream()
+        .to("out");
+    auto d = testing::driver_for(b, {.dir = tmp.path()});
+    ASSERT_TRUE(d);
+    auto in = d->input_topic<std::string, std::string>("in");
+    auto out = d->output_topic<Windowed<std::string>, std::optional<int64_t>>("out");
+    if (run == 0) {
+      ASSERT_OK(in.pipe("a", "x", Timestamp(0)));
+      ASSERT_OK(in.pipe("a", "x", Timestamp(5)));
+      ASSERT_OK(in.pipe("t", "tick", Timestamp(100)));  // moves stream time, forms no session
+      ASSERT_OK(in.pipe("d", "x", Timestamp(50)));      // late; its arrival emits [0,5]
+      EXPECT_EQ(testing::read(out), (SessionCounts{{w("a", 0, 5), 2, Timestamp(5)}}));
+      d.reset();
+      std::filesystem::remove_all(tmp.path() + "/state");  // restored from the changelogs
+      continue;
+    }
+    ASSERT_OK(in.pipe("a", "x", Timestamp(14)));   // within the gap of [0,5], which is closed
+    ASSERT_OK(in.pipe("z", "x", Timestamp(500)));  // closes whatever is open
+    EXPECT_EQ(testing::read(out), (SessionCounts{{w("a", 0, 5), 2, Timestamp(5)}}));
   }
 }
 

@@ -288,7 +288,7 @@ class WindowedAggregateNode final : public Input<K, V>, public OutputNode<Window
 // With EmitStrategy::kOnEveryUpdate each update forwards the new session's aggregate, and a
 // std::nullopt for every session it absorbed, so a table downstream holds exactly the live
 // sessions (as Kafka Streams' tombstones do). With kOnWindowClose each session is forwarded
-// once, with its final aggregate, when it closes — by end, then key — and absorbed sessions are
+// once, with its final aggregate, when it closes — in order of end — and absorbed sessions are
 // never seen. The store is ordered by key, so the sessions not yet forwarded are also listed by
 // end in a companion key-value store (changelogged like the store, so a restarted task neither
 // repeats nor loses results); a session leaves it when it is forwarded or absorbed.
@@ -318,14 +318,17 @@ class SessionAggregateNode final : public Input<K, V>,
     SLUICE_ASSIGN_OR_RETURN(store_, context.session_store(store_name_));
     if (emit_ == EmitStrategy::kOnWindowClose) {
       SLUICE_ASSIGN_OR_RETURN(pending_, context.key_value_store(pending_name_));
+      SLUICE_RETURN_IF_ERROR(load_emitted_before());
     }
     return Status();
   }
 
   Status process(Record<K, V>&& r) override {
     ++this->metrics_->records_in;
-    if (is_null_key(r.key)) return Status();
-    const Timestamp stream_time = this->context_->stream_time();
+    // The store's stream time too: a restarted task's own clock starts again from nothing, but
+    // what the store has expired (and this node emitted) stays so.
+    const Timestamp stream_time = std::max(this->context_->stream_time(), store_->stream_time());
+    if (is_null_key(r.key)) return close(stream_time);
     key_bytes_.clear();
     Serde<K>::serialize(r.key, key_bytes_);
     struct Found {
@@ -335,8 +338,10 @@ class SessionAggregateNode final : public Input<K, V>,
     };
     std::vector<Found> found;
     {
-      // Sessions closed as of the last record stay out, whatever the store's retention.
-      const int64_t open_from = closes_before(store_->stream_time().value());
+      // Sessions closed as of the last record stay out, whatever the store's retention (and
+      // those emitted, even if a store restored from its changelog has an older stream time).
+      const int64_t open_from =
+          std::max(closes_before(store_->stream_time().value()), emitted_before_);
       SLUICE_ASSIGN_OR_RETURN(auto it,
                               store_->find_sessions(key_bytes_, r.timestamp - windows_.gap_ms,
                                                     r.timestamp + windows_.gap_ms));
@@ -352,7 +357,10 @@ class SessionAggregateNode final : public Input<K, V>,
       merged.start = std::min(merged.start, f.window.start);
       merged.end = std::max(merged.end, f.window.end);
     }
-    if (merged.end.value() + windows_.grace_ms < stream_time.value()) {
+    // (A session ending where sessions were already emitted is late too: stream time was past
+    // its end + grace then, whatever a restored store's clock says now.)
+    if (merged.end.value() + windows_.grace_ms < stream_time.value() ||
+        merged.end.value() < emitted_before_) {
       ++this->metrics_->late_dropped;
       SLUICE_RETURN_IF_ERROR(send_late(late_topic_, r, *this->context_));
       return close(stream_time);
@@ -421,6 +429,15 @@ class SessionAggregateNode final : public Input<K, V>,
     return static_cast<int64_t>(load_be<uint64_t>(p) ^ kSignBit);
   }
   static constexpr uint64_t kSignBit = uint64_t{1} << 63;
+  // Where the companion store keeps how far sessions were emitted: the empty key, before every
+  // session's. (Not a default ByteView: RocksDB asserts on its null data().)
+  static constexpr ByteView kEmittedMarkKey = ByteView("", 0);
+
+  Status load_emitted_before() {
+    SLUICE_ASSIGN_OR_RETURN(auto mark, pending_->get(kEmittedMarkKey));
+    if (mark && mark->size() == 8) emitted_before_ = load_be<int64_t>(mark->data());
+    return Status();
+  }
 
   // Forwards the sessions that stream time closes (with kOnWindowClose), then moves the store's
   // stream time — in that order, as moving it may expire them.
@@ -457,6 +474,11 @@ class SessionAggregateNode final : public Input<K, V>,
       SLUICE_RETURN_IF_ERROR(it->status());
     }
     emitted_before_ = before;
+    if (!closed.empty()) {  // what was emitted is never merged again, even after a restore
+      Bytes mark;
+      append_be<int64_t>(mark, before);
+      SLUICE_RETURN_IF_ERROR(pending_->put(kEmittedMarkKey, mark));
+    }
     for (const Bytes& k : closed) {
       const ByteView key_bytes = ByteView(k).substr(8, k.size() - 16);
       const state::SessionWindow w{.start = Timestamp(load_time(k.data() + k.size() - 8)),
@@ -488,7 +510,7 @@ class SessionAggregateNode final : public Input<K, V>,
   // No pending session ends before this (unknown at start: the first record looks).
   int64_t first_pending_end_ = std::numeric_limits<int64_t>::min();
   // Every session ending before this was forwarded (a new one never ends that early: it would
-  // be late).
+  // be late). Kept in the companion store whenever sessions are forwarded.
   int64_t emitted_before_ = std::numeric_limits<int64_t>::min();
   Bytes key_bytes_;
 };

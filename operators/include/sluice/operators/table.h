@@ -270,6 +270,9 @@ class TableGroupByNode final : public Input<K, U>, public OutputNode<K1, Change<
   Status process(Record<K, U>&& r) override {
     ++this->metrics_->records_in;
     std::optional<V> now = std::move(r.value);  // U is V or std::optional<V>
+    if constexpr (IsOptional<V>::value) {
+      if (now && !now->has_value()) now.reset();  // a table of optional values: a deletion
+    }
     key_bytes_.clear();
     Serde<K>::serialize(r.key, key_bytes_);
     SLUICE_ASSIGN_OR_RETURN(std::optional<Bytes> stored, store_->get(key_bytes_));
