@@ -336,8 +336,7 @@ Result<operators::Topology> nexmark_topology(int query) {
                            return std::to_string(a.seller);
                          })
                          .named("by-seller");
-      dsl::Materialized seen_store("nexmark-q8-seen");
-      seen_store.cached = false;  // every match is seen, so the first one is emitted once
+      const dsl::Materialized seen_store("nexmark-q8-seen");
       b.stream<std::string, Person>(kPersonTopic)
           .join(
               sellers,
