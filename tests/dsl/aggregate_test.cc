@@ -315,18 +315,27 @@ TEST(SessionWindowTest, EmitOnCloseForwardsEachSessionOnceWithItsFinalValueWhenI
                                                {w("a", 40, 40), 1, Timestamp(40)}}));
 }
 
+// "in" -> sessions of 10 ms gap counted per key ("sessions"), each emitted once when it closes
+// -> "out"; records with the value "tick" are dropped before the count (they only move the
+// task's stream time). On `dir`, so that a second driver restarts the job.
+std::unique_ptr<TopologyTestDriver> closing_sessions_driver(const std::string& dir) {
+  TopologyBuilder b;
+  b.stream<std::string, std::string>("in")
+      .filter([](const std::string&, const std::string& v) { return v != "tick"; })
+      .group_by_key()
+      .windowed_by(SessionWindows::with_inactivity_gap(std::chrono::milliseconds(10)))
+      .emit(EmitStrategy::kOnWindowClose)
+      .count("sessions")
+      .named("sessions")
+      .to_stream()
+      .to("out");
+  return testing::driver_for(b, {.dir = dir});
+}
+
 TEST(SessionWindowTest, EmitOnCloseNeitherRepeatsNorLosesSessionsAcrossARestart) {
   sluice::testing::TempDir tmp;
   for (int run = 0; run < 2; ++run) {
-    TopologyBuilder b;
-    b.stream<std::string, std::string>("in")
-        .group_by_key()
-        .windowed_by(SessionWindows::with_inactivity_gap(std::chrono::milliseconds(10)))
-        .emit(EmitStrategy::kOnWindowClose)
-        .count("sessions")
-        .to_stream()
-        .to("out");
-    auto d = testing::driver_for(b, {.dir = tmp.path()});
+    auto d = closing_sessions_driver(tmp.path());
     ASSERT_TRUE(d);
     auto in = d->input_topic<std::string, std::string>("in");
     auto out = d->output_topic<Windowed<std::string>, std::optional<int64_t>>("out");
@@ -348,16 +357,7 @@ TEST(SessionWindowTest, EmitOnCloseNeitherRepeatsNorLosesSessionsAcrossARestart)
 TEST(SessionWindowTest, EmitOnCloseKeepsLateRecordsLateAcrossARestart) {
   sluice::testing::TempDir tmp;
   for (int run = 0; run < 2; ++run) {
-    TopologyBuilder b;
-    b.stream<std::string, std::string>("in")
-        .group_by_key()
-        .windowed_by(SessionWindows::with_inactivity_gap(std::chrono::milliseconds(10)))
-        .emit(EmitStrategy::kOnWindowClose)
-        .count("sessions")
-        .named("sessions")
-        .to_stream()
-        .to("out");
-    auto d = testing::driver_for(b, {.dir = tmp.path()});
+    auto d = closing_sessions_driver(tmp.path());
     ASSERT_TRUE(d);
     auto in = d->input_topic<std::string, std::string>("in");
     auto out = d->output_topic<Windowed<std::string>, std::optional<int64_t>>("out");
@@ -378,16 +378,7 @@ TEST(SessionWindowTest, EmitOnCloseKeepsLateRecordsLateAcrossARestart) {
 TEST(SessionWindowTest, EmitOnCloseNeverCountsAnEmittedSessionAgainAfterARestore) {
   sluice::testing::TempDir tmp;
   for (int run = 0; run < 2; ++run) {
-    TopologyBuilder b;
-    b.stream<std::string, std::string>("in")
-        .filter([](const std::string&, const std::string& v) { return v != "tick"; })
-        .group_by_key()
-        .windowed_by(SessionWindows::with_inactivity_gap(std::chrono::milliseconds(10)))
-        .emit(EmitStrategy::kOnWindowClose)
-        .count("sessions")
-        .to_stream()
-        .to("out");
-    auto d = testing::driver_for(b, {.dir = tmp.path()});
+    auto d = closing_sessions_driver(tmp.path());
     ASSERT_TRUE(d);
     auto in = d->input_topic<std::string, std::string>("in");
     auto out = d->output_topic<Windowed<std::string>, std::optional<int64_t>>("out");
