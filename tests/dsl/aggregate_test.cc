@@ -189,6 +189,33 @@ TEST(WindowTest, EmitOnWindowCloseForwardsEachWindowOnceWithItsFinalValue) {
                                        {w("c", 10, 20), 1, Timestamp(12)}}));
 }
 
+// A restarted task's clock starts from nothing; the window store's does not. A record whose
+// window closed before the restart is late after it too — not an update of an expired window.
+TEST(WindowTest, AWindowClosedBeforeARestartStaysClosedAfterIt) {
+  sluice::testing::TempDir tmp;
+  for (int run = 0; run < 2; ++run) {
+    TopologyBuilder b;
+    b.stream<std::string, std::string>("in")
+        .group_by_key()
+        .windowed_by(TumblingWindows::of(10ms))
+        .count("counts")
+        .named("counts")
+        .to_stream()
+        .to("out");
+    auto d = driver_for(b, {.dir = tmp.path()});
+    ASSERT_TRUE(d);
+    auto in = d->input_topic<std::string, std::string>("in");
+    if (run == 0) {
+      ASSERT_OK(in.pipe("a", "x", Timestamp(100)));
+      continue;
+    }
+    ASSERT_OK(in.pipe("b", "x", Timestamp(50)));  // [50, 60) closed at stream time 100
+    auto out = d->output_topic<Windowed<std::string>, int64_t>("out");
+    EXPECT_EQ(read(out), (WindowedCounts{{w("a", 100, 110), 1, Timestamp(100)}}));
+    EXPECT_EQ(d->metrics().nodes.at("counts").late_dropped, 1);
+  }
+}
+
 TEST(RepartitionTest, GroupByOnANewKeyPutsEachKeysStateInExactlyOneTask) {
   TopologyBuilder b;
   b.stream<std::string, std::string>("in")

@@ -216,7 +216,9 @@ class WindowedAggregateNode final : public Input<K, V>, public OutputNode<Window
   Status process(Record<K, V>&& r) override {
     ++this->metrics_->records_in;
     if (is_null_key(r.key)) return Status();
-    const Timestamp stream_time = this->context_->stream_time();
+    // The store's stream time too: a restarted task's own clock starts again from nothing, and
+    // a window the store has expired must stay closed.
+    const Timestamp stream_time = std::max(this->context_->stream_time(), store_->stream_time());
     key_bytes_.clear();
     Serde<K>::serialize(r.key, key_bytes_);
     bool accepted = false;
@@ -563,7 +565,8 @@ class SlidingAggregateNode final : public Input<K, V>, public OutputNode<Windowe
     if (is_null_key(r.key)) return Status();
     const int64_t d = windows_.difference_ms;
     const int64_t t = r.timestamp.value();
-    const int64_t stream = this->context_->stream_time().value();
+    // (With the store's stream time: see WindowedAggregateNode.)
+    const int64_t stream = std::max(this->context_->stream_time(), store_->stream_time()).value();
     auto closed = [&](int64_t start) { return start + d + windows_.grace_ms < stream; };
     if (closed(t)) {  // the last window containing t starts at t
       ++this->metrics_->late_dropped;
