@@ -95,10 +95,6 @@ class LoggedSessionStore final : public SessionStore {
                                                          Timestamp latest_start) override {
     return inner_->find_sessions(key, earliest_end, latest_start);
   }
-  Result<std::unique_ptr<SessionIterator>> find_sessions_ending(Timestamp earliest_end,
-                                                                Timestamp latest_end) override {
-    return inner_->find_sessions_ending(earliest_end, latest_end);
-  }
   Status advance_stream_time(Timestamp t) override { return inner_->advance_stream_time(t); }
   Timestamp stream_time() const override { return inner_->stream_time(); }
 

@@ -1,9 +1,6 @@
 #include "in_memory_session_store.h"
 
-#include <algorithm>
 #include <limits>
-#include <tuple>
-#include <utility>
 #include <vector>
 
 #include "sluice/base/check.h"
@@ -74,39 +71,6 @@ class SessionsIterator final : public SessionIterator, private DetachableIterato
   size_t pos_ = 0;
 };
 
-// Sessions of several keys, copied out of the store (so never detached).
-class CopiedSessionsIterator final : public SessionIterator {
- public:
-  struct Row {
-    Bytes key;
-    SessionWindow window;
-    Bytes value;
-  };
-  explicit CopiedSessionsIterator(std::vector<Row> rows) : rows_(std::move(rows)) {}
-
-  bool valid() const override { return pos_ < rows_.size(); }
-  ByteView key() const override {
-    SLUICE_CHECK(valid());
-    return rows_[pos_].key;
-  }
-  SessionWindow window() const override {
-    SLUICE_CHECK(valid());
-    return rows_[pos_].window;
-  }
-  ByteView value() const override {
-    SLUICE_CHECK(valid());
-    return rows_[pos_].value;
-  }
-  void next() override {
-    if (valid()) ++pos_;
-  }
-  Status status() const override { return Status(); }
-
- private:
-  std::vector<Row> rows_;
-  size_t pos_ = 0;
-};
-
 Status check_window(SessionWindow window) {
   if (window.end >= window.start) return Status();
   return invalid_argument("a session window cannot end before it starts: [" +
@@ -164,26 +128,6 @@ Result<std::unique_ptr<SessionIterator>> InMemorySessionStore::find_sessions(
   auto first = sessions.lower_bound({earliest_end, Timestamp(std::numeric_limits<int64_t>::min())});
   return std::unique_ptr<SessionIterator>(
       std::make_unique<SessionsIterator>(open_, k->first, first, sessions.end(), latest_start));
-}
-
-// Copies the range out of the end index, then puts sessions with equal ends in key order (the
-// index orders them by start).
-Result<std::unique_ptr<SessionIterator>> InMemorySessionStore::find_sessions_ending(
-    Timestamp earliest_end, Timestamp latest_end) {
-  std::vector<CopiedSessionsIterator::Row> rows;
-  for (auto it = by_end_.lower_bound(earliest_end); it != by_end_.end() && it->end <= latest_end;
-       ++it) {
-    const Sessions& sessions = it->key->second;
-    rows.push_back({.key = it->key->first,
-                    .window = {.start = it->start, .end = it->end},
-                    .value = sessions.at({it->end, it->start})});
-  }
-  std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) {
-    return std::tie(a.window.end, a.key, a.window.start) <
-           std::tie(b.window.end, b.key, b.window.start);
-  });
-  return std::unique_ptr<SessionIterator>(
-      std::make_unique<CopiedSessionsIterator>(std::move(rows)));
 }
 
 Status InMemorySessionStore::advance_stream_time(Timestamp stream_time) {

@@ -35,8 +35,6 @@ class InMemorySessionStore final : public SessionStore {
   Result<std::optional<Bytes>> fetch(ByteView key, SessionWindow window) override;
   Result<std::unique_ptr<SessionIterator>> find_sessions(ByteView key, Timestamp earliest_end,
                                                          Timestamp latest_start) override;
-  Result<std::unique_ptr<SessionIterator>> find_sessions_ending(Timestamp earliest_end,
-                                                                Timestamp latest_end) override;
   Status advance_stream_time(Timestamp stream_time) override;
   Timestamp stream_time() const override { return stream_time_; }
 
@@ -54,9 +52,6 @@ class InMemorySessionStore final : public SessionStore {
     Keys::iterator key;
   };
   struct ByEnd {
-    using is_transparent = void;  // lower_bound by end alone
-    bool operator()(const EndIndexEntry& a, Timestamp end) const { return a.end < end; }
-    bool operator()(Timestamp end, const EndIndexEntry& b) const { return end < b.end; }
     bool operator()(const EndIndexEntry& a, const EndIndexEntry& b) const {
       if (a.end != b.end) return a.end < b.end;
       if (a.start != b.start) return a.start < b.start;

@@ -1,21 +1,17 @@
 // What the RocksDB window and session stores share (their key layouts are in
 // rocks_window_stores.h): the order-preserving encoding of times and segment ids, the stream time
-// a store keeps under the empty key with the expiry it implies, a cursor that walks one key's
-// entries across time segments, and a scan of every key's entries in a time range.
+// a store keeps under the empty key with the expiry it implies, and a cursor that walks one key's
+// entries across time segments.
 //
 // Thread safety: thread-confined to the store's task, like the stores.
 #pragma once
 
 #include <rocksdb/db.h>
 
-#include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <memory>
 #include <string>
-#include <string_view>
-#include <tuple>
-#include <utility>
 #include <vector>
 
 #include "detachable_iterator.h"
@@ -254,165 +250,6 @@ class KeySegmentCursor {
   const int64_t last_;
   const std::string store_;
   bool valid_ = false;
-  Status status_;
-};
-
-// One entry of a scan over every key: [segment][key length][key][time][second] -> value, where
-// `time` picks the segment (a window's start, a session's end) and `second` is a session's start
-// (0 for windows).
-struct ScannedEntry {
-  Bytes key;
-  int64_t time = 0;
-  int64_t second = 0;
-  Bytes value;
-};
-
-// The entries of every key whose time is in [from, to], by (time, key, second). Within a segment
-// RocksDB orders entries by key first, so the scan reads one segment at a time (only the entries
-// in range: a key's entries before `from` are skipped with one seek, those after `to` with
-// another) and sorts it. Segments hold disjoint time ranges in ascending order, so sorting each
-// is a total sort, and memory is bounded by one segment's entries in range, not the whole result.
-class SegmentScan {
- public:
-  // `second_time`: whether a second time follows the first in each key (sessions). `kind` names
-  // the first time in errors ("window start").
-  SegmentScan(std::unique_ptr<rocksdb::Iterator> it, int64_t from, int64_t to, int64_t segment_ms,
-              bool second_time, const std::string& store, std::string kind)
-      : it_(std::move(it)),
-        from_(from),
-        to_(to),
-        segment_ms_(segment_ms),
-        suffix_size_(second_time ? 2 * kTimeSize : kTimeSize),
-        store_(store),
-        kind_(std::move(kind)) {
-    if (from_ > to_) {
-      it_.reset();
-      return;
-    }
-    Bytes first;
-    append_time(first, floor_div(from_, segment_ms_));
-    it_->Seek(first);
-    fill();
-  }
-
-  bool valid() const { return pos_ < entries_.size(); }
-  const ScannedEntry& entry() const { return entries_[pos_]; }
-  void next() {
-    if (!valid() || ++pos_ < entries_.size() || !it_) return;
-    entries_.clear();
-    pos_ = 0;
-    fill();
-  }
-  // Why the scan ended, once valid() is false.
-  Status status() const { return valid() ? Status() : status_; }
-
-  // Reads every segment left at once and lets go of the RocksDB iterator (and the DB state it
-  // pins): what a detached iterator walks.
-  void read_all() {
-    entries_.erase(entries_.begin(), entries_.begin() + static_cast<ptrdiff_t>(pos_));
-    pos_ = 0;
-    if (it_) {
-      while (read_segment()) {
-      }
-    }
-    it_.reset();
-  }
-
- private:
-  void fill() {
-    while (entries_.empty() && read_segment()) {
-    }
-  }
-
-  // Appends the in-range entries of the next segment, sorted; false at the end or on an error
-  // (status_ says which), with nothing of a failed segment appended.
-  bool read_segment() {
-    if (!it_->Valid()) {
-      status_ = from_rocks(it_->status(), "reading store '" + store_ + "'");
-      return false;
-    }
-    if (it_->key().size() < kTimeSize) {
-      status_ = malformed("shorter than a segment id");
-      return false;
-    }
-    const Bytes segment_prefix(it_->key().data(), kTimeSize);
-    const int64_t segment = load_time(segment_prefix.data());
-    if (segment > floor_div(to_, segment_ms_)) return false;
-    const size_t first = entries_.size();
-    while (it_->Valid() && it_->key().starts_with(segment_prefix)) {
-      const rocksdb::Slice k = it_->key();
-      if (!read_entry(k, it_->value(), segment)) {
-        entries_.resize(first);
-        return false;
-      }
-      // A key's entries are contiguous and by time: seek past those out of range instead of
-      // reading them (a segment can hold many per key).
-      const size_t key_end = k.size() - suffix_size_;
-      const int64_t time = load_time(k.data() + key_end);
-      if (time < from_) {
-        Bytes target(k.data(), key_end);
-        append_time(target, from_);
-        it_->Seek(target);
-      } else if (time > to_) {
-        Bytes target(k.data(), key_end);
-        target.append(suffix_size_ + 1, '\xff');  // after every entry of this key
-        it_->Seek(target);
-      } else {
-        it_->Next();
-      }
-    }
-    if (!it_->status().ok()) {
-      status_ = from_rocks(it_->status(), "reading store '" + store_ + "'");
-      entries_.resize(first);
-      return false;
-    }
-    std::sort(entries_.begin() + static_cast<ptrdiff_t>(first), entries_.end(),
-              [](const ScannedEntry& a, const ScannedEntry& b) {
-                return std::tie(a.time, a.key, a.second) < std::tie(b.time, b.key, b.second);
-              });
-    return true;
-  }
-
-  // Adds the entry if its time is in range; false (status_ set) if the key is malformed.
-  bool read_entry(rocksdb::Slice k, rocksdb::Slice v, int64_t segment) {
-    if (k.size() < kTimeSize + kKeyLengthSize) {
-      status_ = malformed("no key length");
-      return false;
-    }
-    const uint64_t length = load_be<uint32_t>(k.data() + kTimeSize);
-    if (k.size() != kTimeSize + kKeyLengthSize + length + suffix_size_) {
-      status_ = malformed("key length does not match");
-      return false;
-    }
-    const char* suffix = k.data() + kTimeSize + kKeyLengthSize + length;
-    const int64_t time = load_time(suffix);
-    if (floor_div(time, segment_ms_) != segment) {
-      status_ = malformed(kind_ + " outside its segment");
-      return false;
-    }
-    if (time < from_ || time > to_) return true;
-    entries_.push_back(ScannedEntry{
-        .key = Bytes(k.data() + kTimeSize + kKeyLengthSize, length),
-        .time = time,
-        .second = suffix_size_ > kTimeSize ? load_time(suffix + kTimeSize) : 0,
-        .value = Bytes(v.data(), v.size()),
-    });
-    return true;
-  }
-
-  Status malformed(std::string_view why) const {
-    return corruption("store '" + store_ + "' holds a malformed key: " + std::string(why));
-  }
-
-  std::unique_ptr<rocksdb::Iterator> it_;  // nullptr once done
-  const int64_t from_;
-  const int64_t to_;
-  const int64_t segment_ms_;
-  const size_t suffix_size_;
-  const std::string store_;
-  const std::string kind_;
-  std::vector<ScannedEntry> entries_;  // one segment's, or all left after read_all()
-  size_t pos_ = 0;
   Status status_;
 };
 

@@ -11,9 +11,6 @@
 // any entry, so this costs one or two seeks per segment that holds data after earliest_end —
 // about retention / segment width of them, plus any ahead of stream time — without keeping a
 // "largest end written" that would need persisting and restoring with the data.
-//
-// find_sessions_ending walks every key's sessions in an end range with a SegmentScan
-// (rocks_segments.h), which reads and sorts one segment at a time.
 #include <algorithm>
 #include <utility>
 #include <vector>
@@ -30,7 +27,6 @@ using segments::KeySegmentCursor;
 using segments::kTimeSize;
 using segments::load_time;
 using segments::SegmentedTime;
-using segments::SegmentScan;
 
 Bytes session_key(int64_t segment, ByteView key, SessionWindow window) {
   Bytes out = segments::key_prefix(segment, key);
@@ -126,44 +122,6 @@ class KeySessionIterator final : public SessionIterator, private DetachableItera
   size_t pos_ = 0;
 };
 
-// The sessions of every key ending in [from, to], by (end, key, start), from a SegmentScan; once
-// detached, from every segment left, read at once.
-class AllSessionsIterator final : public SessionIterator, private DetachableIterator {
- public:
-  AllSessionsIterator(OpenIterators& open, SegmentScan scan, const std::string& store)
-      : DetachableIterator(open), scan_(std::move(scan)), store_(store) {
-    check();
-  }
-
-  bool valid() const override { return status_.ok() && scan_.valid(); }
-  ByteView key() const override { return scan_.entry().key; }
-  SessionWindow window() const override {
-    return {.start = Timestamp(scan_.entry().second), .end = Timestamp(scan_.entry().time)};
-  }
-  ByteView value() const override { return scan_.entry().value; }
-  void next() override {
-    if (!valid()) return;
-    scan_.next();
-    check();
-  }
-  Status status() const override { return status_.ok() ? scan_.status() : status_; }
-
- private:
-  void detach() override { scan_.read_all(); }
-
-  // A session that ends before it starts ends the walk with an error.
-  void check() {
-    if (scan_.valid() && scan_.entry().second > scan_.entry().time) {
-      status_ = corruption("session store '" + store_ +
-                           "' holds a malformed key: session end before its start");
-    }
-  }
-
-  SegmentScan scan_;
-  const std::string store_;
-  Status status_;
-};
-
 class RocksSessionStore final : public SessionStore {
  public:
   RocksSessionStore(const StoreSpec& spec, RocksWriter& writer, rocksdb::ColumnFamilyHandle* cf)
@@ -207,17 +165,6 @@ class RocksSessionStore final : public SessionStore {
                             std::move(seek_suffix), name());
     return std::unique_ptr<SessionIterator>(std::make_unique<KeySessionIterator>(
         open_, std::move(cursor), key, latest_start.value(), time_.segment_ms(), name()));
-  }
-
-  Result<std::unique_ptr<SessionIterator>> find_sessions_ending(Timestamp earliest_end,
-                                                                Timestamp latest_end) override {
-    SLUICE_RETURN_IF_ERROR(time_.load_status());
-    return std::unique_ptr<SessionIterator>(std::make_unique<AllSessionsIterator>(
-        open_,
-        SegmentScan(writer_.iterator(cf_, rocksdb::ReadOptions()),
-                    std::max(earliest_end.value(), time_.cutoff()), latest_end.value(),
-                    time_.segment_ms(), /*second_time=*/true, name(), "session end"),
-        name()));
   }
 
   // Open iterators need no detaching: the stream time's key is never walked, and the dropped

@@ -3,8 +3,11 @@
 //
 // fetch of one key streams from a RocksDB iterator, one seek per segment that holds data.
 // fetch_all must return windows by start, then key, but a segment orders its entries by key
-// first: a SegmentScan (rocks_segments.h) reads and sorts one segment at a time.
+// first: it reads one segment at a time (only the entries in range) and sorts it. Segments hold
+// disjoint time ranges in ascending order, so segment-by-segment sorting is a total sort, and
+// memory is bounded by one segment's entries in range, not the whole result.
 #include <algorithm>
+#include <tuple>
 #include <vector>
 
 #include "rocks_segments.h"
@@ -16,10 +19,10 @@ namespace {
 using segments::append_time;
 using segments::floor_div;
 using segments::KeySegmentCursor;
+using segments::kKeyLengthSize;
 using segments::kTimeSize;
 using segments::load_time;
 using segments::SegmentedTime;
-using segments::SegmentScan;
 
 Bytes window_key(int64_t segment, ByteView key, int64_t start) {
   Bytes out = segments::key_prefix(segment, key);
@@ -106,24 +109,135 @@ class KeyWindowIterator final : public WindowIterator, private DetachableIterato
   size_t pos_ = 0;
 };
 
-// The windows of every key with start in [from, to], by (start, key), from a SegmentScan; once
-// detached, from every segment left, read at once.
+// The windows of every key with start in [from, to], one segment at a time, sorted by (start,
+// key) within the segment; once detached, every segment left, read at once.
 class AllWindowsIterator final : public WindowIterator, private DetachableIterator {
  public:
-  AllWindowsIterator(OpenIterators& open, SegmentScan scan)
-      : DetachableIterator(open), scan_(std::move(scan)) {}
+  AllWindowsIterator(OpenIterators& open, std::unique_ptr<rocksdb::Iterator> it, int64_t from,
+                     int64_t to, int64_t segment_ms, const std::string& store)
+      : DetachableIterator(open),
+        it_(std::move(it)),
+        from_(from),
+        to_(to),
+        segment_ms_(segment_ms),
+        store_(store) {
+    if (from_ > to_) {
+      it_.reset();
+      return;
+    }
+    Bytes first;
+    append_time(first, floor_div(from_, segment_ms_));
+    it_->Seek(first);
+    while (entries_.empty() && read_segment()) {
+    }
+  }
 
-  bool valid() const override { return scan_.valid(); }
-  ByteView key() const override { return scan_.entry().key; }
-  Timestamp window_start() const override { return Timestamp(scan_.entry().time); }
-  ByteView value() const override { return scan_.entry().value; }
-  void next() override { scan_.next(); }
-  Status status() const override { return scan_.status(); }
+  bool valid() const override { return pos_ < entries_.size(); }
+  ByteView key() const override { return entries_[pos_].key; }
+  Timestamp window_start() const override { return entries_[pos_].window_start; }
+  ByteView value() const override { return entries_[pos_].value; }
+  void next() override {
+    if (!valid() || ++pos_ < entries_.size() || !it_) return;
+    entries_.clear();
+    pos_ = 0;
+    while (entries_.empty() && read_segment()) {
+    }
+  }
+  Status status() const override { return valid() ? Status() : status_; }
 
  private:
-  void detach() override { scan_.read_all(); }
+  void detach() override {
+    entries_.erase(entries_.begin(), entries_.begin() + static_cast<ptrdiff_t>(pos_));
+    pos_ = 0;
+    if (it_) {
+      while (read_segment()) {
+      }
+    }
+    it_.reset();
+  }
 
-  SegmentScan scan_;
+  // Appends the in-range entries of the next segment, sorted; false at the end or on an error
+  // (status_ says which), with nothing of a failed segment appended.
+  bool read_segment() {
+    if (!it_->Valid()) {
+      status_ = from_rocks(it_->status(), "reading store '" + store_ + "'");
+      return false;
+    }
+    if (it_->key().size() < kTimeSize) {
+      status_ = malformed(store_, "shorter than a segment id");
+      return false;
+    }
+    const Bytes segment_prefix(it_->key().data(), kTimeSize);
+    const int64_t segment = load_time(segment_prefix.data());
+    if (segment > floor_div(to_, segment_ms_)) return false;
+    const size_t first = entries_.size();
+    while (it_->Valid() && it_->key().starts_with(segment_prefix)) {
+      const rocksdb::Slice k = it_->key();
+      if (!read_entry(k, it_->value(), segment)) {
+        entries_.resize(first);
+        return false;
+      }
+      // Within a segment a key's windows are contiguous and by start: seek past the starts out
+      // of range instead of reading them (a segment can hold many windows per key).
+      const size_t key_prefix = k.size() - kTimeSize;
+      const int64_t start = load_time(k.data() + key_prefix);
+      if (start < from_) {
+        Bytes target(k.data(), key_prefix);
+        append_time(target, from_);
+        it_->Seek(target);
+      } else if (start >= to_) {
+        Bytes target(k.data(), key_prefix);
+        target.append(kTimeSize + 1, '\xff');  // after every start of this key
+        it_->Seek(target);
+      } else {
+        it_->Next();
+      }
+    }
+    if (!it_->status().ok()) {
+      status_ = from_rocks(it_->status(), "reading store '" + store_ + "'");
+      entries_.resize(first);
+      return false;
+    }
+    std::sort(entries_.begin() + static_cast<ptrdiff_t>(first), entries_.end(),
+              [](const WindowedEntry& a, const WindowedEntry& b) {
+                return std::tie(a.window_start, a.key) < std::tie(b.window_start, b.key);
+              });
+    return true;
+  }
+
+  // Adds the entry if its start is in range; false (status_ set) if the key is malformed.
+  bool read_entry(rocksdb::Slice k, rocksdb::Slice v, int64_t segment) {
+    if (k.size() < kTimeSize + kKeyLengthSize) {
+      status_ = malformed(store_, "no key length");
+      return false;
+    }
+    const uint64_t length = load_be<uint32_t>(k.data() + kTimeSize);
+    if (k.size() != kTimeSize + kKeyLengthSize + length + kTimeSize) {
+      status_ = malformed(store_, "key length does not match");
+      return false;
+    }
+    const int64_t start = load_time(k.data() + kTimeSize + kKeyLengthSize + length);
+    if (floor_div(start, segment_ms_) != segment) {
+      status_ = malformed(store_, "window start outside its segment");
+      return false;
+    }
+    if (start < from_ || start > to_) return true;
+    entries_.push_back(WindowedEntry{
+        .key = Bytes(k.data() + kTimeSize + kKeyLengthSize, length),
+        .window_start = Timestamp(start),
+        .value = Bytes(v.data(), v.size()),
+    });
+    return true;
+  }
+
+  std::unique_ptr<rocksdb::Iterator> it_;  // nullptr once detached
+  const int64_t from_;
+  const int64_t to_;
+  const int64_t segment_ms_;
+  const std::string store_;
+  std::vector<WindowedEntry> entries_;  // by (start, key): one segment's, or all left once detached
+  size_t pos_ = 0;
+  Status status_;
 };
 
 class RocksWindowStore final : public WindowStore {
@@ -169,9 +283,8 @@ class RocksWindowStore final : public WindowStore {
   Result<std::unique_ptr<WindowIterator>> fetch_all(Timestamp from, Timestamp to) override {
     SLUICE_RETURN_IF_ERROR(time_.load_status());
     return std::unique_ptr<WindowIterator>(std::make_unique<AllWindowsIterator>(
-        open_, SegmentScan(writer_.iterator(cf_, rocksdb::ReadOptions()),
-                           std::max(from.value(), time_.cutoff()), to.value(), time_.segment_ms(),
-                           /*second_time=*/false, name(), "window start")));
+        open_, writer_.iterator(cf_, rocksdb::ReadOptions()),
+        std::max(from.value(), time_.cutoff()), to.value(), time_.segment_ms(), name()));
   }
 
   // Open iterators need no detaching: the stream time's key is never walked, and the dropped

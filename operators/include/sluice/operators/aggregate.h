@@ -130,6 +130,15 @@ inline Status load_emitted_until(state::KeyValueStore& emitted, int64_t& emitted
   return Status();
 }
 
+// The stream time a windowed node judges by: the task's, or its store's if later. A restarted
+// task's clock starts again from nothing (the runtime does not keep it yet), while the store
+// keeps the stream time it has expired data by; a window or session closed before the restart
+// must stay closed after it.
+template <typename Store>
+Timestamp stream_time_of(const TaskContext& context, const Store& store) {
+  return std::max(context.stream_time(), store.stream_time());
+}
+
 // agg = adder(key, value, agg), starting from initializer() for a new key (or, without an
 // initializer — a reduce — from the key's first value).
 template <typename K, typename V, typename Agg>
@@ -216,9 +225,7 @@ class WindowedAggregateNode final : public Input<K, V>, public OutputNode<Window
   Status process(Record<K, V>&& r) override {
     ++this->metrics_->records_in;
     if (is_null_key(r.key)) return Status();
-    // The store's stream time too: a restarted task's own clock starts again from nothing, and
-    // a window the store has expired must stay closed.
-    const Timestamp stream_time = std::max(this->context_->stream_time(), store_->stream_time());
+    const Timestamp stream_time = stream_time_of(*this->context_, *store_);
     key_bytes_.clear();
     Serde<K>::serialize(r.key, key_bytes_);
     bool accepted = false;
@@ -327,9 +334,7 @@ class SessionAggregateNode final : public Input<K, V>,
 
   Status process(Record<K, V>&& r) override {
     ++this->metrics_->records_in;
-    // The store's stream time too: a restarted task's own clock starts again from nothing, but
-    // what the store has expired (and this node emitted) stays so.
-    const Timestamp stream_time = std::max(this->context_->stream_time(), store_->stream_time());
+    const Timestamp stream_time = stream_time_of(*this->context_, *store_);
     if (is_null_key(r.key)) return close(stream_time);
     key_bytes_.clear();
     Serde<K>::serialize(r.key, key_bytes_);
@@ -565,8 +570,7 @@ class SlidingAggregateNode final : public Input<K, V>, public OutputNode<Windowe
     if (is_null_key(r.key)) return Status();
     const int64_t d = windows_.difference_ms;
     const int64_t t = r.timestamp.value();
-    // (With the store's stream time: see WindowedAggregateNode.)
-    const int64_t stream = std::max(this->context_->stream_time(), store_->stream_time()).value();
+    const int64_t stream = stream_time_of(*this->context_, *store_).value();
     auto closed = [&](int64_t start) { return start + d + windows_.grace_ms < stream; };
     if (closed(t)) {  // the last window containing t starts at t
       ++this->metrics_->late_dropped;

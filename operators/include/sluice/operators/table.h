@@ -283,9 +283,9 @@ class TableGroupByNode final : public Input<K, U>, public OutputNode<K1, Change<
       before = std::move(decoded).value();
     }
     if (now) {
-      Bytes bytes;
-      Serde<V>::serialize(*now, bytes);
-      SLUICE_RETURN_IF_ERROR(store_->put(key_bytes_, bytes));
+      value_bytes_.clear();
+      Serde<V>::serialize(*now, value_bytes_);
+      SLUICE_RETURN_IF_ERROR(store_->put(key_bytes_, value_bytes_));
     } else if (before) {
       SLUICE_RETURN_IF_ERROR(store_->remove(key_bytes_));
     }
@@ -318,7 +318,7 @@ class TableGroupByNode final : public Input<K, U>, public OutputNode<K1, Change<
   const std::string store_name_;
   Selector select_;
   state::KeyValueStore* store_ = nullptr;
-  Bytes key_bytes_;
+  Bytes key_bytes_, value_bytes_;  // reused from record to record
 };
 
 // Aggregates a re-grouped table: agg = subtractor(key, old, agg) for the value leaving the group,

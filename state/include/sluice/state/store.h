@@ -131,10 +131,6 @@ class SessionStore {
   virtual Result<std::unique_ptr<SessionIterator>> find_sessions(ByteView key,
                                                                  Timestamp earliest_end,
                                                                  Timestamp latest_start) = 0;
-  // The sessions of every key that end in [earliest_end, latest_end], by end, then key, then
-  // start: those a closing stream time makes final.
-  virtual Result<std::unique_ptr<SessionIterator>> find_sessions_ending(Timestamp earliest_end,
-                                                                        Timestamp latest_end) = 0;
   virtual Status advance_stream_time(Timestamp stream_time) = 0;
   virtual Timestamp stream_time() const = 0;
 };
