@@ -3,6 +3,7 @@
 find_package(Threads REQUIRED)
 find_package(RocksDB CONFIG REQUIRED)        # RocksDB::rocksdb-shared (the static one is not PIC)
 find_package(TBB CONFIG REQUIRED)            # TBB::tbb
+find_package(absl CONFIG REQUIRED)           # absl::flat_hash_set (the state stores' write buffers)
 find_package(Protobuf REQUIRED)              # protobuf::libprotobuf
 find_package(gRPC CONFIG REQUIRED)           # gRPC::grpc++ gRPC::grpc++_reflection
 find_package(fmt CONFIG REQUIRED)            # fmt::fmt (libstdc++ 12 has no <format>)

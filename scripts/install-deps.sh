@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ninja-build pkg-config ccache git
   clang-16 clang-format-14
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  librocksdb-dev libtbb-dev
+  librocksdb-dev libtbb-dev libabsl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev libsimdjson-dev libyaml-cpp-dev
   libzstd-dev liblz4-dev zlib1g-dev libsnappy-dev librdkafka-dev kcat prometheus-cpp-dev libasio-dev

@@ -8,7 +8,7 @@ class CachedKeyValueStore final : public KeyValueStore {
   CachedKeyValueStore(KeyValueStore& inner, RecordCache& cache)
       : inner_(inner),
         cache_(cache),
-        id_(cache.add_store([this](ByteView key, const std::optional<Bytes>& value) {
+        id_(cache.add_store([this](ByteView key, std::optional<ByteView> value) {
           return value ? inner_.put(key, *value) : inner_.remove(key);
         })) {}
 
@@ -17,7 +17,10 @@ class CachedKeyValueStore final : public KeyValueStore {
 
   Result<std::optional<Bytes>> get(ByteView key) override {
     RecordCache::Lookup hit = cache_.get(id_, key);
-    if (hit.hit) return *hit.value;
+    if (hit.hit) {
+      if (!hit.value) return std::optional<Bytes>();
+      return std::optional<Bytes>(Bytes(*hit.value));
+    }
     SLUICE_ASSIGN_OR_RETURN(std::optional<Bytes> value, inner_.get(key));
     SLUICE_RETURN_IF_ERROR(cache_.put(
         id_, key, value ? std::optional<ByteView>(*value) : std::nullopt, /*dirty=*/false));

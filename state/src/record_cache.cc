@@ -1,47 +1,92 @@
 #include "record_cache.h"
 
+#include <absl/hash/hash.h>
+
 #include <algorithm>
+#include <cstring>
+#include <new>
 
 namespace sluice::state {
+
+size_t RecordCache::Hash::operator()(std::string_view key) const {
+  return absl::Hash<std::string_view>{}(key);
+}
+
+RecordCache::~RecordCache() { clear(); }
+
+RecordCache::Entry* RecordCache::make_entry(size_t hash, ByteView key,
+                                            std::optional<ByteView> value, int store) {
+  const size_t capacity = value ? value->size() : 0;
+  void* space = ::operator new(sizeof(Entry) + key.size() + capacity);
+  Entry* e = new (space) Entry();
+  e->hash = hash;
+  e->store = store;
+  e->key_size = static_cast<uint32_t>(key.size());
+  char* bytes = static_cast<char*>(space) + sizeof(Entry);
+  if (!key.empty()) std::memcpy(bytes, key.data(), key.size());
+  e->value = bytes + key.size();
+  e->capacity = static_cast<uint32_t>(capacity);
+  assign(*e, value);
+  return e;
+}
+
+void RecordCache::destroy(Entry* e) {
+  e->~Entry();
+  ::operator delete(e);
+}
+
+void RecordCache::assign(Entry& e, std::optional<ByteView> value) {
+  e.has_value = value.has_value();
+  if (!value) return;
+  if (value->size() > e.capacity) {
+    const size_t capacity = std::max(value->size(), size_t{e.capacity} * 2);
+    e.grown = std::make_unique<char[]>(capacity);
+    e.value = e.grown.get();
+    e.capacity = static_cast<uint32_t>(capacity);
+  }
+  if (!value->empty()) std::memcpy(e.value, value->data(), value->size());
+  e.value_size = static_cast<uint32_t>(value->size());
+}
 
 int RecordCache::add_store(Writer writer) {
   stores_.push_back(StoreState{std::move(writer), {}, {}});
   return static_cast<int>(stores_.size() - 1);
 }
 
-RecordCache::Lookup RecordCache::get(int store, ByteView key) {
-  StoreState& s = stores_[static_cast<size_t>(store)];
+RecordCache::Entry* RecordCache::find(StoreState& s, int store, ByteView key) {
+  if (last_ && last_->store == store && last_->key() == key) return last_;
   auto it = s.entries.find(key);
-  if (it == s.entries.end()) {
+  if (it == s.entries.end()) return nullptr;
+  return last_ = *it;
+}
+
+RecordCache::Lookup RecordCache::get(int store, ByteView key) {
+  Entry* e = find(stores_[static_cast<size_t>(store)], store, key);
+  if (!e) {
     ++misses_;
     return {};
   }
   ++hits_;
-  it->second.referenced = true;
-  return {true, &it->second.value};
+  e->referenced = true;
+  return {true, e->value_view()};
 }
 
 Status RecordCache::put(int store, ByteView key, std::optional<ByteView> value, bool dirty) {
   StoreState& s = stores_[static_cast<size_t>(store)];
-  auto it = s.entries.find(key);
-  if (it == s.entries.end()) {
-    it = s.entries.emplace(Bytes(key), Entry{.store = store}).first;
-    it->second.ring_slot = ring_.size();
-    ring_.push_back(&*it);
+  Entry* e = find(s, store, key);
+  if (!e) {
+    e = make_entry(Hash{}(key), key, value, store);
+    s.entries.insert(e);
+    e->ring_slot = ring_.size();
+    ring_.push_back(e);
+    last_ = e;
   } else {
-    bytes_ -= charge(*it);
+    bytes_ -= charge(*e);
+    assign(*e, value);  // in place when it fits: a same-size update allocates nothing
   }
-  Entry& e = it->second;
-  if (!value) {
-    e.value.reset();
-  } else if (e.value) {
-    e.value->assign(value->data(), value->size());  // reuses the buffer of a same-size update
-  } else {
-    e.value.emplace(*value);
-  }
-  e.referenced = true;
-  bytes_ += charge(*it);
-  if (dirty && !e.dirty) mark_dirty(s, *it);
+  e->referenced = true;
+  bytes_ += charge(*e);
+  if (dirty && !e->dirty) mark_dirty(s, *e);
   return evict_if_needed();
 }
 
@@ -51,24 +96,25 @@ Status RecordCache::evict_if_needed() {
   size_t passed = 0;
   while (bytes_ > max_bytes_ && ring_.size() > 1 && passed <= ring_.size()) {
     if (hand_ >= ring_.size()) hand_ = 0;
-    Node* n = ring_[hand_];
-    Entry& e = n->second;
-    if (e.referenced) {
-      e.referenced = false;
+    Entry* e = ring_[hand_];
+    if (e->referenced) {
+      e->referenced = false;
       ++hand_;
       ++passed;
       continue;
     }
-    StoreState& s = stores_[static_cast<size_t>(e.store)];
-    if (e.dirty) {
-      SLUICE_RETURN_IF_ERROR(s.writer(n->first, e.value));
-      s.dirty[e.dirty_slot] = nullptr;
+    StoreState& s = stores_[static_cast<size_t>(e->store)];
+    if (e->dirty) {
+      SLUICE_RETURN_IF_ERROR(s.writer(e->key(), e->value_view()));
+      s.dirty[e->dirty_slot] = nullptr;
     }
-    bytes_ -= charge(*n);
+    bytes_ -= charge(*e);
     ring_[hand_] = ring_.back();
-    ring_[hand_]->second.ring_slot = hand_;
+    ring_[hand_]->ring_slot = hand_;
     ring_.pop_back();
-    s.entries.erase(n->first);
+    s.entries.erase(e);
+    if (last_ == e) last_ = nullptr;
+    destroy(e);
     passed = 0;
   }
   return Status();
@@ -79,17 +125,17 @@ Status RecordCache::flush(int store) {
   std::erase(s.dirty, nullptr);
   // Key order: the store's writes (and its changelog) come sorted, which RocksDB inserts fastest.
   std::sort(s.dirty.begin(), s.dirty.end(),
-            [](const Node* a, const Node* b) { return a->first < b->first; });
+            [](const Entry* a, const Entry* b) { return a->key() < b->key(); });
   for (size_t done = 0; done < s.dirty.size(); ++done) {
-    Node* n = s.dirty[done];
-    Status w = s.writer(n->first, n->second.value);
+    Entry* e = s.dirty[done];
+    Status w = s.writer(e->key(), e->value_view());
     if (!w.ok()) {
       // The rest stay dirty, in fresh slots.
       s.dirty.erase(s.dirty.begin(), s.dirty.begin() + static_cast<std::ptrdiff_t>(done));
-      for (size_t i = 0; i < s.dirty.size(); ++i) s.dirty[i]->second.dirty_slot = i;
+      for (size_t i = 0; i < s.dirty.size(); ++i) s.dirty[i]->dirty_slot = i;
       return w;
     }
-    n->second.dirty = false;
+    e->dirty = false;
   }
   s.dirty.clear();
   return Status();
@@ -101,8 +147,10 @@ Status RecordCache::flush_all() {
 }
 
 void RecordCache::clear() {
+  for (Entry* e : ring_) destroy(e);
   ring_.clear();
   hand_ = 0;
+  last_ = nullptr;
   for (StoreState& s : stores_) {
     s.entries.clear();
     s.dirty.clear();

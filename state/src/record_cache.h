@@ -8,15 +8,20 @@
 // referenced bit, where LRU would relink list nodes — with 100,000 hot keys that relinking, not
 // the lookup, was most of the cost of a hit, all of it cache misses.
 //
+// Each entry is one allocation (header, key, value) found through a SwissTable
+// (absl::flat_hash_set) of entry pointers that keeps the entry's hash; the entry last looked up
+// is remembered, so the put that follows a get of the same key — every aggregation's
+// read-modify-write — finds it without hashing again.
+//
 // Thread safety: thread-confined to the task.
 #pragma once
+
+#include <absl/container/flat_hash_set.h>
 
 #include <cstdint>
 #include <functional>
 #include <optional>
-#include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "sluice/base/bytes.h"
@@ -27,16 +32,19 @@ namespace sluice::state {
 class RecordCache {
  public:
   // Writes one dirty entry to the store it caches (nullopt: a removal).
-  using Writer = std::function<Status(ByteView key, const std::optional<Bytes>& value)>;
+  using Writer = std::function<Status(ByteView key, std::optional<ByteView> value)>;
 
   explicit RecordCache(size_t max_bytes) : max_bytes_(max_bytes) {}
+  ~RecordCache();
+  RecordCache(const RecordCache&) = delete;
+  RecordCache& operator=(const RecordCache&) = delete;
 
   // Registers a store; returns its id for the calls below.
   int add_store(Writer writer);
 
   struct Lookup {
     bool hit = false;
-    const std::optional<Bytes>* value = nullptr;  // valid until the next call on the cache
+    std::optional<ByteView> value;  // when hit; valid until the next call on the cache
   };
   Lookup get(int store, ByteView key);
   // Caches `value` for `key` (dirty: to be written at flush; clean: as read from the store).
@@ -53,44 +61,66 @@ class RecordCache {
   uint64_t misses() const { return misses_; }
 
  private:
+  // One allocation: this header, then the key's bytes, then room for `capacity` value bytes
+  // (a value that outgrows them moves to a buffer of its own).
   struct Entry {
-    std::optional<Bytes> value;
+    size_t hash = 0;
+    char* value = nullptr;
+    uint32_t key_size = 0;
+    uint32_t value_size = 0;
+    uint32_t capacity = 0;
     int store = 0;
+    bool has_value = false;
     bool dirty = false;
-    bool referenced = true;  // CLOCK: used since the hand last passed
-    size_t ring_slot = 0;    // its place in ring_
-    size_t dirty_slot = 0;   // while dirty: its place in StoreState::dirty
+    bool referenced = true;         // CLOCK: used since the hand last passed
+    size_t ring_slot = 0;           // its place in ring_
+    size_t dirty_slot = 0;          // while dirty: its place in StoreState::dirty
+    std::unique_ptr<char[]> grown;  // the value, once it outgrew the inline room
+
+    ByteView key() const { return {reinterpret_cast<const char*>(this + 1), key_size}; }
+    std::optional<ByteView> value_view() const {
+      if (!has_value) return std::nullopt;
+      return ByteView(value, value_size);
+    }
   };
+  static Entry* make_entry(size_t hash, ByteView key, std::optional<ByteView> value, int store);
+  static void destroy(Entry* e);
+  static void assign(Entry& e, std::optional<ByteView> value);
+
   struct Hash {
     using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+    size_t operator()(const Entry* e) const { return e->hash; }
+    size_t operator()(std::string_view key) const;
   };
-  // Node-based: an entry's address is stable until it is erased.
-  using Entries = std::unordered_map<Bytes, Entry, Hash, std::equal_to<>>;
-  using Node = Entries::value_type;
+  struct Eq {
+    using is_transparent = void;
+    bool operator()(const Entry* a, const Entry* b) const { return a == b; }
+    bool operator()(const Entry* a, std::string_view b) const { return a->key() == b; }
+    bool operator()(std::string_view a, const Entry* b) const { return a == b->key(); }
+  };
   struct StoreState {
     Writer writer;
-    Entries entries;
+    absl::flat_hash_set<Entry*, Hash, Eq> entries;
     // The dirty entries, in the order they became dirty; sorted by key at flush. An entry
     // evicted meanwhile is written back and leaves a null in its slot.
-    std::vector<Node*> dirty;
+    std::vector<Entry*> dirty;
   };
-  static constexpr size_t kOverhead = 96;  // hash node, ring and dirty slots
-  static size_t charge(const Node& n) {
-    return n.first.size() + (n.second.value ? n.second.value->size() : 0) + kOverhead;
+  static constexpr size_t kOverhead = 112;  // entry header, table, ring and dirty slots
+  static size_t charge(const Entry& e) { return e.key_size + e.capacity + kOverhead; }
+  static void mark_dirty(StoreState& s, Entry& e) {
+    e.dirty = true;
+    e.dirty_slot = s.dirty.size();
+    s.dirty.push_back(&e);
   }
-  static void mark_dirty(StoreState& s, Node& n) {
-    n.second.dirty = true;
-    n.second.dirty_slot = s.dirty.size();
-    s.dirty.push_back(&n);
-  }
+  Entry* find(StoreState& s, int store, ByteView key);
   Status evict_if_needed();
 
   const size_t max_bytes_;
   size_t bytes_ = 0;
   uint64_t hits_ = 0, misses_ = 0;
-  std::vector<Node*> ring_;  // every entry of every store; the CLOCK hand walks it
+  std::vector<Entry*> ring_;  // every entry of every store; the CLOCK hand walks it
   size_t hand_ = 0;
+  Entry* last_ = nullptr;  // the entry last found or added
   std::vector<StoreState> stores_;
 };
 

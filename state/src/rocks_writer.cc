@@ -40,12 +40,12 @@ class OverlayIterator final : public rocksdb::Iterator {
   }
   rocksdb::Slice key() const override {
     if (from_base_) return base_->key();
-    const Bytes& k = (*pos_)->first;
+    const std::string_view k = (*pos_)->key();
     return {k.data(), k.size()};
   }
   rocksdb::Slice value() const override {
     if (from_base_) return base_->value();
-    const Bytes& v = *(*pos_)->second;
+    const std::string_view v = *(*pos_)->value();
     return {v.data(), v.size()};
   }
   rocksdb::Status status() const override { return status_.ok() ? base_->status() : status_; }
@@ -64,7 +64,7 @@ class OverlayIterator final : public rocksdb::Iterator {
         from_base_ = true;
         return;
       }
-      const auto& [key, value] = **pos_;
+      const std::string_view key = (*pos_)->key();
       const int c =
           base_->Valid() ? base_->key().compare(rocksdb::Slice(key.data(), key.size())) : 1;
       if (c < 0) {
@@ -72,7 +72,7 @@ class OverlayIterator final : public rocksdb::Iterator {
         return;
       }
       if (c == 0) base_->Next();  // shadowed by the buffered write
-      if (value) {
+      if ((*pos_)->value()) {
         from_base_ = false;
         return;
       }
@@ -123,21 +123,8 @@ tbb::task_arena& write_arena() {
 void RocksWriter::buffer(rocksdb::ColumnFamilyHandle* cf, ByteView key,
                          std::optional<ByteView> value) {
   Overlay& o = overlay(cf);
-  auto it = o.entries.find(key);
-  if (it == o.entries.end()) {
-    auto added =
-        o.entries.emplace(Bytes(key), value ? std::optional<Bytes>(Bytes(*value)) : std::nullopt)
-            .first;
-    if (o.sorted) o.sorted->insert(&*added);
-  } else if (value) {
-    if (it->second) {
-      it->second->assign(value->data(), value->size());
-    } else {
-      it->second.emplace(*value);
-    }
-  } else {
-    it->second.reset();
-  }
+  auto [entry, added] = o.entries.write(key, value);
+  if (added && o.sorted) o.sorted->insert(entry);
 }
 
 Status RocksWriter::put(rocksdb::ColumnFamilyHandle* cf, ByteView key, ByteView value) {
@@ -170,16 +157,18 @@ Status RocksWriter::remove_range(rocksdb::ColumnFamilyHandle* cf, ByteView from,
 
 Result<std::optional<Bytes>> RocksWriter::get(rocksdb::ColumnFamilyHandle* cf, ByteView key) {
   if (!bulk_) {
+    auto buffered = [](const WriteOverlay::Entry& e) -> std::optional<Bytes> {
+      if (auto v = e.value()) return Bytes(*v);
+      return std::nullopt;
+    };
     auto o = overlays_.find(cf->GetID());
     if (o != overlays_.end()) {
-      auto it = o->second.entries.find(key);
-      if (it != o->second.entries.end()) return it->second;
+      if (const auto* e = o->second.entries.find(key)) return buffered(*e);
     }
     if (in_flight_) {
       auto f = in_flight_->overlays.find(cf->GetID());
       if (f != in_flight_->overlays.end()) {
-        auto it = f->second.entries.find(key);
-        if (it != f->second.entries.end()) return it->second;
+        if (const auto* e = f->second.entries.find(key)) return buffered(*e);
       }
     }
   }
@@ -210,7 +199,7 @@ std::unique_ptr<rocksdb::Iterator> RocksWriter::iterator(rocksdb::ColumnFamilyHa
 const RocksWriter::Sorted& RocksWriter::Overlay::sorted_entries() {
   if (!sorted) {
     sorted = std::make_unique<Sorted>();
-    for (const auto& e : entries) sorted->insert(&e);
+    entries.for_each([&](const WriteOverlay::Entry& e) { sorted->insert(&e); });
   }
   return *sorted;
 }
@@ -220,34 +209,44 @@ Status RocksWriter::commit() {
   SLUICE_RETURN_IF_ERROR(wait_for_commit());
   detach_iterators();
   auto f = std::make_unique<InFlight>();
-  for (auto& [id, o] : overlays_) {
-    auto add = [&](const Entries::value_type* e) {
-      rocksdb::Slice k(e->first.data(), e->first.size());
-      return from_rocks(
-          e->second ? f->batch.Put(o.cf, k, rocksdb::Slice(e->second->data(), e->second->size()))
-                    : f->batch.Delete(o.cf, k),
-          "commit batch");
-    };
-    if (o.sorted) {  // already in order
-      for (const auto* e : *o.sorted) SLUICE_RETURN_IF_ERROR(add(e));
-      continue;
-    }
-    std::vector<const Entries::value_type*> in_order;
-    in_order.reserve(o.entries.size());
-    for (const auto& e : o.entries) in_order.push_back(&e);
-    std::sort(in_order.begin(), in_order.end(), ByKey());
-    for (const auto* e : in_order) SLUICE_RETURN_IF_ERROR(add(e));
-  }
   f->overlays = std::move(overlays_);
   overlays_.clear();
+  for (auto& [id, o] : f->overlays) {
+    // The next interval likely writes as many keys: room for them up front, not by rehashing.
+    overlay(o.cf).entries.reserve(o.entries.size());
+    f->to_write.emplace_back(&o, o.sorted.get());
+  }
   in_flight_ = std::move(f);
-  InFlight* write = in_flight_.get();
-  written_ = write->written.get_future();
-  write_arena().enqueue([this, write] {
-    write->status = db_->Write(write_options_, &write->batch);
-    write->written.set_value();
+  InFlight* committed = in_flight_.get();
+  written_ = committed->written.get_future();
+  write_arena().enqueue([this, committed] {
+    committed->status = write(*committed);
+    committed->written.set_value();
   });
   return Status();
+}
+
+rocksdb::Status RocksWriter::write(const InFlight& f) {
+  rocksdb::WriteBatch batch;
+  for (const auto& [o, sorted] : f.to_write) {
+    auto add = [&](const WriteOverlay::Entry* e) {
+      const std::string_view k = e->key();
+      const auto v = e->value();
+      return v ? batch.Put(o->cf, rocksdb::Slice(k.data(), k.size()),
+                           rocksdb::Slice(v->data(), v->size()))
+               : batch.Delete(o->cf, rocksdb::Slice(k.data(), k.size()));
+    };
+    if (sorted) {  // already in order
+      for (const auto* e : *sorted) {
+        if (auto s = add(e); !s.ok()) return s;
+      }
+      continue;
+    }
+    for (const auto* e : o->entries.sorted()) {
+      if (auto s = add(e); !s.ok()) return s;
+    }
+  }
+  return db_->Write(write_options_, &batch);
 }
 
 Status RocksWriter::wait_for_commit() {

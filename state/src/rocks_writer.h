@@ -1,16 +1,17 @@
 // RocksWriter: how a task's stores write to its RocksDB instance.
 //
-// Between commits every write goes into an overlay — per column family, a hash map from key to
-// its latest buffered value (or removal) — that get() consults first and that iterators merge,
-// in key order, over a DB iterator (the order is built when first needed, then kept). commit()
-// turns the overlays into one WriteBatch in key order (atomic with whatever the caller wrote last:
-// the changelog offsets) and hands it to a oneTBB worker, so the memtable inserts run beside the
-// next interval's processing; until the next commit the batch's overlays stay readable behind the
-// new ones. At most one write is in flight: the next commit(), a range removal, a bulk restore and
-// the destructor wait for it, and report its failure. (RocksDB's WriteBatchWithIndex does the same
-// with a skiplist on every write, which cost as much again as the DB write itself; a hash insert is
-// far cheaper, and only column families that are scanned keep an ordered index.) During a restore,
-// writes go into a plain batch flushed to the DB every few thousand records, with no overlay.
+// Between commits every write goes into an overlay — per column family, a WriteOverlay holding
+// the latest buffered value (or removal) of each key — that get() consults first and that
+// iterators merge, in key order, over a DB iterator (the order is built when first needed, then
+// kept). commit() hands the overlays to a oneTBB worker, which turns them into one WriteBatch in
+// key order (atomic with whatever the caller wrote last: the changelog offsets) and writes it, so
+// sorting, encoding and the memtable inserts run beside the next interval's processing; until the
+// next commit the committed overlays stay readable behind the new ones. At most one write is in
+// flight: the next commit(), a range removal, a bulk restore and the destructor wait for it, and
+// report its failure. (RocksDB's WriteBatchWithIndex does the same with a skiplist on every write,
+// which cost as much again as the DB write itself; a hash insert is far cheaper, and only column
+// families that are scanned keep an ordered index.) During a restore, writes go into a plain batch
+// flushed to the DB every few thousand records, with no overlay.
 //
 // Thread safety: thread-confined to the task.
 #pragma once
@@ -31,6 +32,7 @@
 #include "detachable_iterator.h"
 #include "sluice/base/bytes.h"
 #include "sluice/base/result.h"
+#include "write_overlay.h"
 
 namespace sluice::state {
 
@@ -81,30 +83,25 @@ class RocksWriter {
 
  private:
   static constexpr int kRestoreBatch = 20'000;
-  struct Hash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
-  using Entries = std::unordered_map<Bytes, std::optional<Bytes>, Hash, std::equal_to<>>;
 
  public:
-  // The buffered writes of one column family in key order (nullopt value: a removal). Looked up
-  // by key as well (transparent), for Seek.
+  // The buffered writes of one column family in key order. Looked up by key as well
+  // (transparent), for Seek.
   struct ByKey {
     using is_transparent = void;
-    using Entry = Entries::value_type;
-    bool operator()(const Entry* a, const Entry* b) const { return a->first < b->first; }
-    bool operator()(const Entry* a, std::string_view k) const { return a->first < k; }
-    bool operator()(std::string_view k, const Entry* b) const { return k < b->first; }
+    using Entry = WriteOverlay::Entry;
+    bool operator()(const Entry* a, const Entry* b) const { return a->key() < b->key(); }
+    bool operator()(const Entry* a, std::string_view k) const { return a->key() < k; }
+    bool operator()(std::string_view k, const Entry* b) const { return k < b->key(); }
   };
-  using Sorted = std::set<const Entries::value_type*, ByKey>;
+  using Sorted = std::set<const WriteOverlay::Entry*, ByKey>;
 
  private:
   struct Overlay {
     rocksdb::ColumnFamilyHandle* cf = nullptr;
-    Entries entries;
+    WriteOverlay entries;
     // Built by the first iterator over the column family, then kept up to date by every write
-    // of a new key (map nodes do not move), so that stores which scan as they write (joins,
+    // of a new key (entries do not move), so that stores which scan as they write (joins,
     // sessions) pay a set insert per key rather than a sort per scan. Stores that never scan
     // never build it: their writes are sorted once, at commit.
     std::unique_ptr<Sorted> sorted;
@@ -119,13 +116,17 @@ class RocksWriter {
   Status maybe_flush_bulk();
   void detach_iterators();
 
-  // A committed batch being written, and the overlays that show it until it is in the DB.
+  // Committed overlays being written, readable until they are in the DB. The worker reads
+  // them (and the ordered indexes that existed at commit) while the task may read them too and
+  // build ordered indexes of its own for its iterators: nothing writes to them.
   struct InFlight {
     std::unordered_map<uint32_t, Overlay> overlays;
-    rocksdb::WriteBatch batch;
+    std::vector<std::pair<const Overlay*, const Sorted*>> to_write;
     rocksdb::Status status;
     std::promise<void> written;
   };
+  // The worker's part of a commit: the batch, in key order, and its write.
+  rocksdb::Status write(const InFlight& f);
 
   rocksdb::DB* db_;
   // The buffered writes live in the overlays only (the last value of each key); commit()
