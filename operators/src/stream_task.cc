@@ -214,6 +214,7 @@ Status StreamTaskImpl::handle_bad_record(std::string_view stage, const Status& e
 }
 
 Status StreamTaskImpl::run_punctuations(PunctuationType type) {
+  if (punctuations_.empty()) return Status();
   const Timestamp now = type == PunctuationType::kWallClock ? clock_.now() : stream_time_;
   if (now == kNoTimestamp) return Status();
   for (size_t i = 0; i < punctuations_.size(); ++i) {

@@ -42,6 +42,36 @@ TEST(StatelessTest, MapValuesChangesTheValueTypeAndKeepsKeyAndTimestamp) {
   EXPECT_EQ(read(out), (std::vector<TestRecord<std::string, int64_t>>{{"k", 5, Timestamp(5)}}));
 }
 
+TEST(StatelessTest, MapValuesMovesTheValueIntoAFunctionTakingItByValue) {
+  // A long string's buffer moves with it: the second function sees the very buffer the first
+  // returned. The first, on a branched stream, gets a copy (the other branch needs the value).
+  const char* returned = nullptr;
+  const char* received = nullptr;
+  TopologyBuilder b;
+  auto in = b.stream<std::string, std::string>("in");
+  in.map_values([&returned](std::string v) {
+      v += "-mapped";
+      returned = v.data();
+      return v;
+    })
+      .map_values([&received](std::string v) {
+        received = v.data();
+        return v;
+      })
+      .to("out");
+  in.to("copy");
+  auto d = driver_for(b);
+  ASSERT_TRUE(d);
+  const std::string value(100, 'v');
+  ASSERT_OK((d->input_topic<std::string, std::string>("in").pipe("k", value, Timestamp(1))));
+  auto out = d->output_topic<std::string, std::string>("out");
+  EXPECT_EQ(read(out), (Records{{"k", value + "-mapped", Timestamp(1)}}));
+  auto copy = d->output_topic<std::string, std::string>("copy");
+  EXPECT_EQ(read(copy), (Records{{"k", value, Timestamp(1)}}));
+  ASSERT_NE(returned, nullptr);
+  EXPECT_EQ(received, returned);
+}
+
 TEST(StatelessTest, MapFlatMapAndSelectKeyRekeyRecords) {
   TopologyBuilder b;
   auto in = b.stream<std::string, std::string>("in");

@@ -214,6 +214,17 @@ decltype(auto) call_kv(F& f, const K& key, const V& value) {
   }
 }
 
+// call_kv for a node that forwards nothing of the record's value: a function that takes the
+// value by value (or as V&&) gets it moved in rather than copied.
+template <typename F, typename K, typename V>
+decltype(auto) call_kv_taking_value(F& f, const K& key, V&& value) {
+  if constexpr (std::is_invocable_v<F&, const K&, V&&>) {
+    return std::invoke(f, key, std::move(value));
+  } else {
+    return std::invoke(f, std::move(value));
+  }
+}
+
 template <typename F, typename K, typename V>
 using CallKvResult =
     decltype(call_kv(std::declval<F&>(), std::declval<const K&>(), std::declval<const V&>()));

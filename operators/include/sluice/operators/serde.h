@@ -145,6 +145,21 @@ bool encode_into(const T& v, Bytes& out) {
   }
 }
 
+// The bytes encode_into would write, or nullopt for null: a std::string's are its own, viewed
+// rather than copied; any other T is encoded into `scratch`.
+template <typename T>
+std::optional<ByteView> encoded_view(const T& v, Bytes& scratch) {
+  if constexpr (std::is_same_v<T, std::string>) {
+    return ByteView(v);
+  } else if constexpr (IsOptional<T>::value) {
+    if (!v) return std::nullopt;
+    return encoded_view(*v, scratch);
+  } else {
+    if (!encode_into(v, scratch)) return std::nullopt;
+    return ByteView(scratch);
+  }
+}
+
 // A T from the bytes at an edge; null is std::monostate or an empty optional, and an error
 // for any other type.
 template <typename T>

@@ -77,9 +77,10 @@ class SinkNode final : public Input<K, V>, public TerminalNode {
     if (partitions_ == 0) {
       SLUICE_ASSIGN_OR_RETURN(partitions_, this->context_->collector().partitions(topic_));
     }
-    // Encoded into buffers kept from record to record: the collector copies the bytes.
-    const bool has_key = encode_into(r.key, key_);
-    const bool has_value = encode_into(r.value, value_);
+    // Encoded into buffers kept from record to record (strings are their own encoding): the
+    // collector copies the bytes.
+    const std::optional<ByteView> key = encoded_view(r.key, key_);
+    const std::optional<ByteView> value = encoded_view(r.value, value_);
     int32_t p = 0;
     if (partitioner_) {
       p = partitioner_(r.key, r.value, partitions_);
@@ -88,14 +89,12 @@ class SinkNode final : public Input<K, V>, public TerminalNode {
                                 std::to_string(p) + " of " + std::to_string(partitions_));
       }
     } else {
-      p = has_key ? kafka_partition_for_key(key_, partitions_)
-                  : this->context_->partition().value() % partitions_;
+      p = key ? kafka_partition_for_key(*key, partitions_)
+              : this->context_->partition().value() % partitions_;
     }
     ++this->metrics_->records_out;
-    return this->context_->collector().send(
-        topic_, PartitionId(p), has_key ? std::optional<ByteView>(key_) : std::nullopt,
-        has_value ? std::optional<ByteView>(value_) : std::nullopt, r.timestamp,
-        this->context_->record().headers);
+    return this->context_->collector().send(topic_, PartitionId(p), key, value, r.timestamp,
+                                            this->context_->record().headers);
   }
 
  private:
@@ -142,7 +141,8 @@ class MapNode final
   explicit MapNode(F f) : f_(std::move(f)) {}
   Status process(Record<K, V>&& r) override {
     ++this->metrics_->records_in;
-    auto [k, v] = std::invoke(f_, r.key, r.value);
+    // The record is the node's: a function taking key or value by value gets them moved in.
+    auto [k, v] = std::invoke(f_, std::move(r.key), std::move(r.value));
     ++this->metrics_->records_out;
     return this->out_.forward({std::move(k), std::move(v), r.timestamp});
   }
@@ -159,7 +159,7 @@ class MapValuesNode final : public Input<K, V>,
   explicit MapValuesNode(F f) : f_(std::move(f)) {}
   Status process(Record<K, V>&& r) override {
     ++this->metrics_->records_in;
-    auto v = call_kv(f_, r.key, r.value);
+    auto v = call_kv_taking_value(f_, r.key, std::move(r.value));
     ++this->metrics_->records_out;
     return this->out_.forward({std::move(r.key), std::move(v), r.timestamp});
   }
