@@ -16,6 +16,8 @@
 #include <random>
 #include <thread>
 
+#include <unistd.h>
+
 #include "bench_log.h"
 #include "bench_util.h"
 #include "sluice/dsl/topology_builder.h"
@@ -119,6 +121,7 @@ runtime::RuntimeConfig runtime_config(const Config& cfg, const std::string& app,
 double stateless_loop(const Config& cfg, logstore::LogStore& log, int round) {
   const std::string out_topic = "loop-out-" + std::to_string(round);
   create(log, out_topic, cfg.partitions);
+  ::sync();  // no writeback of earlier runs pending: loop and runtime start alike
   const double start = bench::now_s();
   int64_t out = 0;
   for (int p = 0; p < cfg.partitions; ++p) {
@@ -181,6 +184,12 @@ RuntimeRate measure(runtime::Runtime& rt, logstore::LogStore& log, const std::st
   const double whole = wait_consumed(log, app, {{input, partitions}}, start);
   rt.stop();
   check(rt.wait());
+  for (const auto& t : rt.metrics().threads) {
+    std::fprintf(
+        stderr, "\n  %s: %lld commits, %.2f ms each on average (max %.1f), %.2f s in all\n",
+        app.c_str(), static_cast<long long>(t.commits), t.commit_latency_avg_ms,
+        t.commit_latency_max_ms, t.commit_latency_avg_ms * static_cast<double>(t.commits) / 1e3);
+  }
   return {static_cast<double>(n90 - n10) / (t90 - t10), static_cast<double>(records) / whole};
 }
 
@@ -191,12 +200,13 @@ RuntimeRate stateless_runtime(const Config& cfg, logstore::LogStore& log, int ro
   dsl::TopologyBuilder b;
   b.stream<std::string, std::string>("in")
       .filter([](const std::string&, const std::string& v) { return keep(v); })
-      .map_values([](const std::string& v) { return transform(v); })
+      .map_values([](std::string v) { return transform(std::move(v)); })  // as the loop does
       .to(out_topic);
   auto t = b.build();
   check(t.status());
   auto rt = runtime::Runtime::create(std::move(*t), log, runtime_config(cfg, app, 100));
   check(rt.status());
+  ::sync();  // as before the loop
   return measure(**rt, log, app, "in", cfg.partitions, cfg.records);
 }
 

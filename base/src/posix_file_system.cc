@@ -18,7 +18,7 @@ namespace {
 class PosixFile final : public File {
  public:
   PosixFile(std::string path, int fd, uint64_t size)
-      : path_(std::move(path)), fd_(fd), end_(size) {}
+      : path_(std::move(path)), fd_(fd), end_(size), writeback_from_(size) {}
   ~PosixFile() override { ::close(fd_); }
 
   Result<size_t> read_at(uint64_t offset, char* dst, size_t n) const override {
@@ -58,6 +58,15 @@ class PosixFile final : public File {
     return Status();
   }
 
+  void start_writeback() override {
+    const uint64_t end = end_.load(std::memory_order_acquire);
+    if (end <= writeback_from_) return;
+    // Errors are sync()'s to report; a file system without the call just waits for sync().
+    (void)::sync_file_range(fd_, static_cast<off_t>(writeback_from_),
+                            static_cast<off_t>(end - writeback_from_), SYNC_FILE_RANGE_WRITE);
+    writeback_from_ = end;
+  }
+
   Status truncate(uint64_t size) override {
     if (::ftruncate(fd_, static_cast<off_t>(size)) != 0) {
       return errno_status("truncate " + path_, errno);
@@ -73,6 +82,7 @@ class PosixFile final : public File {
   std::string path_;
   int fd_;
   std::atomic<uint64_t> end_;  // the writer's append position
+  uint64_t writeback_from_;    // writeback of everything before this has been started
 };
 
 class PosixMappedFile final : public MappedFile {

@@ -125,6 +125,9 @@ class Partition {
   TopicConfig config_ SLUICE_GUARDED_BY(append_mu_);
   ProducerState producers_ SLUICE_GUARDED_BY(append_mu_);
   bool closed_ SLUICE_GUARDED_BY(append_mu_) = false;
+  // kInterval: transactional bytes appended since the active segment's writeback was last
+  // started.
+  int64_t unstarted_writeback_bytes_ SLUICE_GUARDED_BY(append_mu_) = 0;
   Mutex compaction_mu_;  // one compaction (or retention pass) at a time
 
   mutable SharedMutex segments_mu_;

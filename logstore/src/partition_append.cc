@@ -10,6 +10,8 @@ namespace {
 
 // Offsets inside a segment are stored relative to its base as u32 in the index.
 constexpr int64_t kMaxRelativeOffset = INT32_MAX;
+// kInterval partitions start the disk on their appends every this many bytes.
+constexpr int64_t kWritebackBytes = 1 << 20;
 
 Compression codec_for(TopicCompression c, Compression producer_codec) {
   switch (c) {
@@ -104,6 +106,18 @@ Result<AppendResult> Partition::append_locked(Bytes& batch, const BatchHeader& h
     if (!synced.ok()) {
       failed_.store(true);
       return synced.with_context("append to " + id_.to_string() + " was written but not synced");
+    }
+  } else if (config_.flush_policy == FlushPolicy::kInterval && h.transactional()) {
+    // The transaction's commit will sync this before its commit point, in the committing
+    // thread: have the disk start on it now, a megabyte at a time, so that the commit waits for
+    // the last megabyte rather than everything the transaction wrote (a stream thread's 100 ms
+    // commit of 20 MB waited ~25 ms for it). Plain appends are synced by the background flusher,
+    // which no appender waits for: starting their writeback would only slow a writer that is
+    // faster than the disk.
+    unstarted_writeback_bytes_ += static_cast<int64_t>(batch.size());
+    if (unstarted_writeback_bytes_ >= kWritebackBytes) {
+      seg->start_writeback();
+      unstarted_writeback_bytes_ = 0;
     }
   }
   advance_ends();

@@ -137,6 +137,7 @@ class Segment {
   void set_aborted(std::vector<AbortedTransaction> txns) SLUICE_EXCLUDES(mu_);
   void publish(uint64_t visible) { visible_bytes_.store(visible, std::memory_order_release); }
   Status sync() { return file_->sync(); }
+  void start_writeback() { file_->start_writeback(); }
   // Cuts the file to `size` bytes and forgets everything past it (recovery of a torn tail).
   Status truncate(uint64_t size, Offset next_offset);
   // Restores facts of a sealed segment loaded from its index.

@@ -37,6 +37,11 @@ class FaultFile final : public File {
     return Status();
   }
 
+  // (Durability is still only what sync() reached: writes begun here count for nothing.)
+  void start_writeback() override {
+    if (!fs_.dead()) base_->start_writeback();
+  }
+
   Status truncate(uint64_t size) override {
     if (fs_.dead()) return power_is_off();
     SLUICE_RETURN_IF_ERROR(base_->truncate(size));

@@ -36,6 +36,11 @@ class File {
   // Makes everything appended so far durable (fdatasync).
   virtual Status sync() = 0;
 
+  // Starts writing what was appended since the last call to disk, without waiting for it
+  // (sync_file_range), so that a later sync() has only the tail left to wait for. A hint: it
+  // promises no durability and reports no errors (sync() does).
+  virtual void start_writeback() {}
+
   // Cuts the file to `size` bytes; later appends continue from there.
   virtual Status truncate(uint64_t size) = 0;
 
