@@ -39,6 +39,7 @@ struct Config {
   int64_t windowed_records = 2'000'000;
   double latency_seconds = 5;
   int partitions = 4;
+  int rounds = 5;  // of the stateless case
 };
 
 void create(logstore::LogClient& log, const std::string& topic, int partitions) {
@@ -185,9 +186,10 @@ RuntimeRate measure(runtime::Runtime& rt, logstore::LogStore& log, const std::st
   rt.stop();
   check(rt.wait());
   for (const auto& t : rt.metrics().threads) {
+    // (On stderr, as the progress line it replaces.)
     std::fprintf(
-        stderr, "\n  %s: %lld commits, %.2f ms each on average (max %.1f), %.2f s in all\n",
-        app.c_str(), static_cast<long long>(t.commits), t.commit_latency_avg_ms,
+        stderr, "\r%-79s\r  %s: %lld commits, %.2f ms each on average (max %.1f), %.2f s in all\n",
+        "", app.c_str(), static_cast<long long>(t.commits), t.commit_latency_avg_ms,
         t.commit_latency_max_ms, t.commit_latency_avg_ms * static_cast<double>(t.commits) / 1e3);
   }
   return {static_cast<double>(n90 - n10) / (t90 - t10), static_cast<double>(records) / whole};
@@ -315,6 +317,9 @@ int main(int argc, char** argv) {
   CLI::App app{"Benchmarks the runtime end to end on the embedded log."};
   app.add_option("--dir", cfg.dir, "Scratch directory (emptied first)")->capture_default_str();
   app.add_option("--records", cfg.records, "Records of the stateless case")->capture_default_str();
+  app.add_option("--rounds", cfg.rounds, "Rounds of the stateless case (loop, then runtime)")
+      ->check(CLI::Range(1, 100))
+      ->capture_default_str();
   app.add_option("--windowed-records", cfg.windowed_records, "Records of the windowed count")
       ->capture_default_str();
   app.add_option("--latency-seconds", cfg.latency_seconds, "Length of each latency run")
@@ -328,6 +333,7 @@ int main(int argc, char** argv) {
     cfg.records = 200'000;
     cfg.windowed_records = 100'000;
     cfg.latency_seconds = 1.5;
+    cfg.rounds = 2;
   }
   spdlog::set_level(spdlog::level::warn);
   try {
@@ -339,17 +345,21 @@ int main(int argc, char** argv) {
       bench::progress(1, 3, "stateless: producing " + std::to_string(cfg.records) + " records");
       create(*log, "in", cfg.partitions);
       produce(*log, "in", cfg.partitions, cfg.records, 100'000);
-      // Loop and runtime alternate, three rounds each; the figures are the medians.
+      // Loop and runtime alternate, `rounds` rounds each; the figures are the medians.
       std::vector<double> loops, steadies, wholes, ratios;
-      for (int round = 0; round < 3; ++round) {
-        bench::progress(1, 3, fmt::format("stateless round {}/3: hand-written loop", round + 1));
+      for (int round = 0; round < cfg.rounds; ++round) {
+        bench::progress(
+            1, 3, fmt::format("stateless round {}/{}: hand-written loop", round + 1, cfg.rounds));
         loops.push_back(stateless_loop(cfg, *log, round));
-        bench::progress(1, 3, fmt::format("stateless round {}/3: runtime", round + 1));
+        bench::progress(1, 3, fmt::format("stateless round {}/{}: runtime", round + 1, cfg.rounds));
         const RuntimeRate one = stateless_runtime(cfg, *log, round);
         steadies.push_back(one.steady);
         wholes.push_back(one.whole);
         // Each round's pair ran back to back, under the same disk and page-cache conditions.
         ratios.push_back(one.steady / loops.back());
+        // Their 800 MB of output go, so that every round starts from the same disk.
+        check(log->delete_topic("loop-out-" + std::to_string(round)));
+        check(log->delete_topic("out-" + std::to_string(round)));
       }
       const double loop = bench::median(loops);
       const RuntimeRate rt{bench::median(steadies), bench::median(wholes)};
