@@ -50,7 +50,7 @@ class RecordCache {
   // Caches `value` for `key` (dirty: to be written at flush; clean: as read from the store).
   // May evict entries, writing dirty ones to their stores.
   Status put(int store, ByteView key, std::optional<ByteView> value, bool dirty);
-  // Writes every dirty entry of `store` (in key order) and marks it clean.
+  // Writes every dirty entry of `store` (in the order they became dirty) and marks it clean.
   Status flush(int store);
   Status flush_all();
   // Forgets every entry (after an abort: the stores are back at their last commit).

@@ -1,4 +1,4 @@
-// RecordCache: hits, write-back of dirty entries (once, in key order), eviction within the byte
+// RecordCache: hits, write-back of dirty entries (once each), eviction within the byte
 // budget, and values that change size — against what the stores behind it receive.
 #include "record_cache.h"
 #include "assert_ok.h"
@@ -37,7 +37,7 @@ std::optional<std::string> cached(RecordCache& cache, int store, const std::stri
   return std::string(*l.value);
 }
 
-TEST(RecordCacheTest, RepeatedUpdatesReachTheStoreOnceInKeyOrderAtFlush) {
+TEST(RecordCacheTest, RepeatedUpdatesReachTheStoreOnceAtFlush) {
   RecordCache cache(1 << 20);
   Backing b;
   const int s = cache.add_store(b.writer());
@@ -50,7 +50,8 @@ TEST(RecordCacheTest, RepeatedUpdatesReachTheStoreOnceInKeyOrderAtFlush) {
   EXPECT_TRUE(b.writes.empty());
   EXPECT_EQ(cached(cache, s, "x"), "x4");
   ASSERT_OK(cache.flush(s));
-  EXPECT_EQ(b.writes, (std::vector<std::string>{"a", "c", "m", "x"}));
+  // In the order the keys first became dirty.
+  EXPECT_EQ(b.writes, (std::vector<std::string>{"m", "c", "x", "a"}));
   EXPECT_EQ(b.data["m"], "m4");
   ASSERT_OK(cache.flush(s));  // nothing dirty is left
   EXPECT_EQ(b.writes.size(), 4u);
@@ -144,9 +145,9 @@ TEST(RecordCacheTest, AFailedWriteBackKeepsTheRestDirty) {
     data[std::string(key)] = std::string(value.value_or(""));
     return Status();
   });
-  for (const char* k : {"c", "b", "a"}) ASSERT_OK(cache.put(s, k, k, true));
+  for (const char* k : {"a", "b", "c"}) ASSERT_OK(cache.put(s, k, k, true));
   EXPECT_EQ(cache.flush(s).code(), StatusCode::kNoSpace);
-  EXPECT_EQ(data.size(), 1u);  // "a" went first, in key order
+  EXPECT_EQ(data.size(), 1u);  // "a" went first
   fail_on_b = false;
   ASSERT_OK(cache.flush(s));
   EXPECT_EQ(data, (std::map<std::string, std::string>{{"a", "a"}, {"b", "b"}, {"c", "c"}}));
