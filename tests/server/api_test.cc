@@ -95,6 +95,30 @@ TEST_F(ApiTest, HundredThousandKeyedRecordsStreamedInComeBackIdenticalAndInOrder
   }
 }
 
+TEST_F(ApiTest, AStreamStopsAtItsFirstBadRequestKeepingTheOnesBeforeAndNoneAfter) {
+  // The server appends a stream's requests on a thread of its own, behind the one reading them:
+  // requests already read when one fails must not be appended either.
+  ASSERT_TRUE(create_topic("good", 1).ok());
+  auto ctx = api().context();
+  v1::ProduceStreamResponse summary;
+  auto writer = api().records().ProduceStream(ctx.get(), &summary);
+  for (int i = 0; i < 8; ++i) {
+    v1::ProduceRequest request;
+    request.set_topic(i == 2 ? "no-such-topic" : "good");
+    request.set_partition(0);
+    *request.add_records() = record("k", std::to_string(i), 1000 + i);
+    if (!writer->Write(request)) break;  // the server may end the stream first
+  }
+  writer->WritesDone();
+  grpc::Status s = writer->Finish();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_NE(s.error_message().find("request 3 of the stream"), std::string::npos)
+      << s.error_message();
+  std::vector<std::string> stored;
+  for (const v1::FetchedRecord& r : fetch_all("good")) stored.push_back(r.value());
+  EXPECT_EQ(stored, (std::vector<std::string>{"0", "1"}));
+}
+
 TEST_F(ApiTest, FetchStartsAtAnOffsetATimestampTheLastNOrTheEnd) {
   ASSERT_TRUE(create_topic("t", 1).ok());
   v1::ProduceRequest request;

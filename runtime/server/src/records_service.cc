@@ -7,6 +7,7 @@
 
 #include "services.h"
 #include "sluice/base/murmur2.h"
+#include "sluice/base/mutex.h"
 #include "sluice/server/grpc_status.h"
 
 namespace sluice::server {
@@ -145,6 +146,123 @@ Status produce(logstore::LogStore& log, const v1::ProduceRequest& request,
   return Status();
 }
 
+// The appending half of a ProduceStream. The handler's thread reads and parses request N+1
+// while this one appends request N, in order; at most kWaiting requests wait between them, so
+// memory stays bounded (each is within the server's message size limit). The first failure
+// stops the appends: no later request of the stream is appended.
+class StreamAppender {
+ public:
+  explicit StreamAppender(logstore::LogStore& log) : log_(log), thread_([this] { run(); }) {}
+  ~StreamAppender() { (void)finish(); }
+  StreamAppender(const StreamAppender&) = delete;
+  StreamAppender& operator=(const StreamAppender&) = delete;
+
+  // A request object to read into: a spent one when there is one.
+  std::unique_ptr<v1::ProduceRequest> blank() {
+    MutexLock lock(mu_);
+    if (spare_.empty()) return std::make_unique<v1::ProduceRequest>();
+    auto r = std::move(spare_.back());
+    spare_.pop_back();
+    r->Clear();
+    return r;
+  }
+  // Queues `request` (waiting while kWaiting are queued); false once an append has failed.
+  bool push(std::unique_ptr<v1::ProduceRequest> request) {
+    MutexLock lock(mu_);
+    while (queue_.size() >= kWaiting && failed_.ok()) changed_.wait(mu_);
+    if (!failed_.ok()) return false;
+    queue_.push_back(std::move(request));
+    changed_.notify_all();
+    return true;
+  }
+  // Waits until every queued request is appended, or one failed: that failure.
+  Status finish() {
+    {
+      MutexLock lock(mu_);
+      closed_ = true;
+      changed_.notify_all();
+    }
+    if (thread_.joinable()) thread_.join();
+    MutexLock lock(mu_);
+    return failed_;
+  }
+  // After finish(): what the stream stored.
+  void respond(v1::ProduceStreamResponse* response) const {
+    response->set_requests(requests_);
+    response->set_records(records_);
+    for (const auto& [key, a] : appends_) {
+      v1::ProduceResponse* r = response->add_appends();
+      r->set_topic(key.first);
+      *r->add_appends() = a;
+    }
+  }
+
+ private:
+  static constexpr size_t kWaiting = 4;
+
+  void run() {
+    for (;;) {
+      std::unique_ptr<v1::ProduceRequest> request;
+      {
+        MutexLock lock(mu_);
+        while (queue_.empty() && !closed_) changed_.wait(mu_);
+        if (queue_.empty()) return;
+        request = std::move(queue_.front());
+        queue_.pop_front();
+        changed_.notify_all();
+      }
+      Status s = append(*request);
+      MutexLock lock(mu_);
+      if (!s.ok()) {
+        failed_ = s.with_context("request " + std::to_string(requests_ + 1) +
+                                 " of the stream (the ones before it are stored)");
+        queue_.clear();
+        changed_.notify_all();
+        return;
+      }
+      spare_.push_back(std::move(request));
+    }
+  }
+
+  Status append(v1::ProduceRequest& request) {
+    one_.Clear();
+    const bool batch = !request.record_batch().empty();
+    Status s;
+    try {
+      s = batch ? produce_batch(log_, request, std::move(*request.mutable_record_batch()), &one_)
+                : produce(log_, request, &one_);
+    } catch (const std::exception& e) {
+      s = internal_error(std::string("appending: ") + e.what());
+    }
+    if (!s.ok()) return s;
+    ++requests_;
+    int64_t records = request.records_size();
+    for (const v1::PartitionAppend& a : one_.appends()) {
+      if (batch) records = a.last_offset() - a.base_offset() + 1;
+    }
+    records_ += records;
+    for (const v1::PartitionAppend& a : one_.appends()) {
+      auto [it, inserted] = appends_.try_emplace({request.topic(), a.partition()}, a);
+      if (!inserted) it->second.set_last_offset(a.last_offset());
+    }
+    return Status();
+  }
+
+  logstore::LogStore& log_;
+  Mutex mu_;
+  CondVar changed_;
+  std::deque<std::unique_ptr<v1::ProduceRequest>> queue_ SLUICE_GUARDED_BY(mu_);
+  std::vector<std::unique_ptr<v1::ProduceRequest>> spare_ SLUICE_GUARDED_BY(mu_);
+  bool closed_ SLUICE_GUARDED_BY(mu_) = false;
+  Status failed_ SLUICE_GUARDED_BY(mu_);
+  // The appender thread's own; read by respond() after finish() joined it.
+  v1::ProduceResponse one_;
+  int64_t requests_ = 0;
+  int64_t records_ = 0;
+  std::map<std::pair<std::string, int32_t>, v1::PartitionAppend> appends_;
+  std::thread thread_;  // last: starts once the rest is constructed
+};
+
 // One partition being read by a Fetch stream.
 struct FetchCursor {
   TopicPartition tp;
@@ -218,35 +336,15 @@ grpc::Status RecordsService::ProduceStream(grpc::ServerContext* context,
                                            grpc::ServerReader<v1::ProduceRequest>* reader,
                                            v1::ProduceStreamResponse* response) {
   return guard_.run(context, "ProduceStream", [&] {
-    std::map<std::pair<std::string, int32_t>, v1::PartitionAppend> appends;
-    v1::ProduceRequest request;
-    v1::ProduceResponse one;
-    while (reader->Read(&request)) {
-      one.Clear();
-      const bool batch = !request.record_batch().empty();
-      Status s =
-          batch ? produce_batch(log_, request, std::move(*request.mutable_record_batch()), &one)
-                : produce(log_, request, &one);
-      if (!s.ok()) {
-        return to_grpc(s.with_context("request " + std::to_string(response->requests() + 1) +
-                                      " of the stream (the ones before it are stored)"));
-      }
-      response->set_requests(response->requests() + 1);
-      int64_t records = request.records_size();
-      for (const v1::PartitionAppend& a : one.appends()) {
-        if (batch) records = a.last_offset() - a.base_offset() + 1;
-      }
-      response->set_records(response->records() + records);
-      for (const v1::PartitionAppend& a : one.appends()) {
-        auto [it, inserted] = appends.try_emplace({request.topic(), a.partition()}, a);
-        if (!inserted) it->second.set_last_offset(a.last_offset());
-      }
+    StreamAppender appender(log_);
+    for (;;) {
+      auto request = appender.blank();
+      if (!reader->Read(request.get())) break;
+      if (!appender.push(std::move(request))) break;  // an append failed: finish() says which
     }
-    for (const auto& [key, a] : appends) {
-      v1::ProduceResponse* r = response->add_appends();
-      r->set_topic(key.first);
-      *r->add_appends() = a;
-    }
+    Status s = appender.finish();
+    if (!s.ok()) return to_grpc(s);
+    appender.respond(response);
     return grpc::Status::OK;
   });
 }
