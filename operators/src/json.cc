@@ -1,6 +1,7 @@
 // JSON text into nlohmann-json's document, parsed by simdjson (see serde.h).
 #include <simdjson.h>
 
+#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -16,8 +17,9 @@ nlohmann::json to_nlohmann(simdjson::dom::element e) {
   switch (e.type()) {
     case Type::OBJECT: {
       nlohmann::json object = nlohmann::json::object();
+      auto& members = object.get_ref<nlohmann::json::object_t&>();
       for (auto [key, value] : simdjson::dom::object(e)) {
-        object[std::string(key)] = to_nlohmann(value);
+        members.insert_or_assign(std::string(key), to_nlohmann(value));
       }
       return object;
     }
@@ -50,10 +52,23 @@ nlohmann::json to_nlohmann(simdjson::dom::element e) {
 }  // namespace
 
 nlohmann::json parse_json(ByteView in) {
-  thread_local simdjson::dom::parser parser;  // reuses its buffers from one record to the next
-  const simdjson::padded_string padded(in.data(), in.size());
+  // Both reuse their memory from one record to the next (the buffer up to a megabyte: a huge
+  // record gets one of its own): simdjson reads up to SIMDJSON_PADDING bytes past the text, so
+  // the text is copied into a buffer with room for it.
+  constexpr size_t kKeptBuffer = 1 << 20;
+  thread_local simdjson::dom::parser parser;
+  thread_local std::string kept;
+  std::string own;
+  std::string& padded = in.size() <= kKeptBuffer ? kept : own;
+  if (padded.size() < in.size() + simdjson::SIMDJSON_PADDING) {
+    padded.resize(in.size() + simdjson::SIMDJSON_PADDING);
+  }
+  std::memcpy(padded.data(), in.data(), in.size());
   simdjson::dom::element root;
-  if (parser.parse(padded).get(root) == simdjson::SUCCESS) return to_nlohmann(root);
+  if (parser.parse(padded.data(), in.size(), /*realloc_if_needed=*/false).get(root) ==
+      simdjson::SUCCESS) {
+    return to_nlohmann(root);
+  }
   // What simdjson refuses (malformed text, integers beyond 64 bits) goes to nlohmann's parser:
   // its error messages, or its reading of huge integers as doubles.
   return nlohmann::json::parse(in);
