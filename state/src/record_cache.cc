@@ -7,6 +7,11 @@
 #include <new>
 
 namespace sluice::state {
+namespace {
+
+constexpr std::align_val_t kEntryAlignment{64};
+
+}  // namespace
 
 size_t RecordCache::Hash::operator()(std::string_view key) const {
   return absl::Hash<std::string_view>{}(key);
@@ -16,8 +21,9 @@ RecordCache::~RecordCache() { clear(); }
 
 RecordCache::Entry* RecordCache::make_entry(size_t hash, ByteView key,
                                             std::optional<ByteView> value, int store) {
+  static_assert(sizeof(Entry) == 48, "a 16-byte key shares the header's cache line");
   const size_t capacity = value ? value->size() : 0;
-  void* space = ::operator new(sizeof(Entry) + key.size() + capacity);
+  void* space = ::operator new(sizeof(Entry) + key.size() + capacity, kEntryAlignment);
   Entry* e = new (space) Entry();
   e->hash = hash;
   e->store = store;
@@ -31,8 +37,9 @@ RecordCache::Entry* RecordCache::make_entry(size_t hash, ByteView key,
 }
 
 void RecordCache::destroy(Entry* e) {
+  if (e->grown) delete[] e->value;
   e->~Entry();
-  ::operator delete(e);
+  ::operator delete(e, kEntryAlignment);
 }
 
 void RecordCache::assign(Entry& e, std::optional<ByteView> value) {
@@ -40,8 +47,9 @@ void RecordCache::assign(Entry& e, std::optional<ByteView> value) {
   if (!value) return;
   if (value->size() > e.capacity) {
     const size_t capacity = std::max(value->size(), size_t{e.capacity} * 2);
-    e.grown = std::make_unique<char[]>(capacity);
-    e.value = e.grown.get();
+    if (e.grown) delete[] e.value;
+    e.value = new char[capacity];
+    e.grown = true;
     e.capacity = static_cast<uint32_t>(capacity);
   }
   if (!value->empty()) std::memcpy(e.value, value->data(), value->size());
@@ -77,7 +85,7 @@ Status RecordCache::put(int store, ByteView key, std::optional<ByteView> value, 
   if (!e) {
     e = make_entry(Hash{}(key), key, value, store);
     s.entries.insert(e);
-    e->ring_slot = ring_.size();
+    e->ring_slot = static_cast<uint32_t>(ring_.size());
     ring_.push_back(e);
     last_ = e;
   } else {
@@ -110,7 +118,7 @@ Status RecordCache::evict_if_needed() {
     }
     bytes_ -= charge(*e);
     ring_[hand_] = ring_.back();
-    ring_[hand_]->ring_slot = hand_;
+    ring_[hand_]->ring_slot = static_cast<uint32_t>(hand_);
     ring_.pop_back();
     s.entries.erase(e);
     if (last_ == e) last_ = nullptr;
@@ -133,7 +141,9 @@ Status RecordCache::flush(int store) {
     if (!w.ok()) {
       // The rest stay dirty, in fresh slots.
       s.dirty.erase(s.dirty.begin(), s.dirty.begin() + static_cast<std::ptrdiff_t>(done));
-      for (size_t i = 0; i < s.dirty.size(); ++i) s.dirty[i]->dirty_slot = i;
+      for (size_t i = 0; i < s.dirty.size(); ++i) {
+        s.dirty[i]->dirty_slot = static_cast<uint32_t>(i);
+      }
       return w;
     }
     e->dirty = false;

@@ -61,21 +61,22 @@ class RecordCache {
   uint64_t misses() const { return misses_; }
 
  private:
-  // One allocation: this header, then the key's bytes, then room for `capacity` value bytes
-  // (a value that outgrows them moves to a buffer of its own).
+  // One allocation, cache-line aligned: this 48-byte header, then the key's bytes (a short key
+  // shares the header's cache line), then room for `capacity` value bytes (a value that
+  // outgrows them moves to a buffer of its own, `grown`). A lookup touches the first line.
   struct Entry {
     size_t hash = 0;
-    char* value = nullptr;
+    char* value = nullptr;  // inline after the key, or a buffer of its own when `grown`
     uint32_t key_size = 0;
     uint32_t value_size = 0;
     uint32_t capacity = 0;
-    int store = 0;
+    int32_t store = 0;
+    uint32_t ring_slot = 0;   // its place in ring_
+    uint32_t dirty_slot = 0;  // while dirty: its place in StoreState::dirty
     bool has_value = false;
     bool dirty = false;
-    bool referenced = true;         // CLOCK: used since the hand last passed
-    size_t ring_slot = 0;           // its place in ring_
-    size_t dirty_slot = 0;          // while dirty: its place in StoreState::dirty
-    std::unique_ptr<char[]> grown;  // the value, once it outgrew the inline room
+    bool referenced = true;  // CLOCK: used since the hand last passed
+    bool grown = false;
 
     ByteView key() const { return {reinterpret_cast<const char*>(this + 1), key_size}; }
     std::optional<ByteView> value_view() const {
@@ -109,7 +110,7 @@ class RecordCache {
   static size_t charge(const Entry& e) { return e.key_size + e.capacity + kOverhead; }
   static void mark_dirty(StoreState& s, Entry& e) {
     e.dirty = true;
-    e.dirty_slot = s.dirty.size();
+    e.dirty_slot = static_cast<uint32_t>(s.dirty.size());
     s.dirty.push_back(&e);
   }
   Entry* find(StoreState& s, int store, ByteView key);
