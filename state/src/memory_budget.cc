@@ -49,8 +49,12 @@ void RocksMemoryBudget::configure(rocksdb::DBOptions& db, rocksdb::ColumnFamilyO
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   table.block_size = 16 << 10;
   cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
-  // Small memtables: many stores share one budget; the manager flushes the largest when full.
-  cf.write_buffer_size = std::clamp<size_t>(bytes_ / 32, 1 << 20, 16 << 20);
+  // Small memtables: many stores share one budget, the manager flushes the largest when full,
+  // and a small skip list takes a commit's batch of sorted keys twice as fast (memtable
+  // insert bench: 0.6 us/key at 1 MiB, 1.3 us at 8 MiB). 2 MiB for a 256 MiB budget: the
+  // windowed count 324-353 k -> 409-414 k records/s, cached RMW 0.8-0.98 M -> 0.88-1.03 M
+  // (with 8 MiB the writer thread kept the task waiting at commit).
+  cf.write_buffer_size = std::clamp<size_t>(bytes_ / 128, 1 << 20, 16 << 20);
   cf.max_write_buffer_number = 3;
   // A bloom filter over whole keys in the memtable: most gets of a windowed aggregation ask
   // for a window not written yet, and it answers them without walking the skip list.
