@@ -47,8 +47,21 @@ class WriteOverlay {
   };
 
   WriteOverlay() = default;
-  WriteOverlay(WriteOverlay&&) noexcept = default;
-  WriteOverlay& operator=(WriteOverlay&&) noexcept = default;
+  // The moved-from overlay is left empty and usable (its arena pointers are not shared).
+  WriteOverlay(WriteOverlay&& other) noexcept { *this = std::move(other); }
+  WriteOverlay& operator=(WriteOverlay&& other) noexcept {
+    blocks_ = std::move(other.blocks_);
+    next_ = std::exchange(other.next_, nullptr);
+    end_ = std::exchange(other.end_, nullptr);
+    arena_bytes_ = std::exchange(other.arena_bytes_, 0);
+    index_ = std::move(other.index_);
+    order_ = std::move(other.order_);
+    ascending_ = std::exchange(other.ascending_, true);
+    other.blocks_.clear();
+    other.index_.clear();
+    other.order_.clear();
+    return *this;
+  }
 
   // Records `value` (nullopt: a removal) as the key's latest write. Returns its entry and
   // whether the key is new to the overlay.

@@ -103,6 +103,12 @@ TEST(WriteOverlayTest, EntriesStayValidAcrossGrowthAndMoves) {
     EXPECT_EQ(moved.find(std::to_string(i)), first[static_cast<size_t>(i)]);
     EXPECT_EQ(first[static_cast<size_t>(i)]->key(), std::to_string(i));
   }
+  // The moved-from overlay starts over on memory of its own.
+  EXPECT_TRUE(o.empty());  // NOLINT(bugprone-use-after-move): that is the point
+  o.write("fresh", "value");
+  EXPECT_EQ(value_of(o.find("fresh")), "value");
+  EXPECT_EQ(moved.find("fresh"), nullptr);
+  EXPECT_EQ(value_of(moved.find("0")), "v");
 }
 
 }  // namespace
