@@ -72,6 +72,7 @@ class PosixFile final : public File {
       return errno_status("truncate " + path_, errno);
     }
     end_.store(size, std::memory_order_release);
+    writeback_from_ = std::min(writeback_from_, size);
     return Status();
   }
 

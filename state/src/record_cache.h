@@ -102,7 +102,7 @@ class RecordCache {
   struct StoreState {
     Writer writer;
     absl::flat_hash_set<Entry*, Hash, Eq> entries;
-    // The dirty entries, in the order they became dirty; sorted by key at flush. An entry
+    // The dirty entries, in the order they became dirty (and written back in it). An entry
     // evicted meanwhile is written back and leaves a null in its slot.
     std::vector<Entry*> dirty;
   };

@@ -220,7 +220,11 @@ Status RocksWriter::commit() {
   InFlight* committed = in_flight_.get();
   written_ = committed->written.get_future();
   write_arena().enqueue([this, committed] {
-    committed->status = write(*committed);
+    try {
+      committed->status = write(*committed);
+    } catch (const std::exception& e) {  // bad_alloc building the batch: commit() reports it
+      committed->status = rocksdb::Status::Aborted(std::string("building the batch: ") + e.what());
+    }
     committed->written.set_value();
   });
   return Status();

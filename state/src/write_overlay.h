@@ -84,8 +84,7 @@ class WriteOverlay {
   void for_each(F&& f) const {
     for (const Entry* e : order_) f(*e);
   }
-  // Every entry, in key order: sorted here unless the keys were first written in order (as a
-  // record cache's flush writes them).
+  // Every entry, in key order: sorted here unless the keys were first written in order.
   std::vector<const Entry*> sorted() const;
 
  private:

@@ -149,7 +149,8 @@ Status produce(logstore::LogStore& log, const v1::ProduceRequest& request,
 // The appending half of a ProduceStream. The handler's thread reads and parses request N+1
 // while this one appends request N, in order; at most kWaiting requests wait between them, so
 // memory stays bounded (each is within the server's message size limit). The first failure
-// stops the appends: no later request of the stream is appended.
+// stops the appends: no later request of the stream is appended. (A failure is answered once
+// the handler's read returns: when the client sends its next request or closes the stream.)
 class StreamAppender {
  public:
   explicit StreamAppender(logstore::LogStore& log) : log_(log), thread_([this] { run(); }) {}
@@ -174,6 +175,14 @@ class StreamAppender {
     queue_.push_back(std::move(request));
     changed_.notify_all();
     return true;
+  }
+  // Drops what is queued and appends nothing more (the client cancelled: it will not learn
+  // what was stored, and may send it again).
+  void cancel() {
+    MutexLock lock(mu_);
+    if (failed_.ok()) failed_ = Status(StatusCode::kAborted, "the client cancelled the stream");
+    queue_.clear();
+    changed_.notify_all();
   }
   // Waits until every queued request is appended, or one failed: that failure.
   Status finish() {
@@ -211,7 +220,12 @@ class StreamAppender {
         queue_.pop_front();
         changed_.notify_all();
       }
-      Status s = append(*request);
+      Status s;
+      try {
+        s = append(*request);
+      } catch (const std::exception& e) {
+        s = internal_error(std::string("appending: ") + e.what());
+      }
       MutexLock lock(mu_);
       if (!s.ok()) {
         failed_ = s.with_context("request " + std::to_string(requests_ + 1) +
@@ -339,7 +353,10 @@ grpc::Status RecordsService::ProduceStream(grpc::ServerContext* context,
     StreamAppender appender(log_);
     for (;;) {
       auto request = appender.blank();
-      if (!reader->Read(request.get())) break;
+      if (!reader->Read(request.get())) {
+        if (context->IsCancelled()) appender.cancel();
+        break;
+      }
       if (!appender.push(std::move(request))) break;  // an append failed: finish() says which
     }
     Status s = appender.finish();
