@@ -61,9 +61,11 @@ int RecordCache::add_store(Writer writer) {
   return static_cast<int>(stores_.size() - 1);
 }
 
-RecordCache::Entry* RecordCache::find(StoreState& s, int store, ByteView key) {
+RecordCache::Entry* RecordCache::find(StoreState& s, int store, ByteView key, size_t* hash) {
   if (last_ && last_->store == store && last_->key() == key) return last_;
-  auto it = s.entries.find(key);
+  const size_t h = Hash{}(key);
+  if (hash) *hash = h;
+  auto it = s.entries.find(key, h);
   if (it == s.entries.end()) return nullptr;
   return last_ = *it;
 }
@@ -81,9 +83,10 @@ RecordCache::Lookup RecordCache::get(int store, ByteView key) {
 
 Status RecordCache::put(int store, ByteView key, std::optional<ByteView> value, bool dirty) {
   StoreState& s = stores_[static_cast<size_t>(store)];
-  Entry* e = find(s, store, key);
-  if (!e) {
-    e = make_entry(Hash{}(key), key, value, store);
+  size_t hash = 0;
+  Entry* e = find(s, store, key, &hash);
+  if (!e) {  // (a miss hashed the key: last_ holds only keys that are in the cache)
+    e = make_entry(hash, key, value, store);
     s.entries.insert(e);
     e->ring_slot = static_cast<uint32_t>(ring_.size());
     ring_.push_back(e);

@@ -113,7 +113,8 @@ class RecordCache {
     e.dirty_slot = static_cast<uint32_t>(s.dirty.size());
     s.dirty.push_back(&e);
   }
-  Entry* find(StoreState& s, int store, ByteView key);
+  // The key's entry, or null; a lookup that hashed the key leaves the hash in `*hash`.
+  Entry* find(StoreState& s, int store, ByteView key, size_t* hash = nullptr);
   Status evict_if_needed();
 
   const size_t max_bytes_;
