@@ -21,6 +21,7 @@
 #include "bench_log.h"
 #include "bench_util.h"
 #include "server_process.h"
+#include "sluice/base/allocator.h"
 #include "sluice/server/client.h"
 
 using namespace sluice;
@@ -151,6 +152,8 @@ double grpc_unary(const Config& cfg, const Workload& w, int round) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // As `sluice` itself does: the baseline and the client both build ~100 KB batches.
+  tune_allocator_for_large_buffers();
   Config cfg;
   std::string out = "build/bench-results/server.json";
   bool quick = false;

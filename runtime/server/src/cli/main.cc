@@ -3,8 +3,10 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/cli_common.h"
+#include "sluice/base/allocator.h"
 
 int main(int argc, char** argv) {
+  sluice::tune_allocator_for_large_buffers();
   CLI::App app{
       "Sluice: a stream processing runtime with its own durable, partitioned log.\n"
       "Run a server with `sluice serve`; the other commands talk to it (default 127.0.0.1:7070)."};
