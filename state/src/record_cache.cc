@@ -65,6 +65,9 @@ RecordCache::Entry* RecordCache::find(StoreState& s, int store, ByteView key, si
   if (last_ && last_->store == store && last_->key() == key) return last_;
   const size_t h = Hash{}(key);
   if (hash) *hash = h;
+  // Start loading the slots' line while the control bytes load, instead of after: the table
+  // is larger than the cache, so each is a miss (RMW of 100k keys: ~10% faster).
+  s.entries.prefetch(key);
   auto it = s.entries.find(key, h);
   if (it == s.entries.end()) return nullptr;
   return last_ = *it;
