@@ -107,7 +107,12 @@ class LoggedSessionStore final : public SessionStore {
 }  // namespace
 
 void ChangelogBuffer::add(ByteView key, std::optional<ByteView> value) {
-  records_.emplace_back(Bytes(key), value ? std::optional<Bytes>(Bytes(*value)) : std::nullopt);
+  records_.push_back({.at = bytes_.size(),
+                      .key_size = static_cast<uint32_t>(key.size()),
+                      .value_size = value ? static_cast<uint32_t>(value->size()) : 0,
+                      .has_value = value.has_value()});
+  bytes_.append(key);
+  if (value) bytes_.append(*value);
 }
 
 Status ChangelogBuffer::flush(logstore::LogClient& log, logstore::Producer* producer) {
@@ -117,15 +122,16 @@ Status ChangelogBuffer::flush(logstore::LogClient& log, logstore::Producer* prod
     batch.clear();
     size_t bytes = 0;
     for (; i < records_.size() && batch.size() < kRecordsPerBatch && bytes < kBytesPerBatch; ++i) {
-      const auto& [k, v] = records_[i];
-      logstore::Record r{.key = ByteView(k), .headers = headers_};
-      if (v) r.value = ByteView(*v);
+      const Pending& p = records_[i];
+      logstore::Record r{.key = ByteView(bytes_).substr(p.at, p.key_size), .headers = headers_};
+      if (p.has_value) r.value = ByteView(bytes_).substr(p.at + p.key_size, p.value_size);
       batch.push_back(r);
-      bytes += k.size() + (v ? v->size() : 0);
+      bytes += p.key_size + p.value_size;
     }
     auto appended = producer ? producer->append(topic_, batch) : log.append(topic_, batch);
     if (!appended.ok()) {
-      // Keep what was not appended; what was is in the log (and in flushed_).
+      // Keep what was not appended; what was is in the log (and in flushed_). Their bytes
+      // stay where they are until a flush succeeds.
       records_.erase(records_.begin(),
                      records_.begin() + static_cast<std::ptrdiff_t>(i - batch.size()));
       return appended.status().with_context("writing changelog " + topic_.to_string());
@@ -133,6 +139,7 @@ Status ChangelogBuffer::flush(logstore::LogClient& log, logstore::Producer* prod
     flushed_ = appended->last_offset;
   }
   records_.clear();
+  bytes_.clear();
   return Status();
 }
 
