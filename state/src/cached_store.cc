@@ -21,10 +21,19 @@ class CachedKeyValueStore final : public KeyValueStore {
       if (!hit.value) return std::optional<Bytes>();
       return std::optional<Bytes>(Bytes(*hit.value));
     }
-    SLUICE_ASSIGN_OR_RETURN(std::optional<Bytes> value, inner_.get(key));
-    SLUICE_RETURN_IF_ERROR(cache_.put(
-        id_, key, value ? std::optional<ByteView>(*value) : std::nullopt, /*dirty=*/false));
-    return value;
+    return load(key);
+  }
+  Result<bool> get_into(ByteView key, Bytes& value) override {
+    RecordCache::Lookup hit = cache_.get(id_, key);
+    if (!hit.hit) {
+      SLUICE_ASSIGN_OR_RETURN(std::optional<Bytes> found, load(key));
+      if (!found) return false;
+      value = std::move(*found);
+      return true;
+    }
+    if (!hit.value) return false;
+    value.assign(*hit.value);
+    return true;
   }
   Status put(ByteView key, ByteView value) override {
     return cache_.put(id_, key, value, /*dirty=*/true);
@@ -47,6 +56,14 @@ class CachedKeyValueStore final : public KeyValueStore {
   }
 
  private:
+  // A miss: reads the store and caches what it found (absence included).
+  Result<std::optional<Bytes>> load(ByteView key) {
+    SLUICE_ASSIGN_OR_RETURN(std::optional<Bytes> value, inner_.get(key));
+    SLUICE_RETURN_IF_ERROR(cache_.put(
+        id_, key, value ? std::optional<ByteView>(*value) : std::nullopt, /*dirty=*/false));
+    return value;
+  }
+
   KeyValueStore& inner_;
   RecordCache& cache_;
   const int id_;

@@ -15,6 +15,9 @@ class LoggedKeyValueStore final : public KeyValueStore {
       : inner_(inner), log_(log) {}
   const std::string& name() const override { return inner_->name(); }
   Result<std::optional<Bytes>> get(ByteView key) override { return inner_->get(key); }
+  Result<bool> get_into(ByteView key, Bytes& value) override {
+    return inner_->get_into(key, value);
+  }
   Status put(ByteView key, ByteView value) override {
     SLUICE_RETURN_IF_ERROR(inner_->put(key, value));
     if (log_) log_->add(key, value);

@@ -68,6 +68,18 @@ class TtlStore final : public TtlKeyValueStore {
     }
     return std::optional<Bytes>(stamped.substr(kStampBytes));
   }
+  Result<bool> get_into(ByteView key, Bytes& value) override {
+    SLUICE_ASSIGN_OR_RETURN(bool found, inner_.get_into(key, value));
+    if (!found) return false;
+    if (value.size() < kStampBytes) return malformed(name());
+    if (load_be<int64_t>(value.data()) < oldest_live()) {
+      SLUICE_RETURN_IF_ERROR(inner_.remove(key));
+      ++expired_;
+      return false;
+    }
+    value.erase(0, kStampBytes);
+    return true;
+  }
 
   Status put(ByteView key, ByteView value) override {
     stamped_.clear();

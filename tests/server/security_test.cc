@@ -125,6 +125,7 @@ TEST(ServerStartTest, ATlsCertificateFileThatDoesNotExistIsAClearError) {
   ServerConfig config;
   config.data_dir = dir / "data";
   config.listen = "127.0.0.1:0";
+  config.kafka.listen = "";  // the Kafka listener does not do TLS
   config.tls = {.cert = dir / "missing.pem", .key = dir / "missing.key"};
   auto server = Server::start(config);
   ASSERT_FALSE(server.ok());
@@ -137,6 +138,7 @@ TEST(ServerStartTest, AnAddressInUseIsAClearError) {
   ServerConfig config;
   config.data_dir = dir / "a";
   config.listen = "127.0.0.1:0";
+  config.kafka.listen = "127.0.0.1:0";  // not 9092: tests run in parallel
   auto first = Server::start(config);
   ASSERT_OK(first.status());
   config.data_dir = dir / "b";
@@ -152,6 +154,7 @@ TEST(ServerStartTest, TwoServersCannotShareADataDirectory) {
   ServerConfig config;
   config.data_dir = dir / "data";
   config.listen = "127.0.0.1:0";
+  config.kafka.listen = "127.0.0.1:0";  // not 9092: tests run in parallel
   auto first = Server::start(config);
   ASSERT_OK(first.status());
   auto second = Server::start(config);

@@ -2,6 +2,8 @@
 // budget, and values that change size — against what the stores behind it receive.
 #include "record_cache.h"
 #include "assert_ok.h"
+#include "cached_store.h"
+#include "sluice/state/in_memory_stores.h"
 
 #include <gtest/gtest.h>
 
@@ -154,6 +156,46 @@ TEST(RecordCacheTest, AFailedWriteBackKeepsTheRestDirty) {
   fail_on_b = false;
   ASSERT_OK(cache.flush(s));
   EXPECT_EQ(data, (std::map<std::string, std::string>{{"a", "a"}, {"b", "b"}, {"c", "c"}}));
+}
+
+// get_into through the cached store: a miss reads the store behind it once and caches what it
+// found (absence too); later reads are hits; the caller's buffer holds exactly the value.
+TEST(CachedKeyValueStoreTest, GetIntoReadsTheStoreOnceThenServesHitsIntoTheCallersBuffer) {
+  auto inner = make_in_memory_key_value_store({.name = "kv"});
+  ASSERT_OK(inner.status());
+  ASSERT_OK((*inner)->put("stored", "a value longer than the next one"));
+  RecordCache cache(1 << 20);
+  auto store = make_cached(**inner, cache, nullptr);
+
+  Bytes buffer = "left over from an earlier record";
+  auto found = store->get_into("stored", buffer);
+  ASSERT_OK(found.status());
+  EXPECT_TRUE(*found);
+  EXPECT_EQ(buffer, "a value longer than the next one");
+  EXPECT_EQ(cache.misses(), 1u);
+
+  ASSERT_OK(store->put("stored", "short"));
+  found = store->get_into("stored", buffer);
+  ASSERT_OK(found.status());
+  EXPECT_TRUE(*found);
+  EXPECT_EQ(buffer, "short");
+
+  found = store->get_into("absent", buffer);
+  ASSERT_OK(found.status());
+  EXPECT_FALSE(*found);
+  found = store->get_into("absent", buffer);  // the absence was cached
+  ASSERT_OK(found.status());
+  EXPECT_FALSE(*found);
+  EXPECT_EQ(cache.misses(), 2u);
+  EXPECT_EQ(cache.hits(), 2u);
+
+  ASSERT_OK(store->remove("stored"));
+  found = store->get_into("stored", buffer);
+  ASSERT_OK(found.status());
+  EXPECT_FALSE(*found);
+  auto got = (*inner)->get("stored");  // not written back before a flush
+  ASSERT_OK(got.status());
+  EXPECT_EQ(*got, "a value longer than the next one");
 }
 
 }  // namespace

@@ -199,6 +199,23 @@ TEST_P(KeyValueStoreContractTest, PutThenGetReturnsTheValue) {
   EXPECT_EQ(get("k"), "v");
 }
 
+TEST_P(KeyValueStoreContractTest, GetIntoFillsTheCallersBufferAndSaysWhetherTheKeyWasFound) {
+  put("k", "v");
+  Bytes buffer = "a longer value from an earlier read";
+  auto found = store_->get_into("k", buffer);
+  ASSERT_TRUE(found.ok()) << found.status().to_string();
+  EXPECT_TRUE(*found);
+  EXPECT_EQ(buffer, "v");
+  found = store_->get_into("missing", buffer);
+  ASSERT_TRUE(found.ok()) << found.status().to_string();
+  EXPECT_FALSE(*found);
+  put("empty", "");
+  found = store_->get_into("empty", buffer);
+  ASSERT_TRUE(found.ok()) << found.status().to_string();
+  EXPECT_TRUE(*found);
+  EXPECT_EQ(buffer, "");
+}
+
 TEST_P(KeyValueStoreContractTest, PutOverwritesThePreviousValue) {
   put("k", "first");
   put("k", "second, longer than the first");

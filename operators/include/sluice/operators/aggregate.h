@@ -161,11 +161,11 @@ class AggregateNode final : public Input<K, V>, public OutputNode<K, Agg> {
     if (is_null_key(r.key)) return Status();
     key_bytes_.clear();
     Serde<K>::serialize(r.key, key_bytes_);
-    SLUICE_ASSIGN_OR_RETURN(std::optional<Bytes> stored, store_->get(key_bytes_));
+    SLUICE_ASSIGN_OR_RETURN(const bool stored, store_->get_into(key_bytes_, stored_bytes_));
     Agg agg;
     Timestamp ts = r.timestamp;
     if (stored) {
-      SLUICE_ASSIGN_OR_RETURN(auto old, decode_timestamped<Agg>(*stored, store_name_));
+      SLUICE_ASSIGN_OR_RETURN(auto old, decode_timestamped<Agg>(stored_bytes_, store_name_));
       agg = add_(r.key, r.value, std::move(old.first));
       ts = std::max(ts, old.second);
     } else {
@@ -182,6 +182,7 @@ class AggregateNode final : public Input<K, V>, public OutputNode<K, Agg> {
   Adder add_;
   state::KeyValueStore* store_ = nullptr;
   Bytes key_bytes_;
+  Bytes stored_bytes_;  // the aggregate as stored, reused from record to record
 };
 
 // Sends a late record, with its original key and value, to `topic` (nothing when empty).

@@ -275,10 +275,10 @@ class TableGroupByNode final : public Input<K, U>, public OutputNode<K1, Change<
     }
     key_bytes_.clear();
     Serde<K>::serialize(r.key, key_bytes_);
-    SLUICE_ASSIGN_OR_RETURN(std::optional<Bytes> stored, store_->get(key_bytes_));
+    SLUICE_ASSIGN_OR_RETURN(const bool stored, store_->get_into(key_bytes_, stored_bytes_));
     std::optional<V> before;
     if (stored) {
-      auto decoded = Serde<V>::deserialize(*stored);
+      auto decoded = Serde<V>::deserialize(stored_bytes_);
       if (!decoded.ok()) return decoded.status().with_context("store '" + store_name_ + "'");
       before = std::move(decoded).value();
     }
@@ -318,7 +318,7 @@ class TableGroupByNode final : public Input<K, U>, public OutputNode<K1, Change<
   const std::string store_name_;
   Selector select_;
   state::KeyValueStore* store_ = nullptr;
-  Bytes key_bytes_, value_bytes_;  // reused from record to record
+  Bytes key_bytes_, value_bytes_, stored_bytes_;  // reused from record to record
 };
 
 // Aggregates a re-grouped table: agg = subtractor(key, old, agg) for the value leaving the group,
@@ -347,11 +347,11 @@ class TableAggregateNode final : public Input<K, Change<V>>, public OutputNode<K
     if (is_null_key(r.key)) return Status();
     key_bytes_.clear();
     Serde<K>::serialize(r.key, key_bytes_);
-    SLUICE_ASSIGN_OR_RETURN(std::optional<Bytes> stored, store_->get(key_bytes_));
+    SLUICE_ASSIGN_OR_RETURN(const bool stored, store_->get_into(key_bytes_, stored_bytes_));
     std::optional<Agg> agg;
     Timestamp ts = r.timestamp;
     if (stored) {
-      SLUICE_ASSIGN_OR_RETURN(auto old, decode_timestamped<Agg>(*stored, store_name_));
+      SLUICE_ASSIGN_OR_RETURN(auto old, decode_timestamped<Agg>(stored_bytes_, store_name_));
       agg = std::move(old.first);
       ts = std::max(ts, old.second);
     } else if (init_) {
@@ -378,7 +378,7 @@ class TableAggregateNode final : public Input<K, Change<V>>, public OutputNode<K
   Adder add_;
   Adder subtract_;
   state::KeyValueStore* store_ = nullptr;
-  Bytes key_bytes_;
+  Bytes key_bytes_, stored_bytes_;  // reused from record to record
 };
 
 }  // namespace sluice::operators

@@ -44,6 +44,15 @@ class KeyValueStore {
 
   // The value of `key`, or nullopt.
   virtual Result<std::optional<Bytes>> get(ByteView key) = 0;
+  // The same into `value`, whose capacity is reused: true when `key` was found (and `value`
+  // holds its value), false when not (`value` unspecified). An operator that reads a key per
+  // record keeps one buffer and, when the value is cached, allocates nothing per record.
+  virtual Result<bool> get_into(ByteView key, Bytes& value) {
+    SLUICE_ASSIGN_OR_RETURN(std::optional<Bytes> found, get(key));
+    if (!found) return false;
+    value = std::move(*found);
+    return true;
+  }
   virtual Status put(ByteView key, ByteView value) = 0;
   // Removing an absent key is not an error.
   virtual Status remove(ByteView key) = 0;
