@@ -95,8 +95,15 @@ concept JsonConvertible = requires(nlohmann::json& j, const T& v) {
   nlohmann::from_json(std::as_const(j), std::declval<T&>());
 };
 
+// Types declared with SLUICE_JSON_FIELDS (sluice/operators/json_fields.h) have a faster JSON
+// serde of their own, there.
 template <typename T>
-requires(JsonConvertible<T> && !std::is_arithmetic_v<T> &&
+concept HasJsonFields = requires(const T* p) {
+  sluice_json_fields(p);
+};
+
+template <typename T>
+requires(JsonConvertible<T> && !HasJsonFields<T> && !std::is_arithmetic_v<T> &&
          !std::is_same_v<T, std::string>) struct Serde<T> {
   static void serialize(const T& v, Bytes& out) { out.append(nlohmann::json(v).dump()); }
   static Result<T> deserialize(ByteView in) {

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sluice/base/result.h"
+#include "sluice/operators/json_fields.h"
 #include "sluice/operators/topology.h"
 
 namespace sluice::samples {
@@ -30,6 +31,7 @@ struct AdEvent {
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(AdEvent, type, impression_id, ad_id, campaign_id, user,
                                    timestamp)
+SLUICE_JSON_FIELDS(AdEvent, type, impression_id, ad_id, campaign_id, user, timestamp)
 
 struct AdOptions {
   uint64_t seed = 1;
@@ -71,6 +73,7 @@ struct CtrCounts {
   friend bool operator==(const CtrCounts&, const CtrCounts&) = default;
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(CtrCounts, impressions, clicks)
+SLUICE_JSON_FIELDS(CtrCounts, impressions, clicks)
 
 // The job: ad-clicks (key: impression id) joined to ad-impressions (same key, co-partitioned)
 // when the click is 0 to 10 minutes after the impression; impressions and joined clicks, re-keyed

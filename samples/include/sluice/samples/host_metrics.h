@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sluice/base/result.h"
+#include "sluice/operators/json_fields.h"
 #include "sluice/operators/topology.h"
 
 namespace sluice::samples {
@@ -25,6 +26,7 @@ struct HostMetric {
   friend bool operator==(const HostMetric&, const HostMetric&) = default;
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(HostMetric, host, cpu, memory, timestamp)
+SLUICE_JSON_FIELDS(HostMetric, host, cpu, memory, timestamp)
 
 struct HostMetricsOptions {
   uint64_t seed = 1;
@@ -59,6 +61,7 @@ struct MetricSums {
   int64_t count = 0;
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(MetricSums, cpu, memory, count)
+SLUICE_JSON_FIELDS(MetricSums, cpu, memory, count)
 
 // A closed window's averages.
 struct WindowAverage {
@@ -67,6 +70,7 @@ struct WindowAverage {
   double memory = 0;
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(WindowAverage, window_start, cpu, memory)
+SLUICE_JSON_FIELDS(WindowAverage, window_start, cpu, memory)
 
 // Per host: how many windows in a row were over each threshold, and the alerts the last window
 // raised.
@@ -78,6 +82,7 @@ struct AlertState {
   WindowAverage last;
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(AlertState, last_window, cpu_streak, memory_streak, raised, last)
+SLUICE_JSON_FIELDS(AlertState, last_window, cpu_streak, memory_streak, raised, last)
 
 // What the job writes to host-alerts (key: host).
 struct Alert {
@@ -89,6 +94,7 @@ struct Alert {
   friend auto operator<=>(const Alert&, const Alert&) = default;
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Alert, host, metric, window_start, average)
+SLUICE_JSON_FIELDS(Alert, host, metric, window_start, average)
 
 // The streak rule, shared by the job and the oracle: the next closed window of a host.
 AlertState next_alert_state(AlertState state, const WindowAverage& window);

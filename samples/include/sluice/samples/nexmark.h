@@ -41,6 +41,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sluice/base/result.h"
+#include "sluice/operators/json_fields.h"
 #include "sluice/operators/topology.h"
 
 namespace sluice::samples {
@@ -57,6 +58,7 @@ struct Person {
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Person, id, name, email_address, credit_card, city, state,
                                    date_time)
+SLUICE_JSON_FIELDS(Person, id, name, email_address, credit_card, city, state, date_time)
 
 struct Auction {
   int64_t id = 0;
@@ -71,6 +73,8 @@ struct Auction {
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Auction, id, item_name, initial_bid, reserve, date_time, expires,
                                    seller, category)
+SLUICE_JSON_FIELDS(Auction, id, item_name, initial_bid, reserve, date_time, expires, seller,
+                   category)
 
 struct Bid {
   int64_t auction = 0;
@@ -81,6 +85,7 @@ struct Bid {
   friend bool operator==(const Bid&, const Bid&) = default;
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Bid, auction, bidder, price, channel, date_time)
+SLUICE_JSON_FIELDS(Bid, auction, bidder, price, channel, date_time)
 
 struct NexmarkOptions {
   uint64_t seed = 1;
@@ -121,12 +126,14 @@ struct Q2Row {
   friend auto operator<=>(const Q2Row&, const Q2Row&) = default;
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Q2Row, auction, price)
+SLUICE_JSON_FIELDS(Q2Row, auction, price)
 struct Q3Row {
   std::string name, city, state;
   int64_t auction = 0;
   friend auto operator<=>(const Q3Row&, const Q3Row&) = default;
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Q3Row, name, city, state, auction)
+SLUICE_JSON_FIELDS(Q3Row, name, city, state, auction)
 
 // q4's value: the winning prices of a category's closed auctions so far.
 struct CategoryPrices {
@@ -135,6 +142,7 @@ struct CategoryPrices {
   friend bool operator==(const CategoryPrices&, const CategoryPrices&) = default;
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(CategoryPrices, sum, auctions)
+SLUICE_JSON_FIELDS(CategoryPrices, sum, auctions)
 
 // q6's value, one per closed auction with a winning bid: the average winning price of the
 // seller's last kNexmarkQ6Auctions closed auctions (fewer until it has closed that many), where
@@ -147,6 +155,7 @@ struct SellerAverage {
   friend bool operator==(const SellerAverage&, const SellerAverage&) = default;
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(SellerAverage, auction, price, average, auctions)
+SLUICE_JSON_FIELDS(SellerAverage, auction, price, average, auctions)
 
 // q8's rows.
 struct Q8Row {
@@ -156,6 +165,7 @@ struct Q8Row {
   friend auto operator<=>(const Q8Row&, const Q8Row&) = default;
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Q8Row, id, name, window_start)
+SLUICE_JSON_FIELDS(Q8Row, id, name, window_start)
 
 // q5's value: an auction and its bids in one window.
 struct AuctionCount {
@@ -164,6 +174,7 @@ struct AuctionCount {
   friend auto operator<=>(const AuctionCount&, const AuctionCount&) = default;
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(AuctionCount, auction, bids)
+SLUICE_JSON_FIELDS(AuctionCount, auction, bids)
 // The hotter of two: more bids, then the lower auction id.
 AuctionCount hotter(const AuctionCount& a, const AuctionCount& b);
 

@@ -17,6 +17,7 @@
 
 #include "sluice/base/ids.h"
 #include "sluice/base/result.h"
+#include "sluice/operators/json_fields.h"
 #include "sluice/operators/topology.h"
 #include "sluice/operators/windows.h"
 
@@ -32,6 +33,7 @@ struct PageView {
   friend bool operator==(const PageView&, const PageView&) = default;
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(PageView, user, page, referrer, user_agent, timestamp)
+SLUICE_JSON_FIELDS(PageView, user, page, referrer, user_agent, timestamp)
 
 struct PageViewOptions {
   uint64_t seed = 1;

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sluice/base/result.h"
+#include "sluice/operators/json_fields.h"
 #include "sluice/operators/topology.h"
 
 namespace sluice::samples {
@@ -25,6 +26,7 @@ struct Activity {
   friend bool operator==(const Activity&, const Activity&) = default;
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Activity, user, action, timestamp)
+SLUICE_JSON_FIELDS(Activity, user, action, timestamp)
 
 struct ActivityOptions {
   uint64_t seed = 1;

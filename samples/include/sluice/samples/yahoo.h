@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sluice/base/result.h"
+#include "sluice/operators/json_fields.h"
 #include "sluice/operators/topology.h"
 
 namespace sluice::samples {
@@ -36,6 +37,7 @@ struct YahooEvent {
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(YahooEvent, user_id, page_id, ad_id, ad_type, event_type,
                                    event_time, ip_address)
+SLUICE_JSON_FIELDS(YahooEvent, user_id, page_id, ad_id, ad_type, event_type, event_time, ip_address)
 
 struct YahooOptions {
   uint64_t seed = 1;
