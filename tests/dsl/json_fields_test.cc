@@ -181,6 +181,7 @@ TEST(JsonFieldsTest, OptionalScalarsAreNullWhenEmpty) {
     Bytes out;
     Serde<Reading>::serialize(r, out);
     EXPECT_EQ(out, nlohmann::json(r).dump());
+    EXPECT_EQ(nlohmann::json::parse(out).get<Reading>(), r);
     auto back = Serde<Reading>::deserialize(out);
     ASSERT_TRUE(back.ok()) << back.status().to_string();
     EXPECT_EQ(*back, r);
