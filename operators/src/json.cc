@@ -86,7 +86,6 @@ Status call(JsonMemberFn fn, void* context, std::string_view key, simdjson::dom:
   using Type = simdjson::dom::element_type;
   using Kind = JsonMember::Kind;
   JsonMember m;
-  std::string other;
   switch (e.type()) {
     case Type::STRING:
       m.kind = Kind::kString;
@@ -112,13 +111,22 @@ Status call(JsonMemberFn fn, void* context, std::string_view key, simdjson::dom:
       m.kind = Kind::kNull;
       break;
     case Type::OBJECT:
+      m.kind = Kind::kObject;
+      m.element = &e;
+      break;
     case Type::ARRAY:
-      m.kind = Kind::kOther;
-      other = simdjson::to_string(e);
-      m.text = other;
+      m.kind = Kind::kArray;
+      m.element = &e;
       break;
   }
   return fn(context, key, m);
+}
+
+Status read_members(simdjson::dom::element root, void* context, JsonMemberFn fn) {
+  simdjson::dom::object object;
+  if (root.get(object) != simdjson::SUCCESS) return invalid_argument("not a JSON object");
+  for (auto [key, value] : object) SLUICE_RETURN_IF_ERROR(call(fn, context, key, value));
+  return Status();
 }
 
 // What simdjson refused, through nlohmann's parser.
@@ -152,7 +160,7 @@ Status read_with_nlohmann(ByteView in, void* context, JsonMemberFn fn) {
     } else if (value.is_null()) {
       m.kind = Kind::kNull;
     } else {
-      m.kind = Kind::kOther;
+      m.kind = value.is_object() ? Kind::kObject : Kind::kArray;
       other = value.dump();
       m.text = other;
     }
@@ -166,10 +174,22 @@ Status read_with_nlohmann(ByteView in, void* context, JsonMemberFn fn) {
 Status read_json_object(ByteView in, void* context, JsonMemberFn fn) {
   simdjson::dom::element root;
   if (parse_padded(in, root) != simdjson::SUCCESS) return read_with_nlohmann(in, context, fn);
-  simdjson::dom::object object;
-  if (root.get(object) != simdjson::SUCCESS) return invalid_argument("not a JSON object");
-  for (auto [key, value] : object) SLUICE_RETURN_IF_ERROR(call(fn, context, key, value));
-  return Status();
+  return read_members(root, context, fn);
+}
+
+Status read_json_object(const JsonMember& object, void* context, JsonMemberFn fn) {
+  if (object.kind != JsonMember::Kind::kObject) return invalid_argument("not a JSON object");
+  if (object.element) {
+    return read_members(*static_cast<const simdjson::dom::element*>(object.element), context, fn);
+  }
+  // Read by nlohmann's parser (what simdjson refused): no simdjson document is in use, so its
+  // parser may take the text.
+  return read_json_object(object.text, context, fn);
+}
+
+std::string json_text(const JsonMember& m) {
+  if (m.element) return simdjson::to_string(*static_cast<const simdjson::dom::element*>(m.element));
+  return std::string(m.text);
 }
 
 void append_json_string(std::string_view s, Bytes& out) {

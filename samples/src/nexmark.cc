@@ -91,6 +91,7 @@ struct OpenAuction {
   int64_t best = -1;
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(OpenAuction, auction, best)
+SLUICE_JSON_FIELDS(OpenAuction, auction, best)
 
 // What the closing processor reads: an auction or a bid, both keyed by auction id.
 struct AuctionOrBid {
@@ -181,6 +182,7 @@ struct ClosedAuction {
   friend auto operator<=>(const ClosedAuction&, const ClosedAuction&) = default;
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ClosedAuction, expires, auction, price)
+SLUICE_JSON_FIELDS(ClosedAuction, expires, auction, price)
 
 // q6's aggregate: a seller's last kNexmarkQ6Auctions closed auctions, in closing order (closes
 // from different tasks may arrive out of that order), and the one added last.
@@ -204,6 +206,7 @@ struct SellerPrices {
   }
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(SellerPrices, last, added)
+SLUICE_JSON_FIELDS(SellerPrices, last, added)
 
 }  // namespace
 

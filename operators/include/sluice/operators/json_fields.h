@@ -42,9 +42,12 @@ namespace detail {
 
 // One member of a JSON object as read (json.cc): its kind and value.
 struct JsonMember {
-  enum class Kind { kString, kInt, kUint, kDouble, kBool, kNull, kOther };
+  enum class Kind { kString, kInt, kUint, kDouble, kBool, kNull, kObject, kArray };
   Kind kind = Kind::kNull;
-  std::string_view text;  // kString: the string; kOther (an object or array): its JSON text
+  // kString: the string. kObject, kArray: the value's JSON text when it was read by nlohmann's
+  // parser, else empty and `element` points to simdjson's (see json_text()).
+  std::string_view text;
+  const void* element = nullptr;
   int64_t i = 0;
   uint64_t u = 0;
   double d = 0;
@@ -56,6 +59,10 @@ using JsonMemberFn = Status (*)(void* context, std::string_view key, const JsonM
 // Text simdjson refuses is read by nlohmann's parser, so errors and corner cases (integers
 // beyond 64 bits) read as the generic JSON serde reads them. Errors: kInvalidArgument.
 Status read_json_object(ByteView in, void* context, JsonMemberFn fn);
+// The same for a member that is itself an object (kObject), without parsing it again.
+Status read_json_object(const JsonMember& object, void* context, JsonMemberFn fn);
+// A kObject or kArray member's JSON text.
+std::string json_text(const JsonMember& m);
 // `s` as a JSON string, quoted and escaped as nlohmann writes it; throws std::invalid_argument
 // on invalid UTF-8, as nlohmann's dump() throws.
 void append_json_string(std::string_view s, Bytes& out);
@@ -89,6 +96,8 @@ void write_json_value(const M& v, Bytes& out) {
     } else {
       out.append("null");
     }
+  } else if constexpr (HasJsonFields<M>) {
+    Serde<M>::serialize(v, out);
   } else {
     static_assert(JsonConvertible<M>, "a SLUICE_JSON_FIELDS member nlohmann-json cannot convert");
     out.append(nlohmann::json(v).dump());
@@ -107,8 +116,10 @@ inline const char* json_kind_name(JsonMember::Kind k) {
       return "a boolean";
     case JsonMember::Kind::kNull:
       return "null";
-    case JsonMember::Kind::kOther:
-      return "an object or array";
+    case JsonMember::Kind::kObject:
+      return "an object";
+    case JsonMember::Kind::kArray:
+      return "an array";
   }
   return "a value";
 }
@@ -117,6 +128,9 @@ inline Status json_type_error(std::string_view name, const char* expected, const
   return invalid_argument("member \"" + std::string(name) + "\": expected " + expected + ", got " +
                           json_kind_name(got.kind));
 }
+
+template <typename T>
+Status read_json_fields(T& out, ByteView text, const JsonMember* object);
 
 template <typename M>
 Status read_json_value(const JsonMember& j, M& v, std::string_view name) {
@@ -147,6 +161,10 @@ Status read_json_value(const JsonMember& j, M& v, std::string_view name) {
       return Status();
     }
     return read_json_value(j, v.emplace(), name);
+  } else if constexpr (HasJsonFields<M>) {
+    if (j.kind != Kind::kObject) return json_type_error(name, "an object", j);
+    Status s = read_json_fields(v, {}, &j);
+    if (!s.ok()) return invalid_argument("member \"" + std::string(name) + "\": " + s.message());
   } else {
     static_assert(JsonConvertible<M>, "a SLUICE_JSON_FIELDS member nlohmann-json cannot convert");
     try {
@@ -169,8 +187,9 @@ Status read_json_value(const JsonMember& j, M& v, std::string_view name) {
           break;
         case Kind::kNull:
           break;
-        case Kind::kOther:
-          doc = nlohmann::json::parse(j.text);
+        case Kind::kObject:
+        case Kind::kArray:
+          doc = nlohmann::json::parse(json_text(j));
           break;
       }
       doc.get_to(v);
@@ -232,6 +251,37 @@ struct JsonFieldTable {
   }
 };
 
+// Reads the members of `out` from the object `text` (or the member `object`, when not null).
+template <typename T>
+Status read_json_fields(T& out, ByteView text, const JsonMember* object) {
+  using Table = JsonFieldTable<T>;
+  struct Reading {
+    T* value;
+    std::array<bool, Table::size()> seen{};
+  } r{&out};
+  const JsonMemberFn fn = [](void* context, std::string_view key, const JsonMember& m) {
+    auto& r = *static_cast<Reading*>(context);
+    const auto& names = Table::names();
+    for (size_t i = 0; i < names.size(); ++i) {
+      if (names[i] != key) continue;
+      r.seen[i] = true;
+      Status read;
+      Table::visit(i,
+                   [&](const auto& f) { read = read_json_value(m, r.value->*(f.member), f.name); });
+      return read;
+    }
+    return Status();  // not a member: ignored
+  };
+  SLUICE_RETURN_IF_ERROR(object ? read_json_object(*object, &r, fn)
+                                : read_json_object(text, &r, fn));
+  for (size_t i = 0; i < r.seen.size(); ++i) {
+    if (!r.seen[i]) {
+      return invalid_argument("no member \"" + std::string(Table::names()[i]) + "\"");
+    }
+  }
+  return Status();
+}
+
 }  // namespace detail
 
 template <typename T>
@@ -249,33 +299,10 @@ struct Serde<T> {
   }
 
   static Result<T> deserialize(ByteView in) {
-    struct Reading {
-      T value{};
-      std::array<bool, Table::size()> seen{};
-    } r;
-    const Status s = detail::read_json_object(
-        in, &r, [](void* context, std::string_view key, const detail::JsonMember& m) {
-          auto& r = *static_cast<Reading*>(context);
-          const auto& names = Table::names();
-          for (size_t i = 0; i < names.size(); ++i) {
-            if (names[i] != key) continue;
-            r.seen[i] = true;
-            Status read;
-            Table::visit(i, [&](const auto& f) {
-              read = detail::read_json_value(m, r.value.*(f.member), f.name);
-            });
-            return read;
-          }
-          return Status();  // not a member: ignored
-        });
+    T value{};
+    const Status s = detail::read_json_fields(value, in, nullptr);
     if (!s.ok()) return invalid_argument("cannot decode JSON: " + s.message());
-    for (size_t i = 0; i < r.seen.size(); ++i) {
-      if (!r.seen[i]) {
-        return invalid_argument("cannot decode JSON: no member \"" +
-                                std::string(Table::names()[i]) + "\"");
-      }
-    }
-    return std::move(r.value);
+    return value;
   }
 };
 
