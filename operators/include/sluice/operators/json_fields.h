@@ -14,8 +14,9 @@
 // follows that macro's from_json: every declared member must be present (else an error that
 // names it), others are ignored, the last of duplicate keys counts, a number converts to an
 // integer or floating member as nlohmann's get<>() converts it, null is an empty optional.
-// Members may be bool, integers, float or double, std::string, std::optional of these, or any
-// type nlohmann-json converts (written and read through it). Floating values are written in
+// Members may be bool, integers, float or double, std::string, std::optional of these, other
+// SLUICE_JSON_FIELDS structs (read from the same parse, errors naming the path), or any type
+// nlohmann-json converts (written and read through it). Floating values are written in
 // the shortest form that reads back exactly (std::to_chars), with ".0" when that has no
 // fraction or exponent; non-finite ones as null, as nlohmann does.
 //
