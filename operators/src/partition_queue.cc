@@ -127,4 +127,12 @@ Result<TaskInputs::Next> TaskInputs::next() {
   return best;
 }
 
+Result<bool> TaskInputs::pending() {
+  for (Input& in : inputs_) {
+    SLUICE_ASSIGN_OR_RETURN(const logstore::RecordView* head, in.queue.head());
+    if (head || in.fetch_position < in.stable.offset()) return true;
+  }
+  return false;
+}
+
 }  // namespace sluice::operators

@@ -15,6 +15,7 @@
 #include "sluice/base/mutex.h"
 #include "sluice/logstore/log_store.h"
 #include "stream_thread.h"
+#include "stream_time_alignment.h"
 #include "task.h"
 
 namespace sluice::runtime {
@@ -160,6 +161,7 @@ class RuntimeImpl final : public Runtime, private logstore::RebalanceListener {
   RuntimeConfig config_;
   operators::TopicPlan plan_;
   TaskEnvironment env_;
+  std::unique_ptr<StreamTimeAlignment> alignment_;  // env_.alignment
   std::vector<std::unique_ptr<StreamThread>> threads_;
   // Opens tasks as they come, restore_parallelism at a time (a oneTBB arena it joins as
   // master, so it works even where oneTBB has no worker threads to spare).
@@ -229,6 +231,12 @@ Status RuntimeImpl::start_impl() {
   // Split as if every task ran here: a group member may take over any of them.
   env_.cache_bytes_per_task =
       config_.record_cache_bytes / static_cast<size_t>(std::max(1, total_tasks()));
+  std::vector<std::pair<int, int32_t>> tasks;
+  for (const auto& st : topology_.subtopologies()) {
+    tasks.emplace_back(st.id, task_count(topology_, plan_, st.id));
+  }
+  alignment_ = std::make_unique<StreamTimeAlignment>(tasks, config_.max_task_drift_ms);
+  env_.alignment = alignment_.get();
   SLUICE_RETURN_IF_ERROR(join_group());
   SLUICE_ASSIGN_OR_RETURN(auto producers, fence_and_create_producers());
   SLUICE_RETURN_IF_ERROR(create_threads(std::move(producers)));

@@ -7,6 +7,7 @@
 #include <chrono>
 
 #include "sluice/base/sync_point.h"
+#include "stream_time_alignment.h"
 
 namespace sluice::runtime {
 namespace {
@@ -16,6 +17,8 @@ namespace {
 constexpr int64_t kRecordsPerTaskRound = 1000;
 // An idle thread looks for new records this often (and wakes at once for queries and tasks).
 constexpr auto kIdleWait = std::chrono::milliseconds(1);
+// A task held back this long by stream-time alignment gets a warning (once per wait).
+constexpr int64_t kHeldWarningMs = 30'000;
 // Store metrics (RocksDB properties, directory sizes) are refreshed at most this often.
 constexpr int64_t kStateMetricsIntervalMs = 1000;
 
@@ -132,6 +135,7 @@ Status StreamThread::answer_releases() {
       spdlog::info("task {} leaves stream thread {}{}", t.id.to_string(), options_.index,
                    commit_first ? "" : " (lost: its uncommitted work is dropped)");
       for (const auto& in : t.inputs.inputs()) committed_positions_.erase(in.partition);
+      if (env_.alignment) env_.alignment->publish(t.id, std::nullopt);
       Status closed = t.state->close();
       if (!closed.ok()) spdlog::warn("closing task {}: {}", t.id.to_string(), closed.to_string());
       std::erase(task_ptrs_, &t);
@@ -259,21 +263,61 @@ Result<int64_t> StreamThread::process_round() {
   for (Task* t : task_ptrs_) {
     SLUICE_RETURN_IF_ERROR(
         t->inputs.fill(*env_.log, env_.config->max_buffered_bytes_per_partition).status());
+    // Before and after: the slower tasks of other threads see this one waiting as soon as its
+    // records arrive, and its progress while this thread runs its other tasks.
+    SLUICE_ASSIGN_OR_RETURN(bool pending, publish_stream_time(*t));
+    const Timestamp limit =
+        env_.alignment ? env_.alignment->limit(t->id) : StreamTimeAlignment::kUnbounded;
     int64_t n = 0;
     const int64_t start = now_ns();
-    SLUICE_RETURN_IF_ERROR(process_task(*t, kRecordsPerTaskRound, n));
+    SLUICE_RETURN_IF_ERROR(process_task(*t, kRecordsPerTaskRound, limit, n));
     if (n > 0) {
       t->busy_ns += now_ns() - start;
       t->busy_records += n;
+      SLUICE_ASSIGN_OR_RETURN(pending, publish_stream_time(*t));
     }
+    note_held(*t, pending && t->stream->stream_time() > limit, limit);
     processed += n;
   }
   records_ += processed;
   return processed;
 }
 
-Status StreamThread::process_task(Task& task, int64_t max_records, int64_t& processed) {
+Result<bool> StreamThread::publish_stream_time(Task& task) {
+  if (!env_.alignment) return false;
+  SLUICE_ASSIGN_OR_RETURN(bool pending, task.inputs.pending());
+  env_.alignment->publish(task.id,
+                          pending ? std::optional(task.stream->stream_time()) : std::nullopt);
+  return pending;
+}
+
+// A record timestamped far in the future holds its task back until the other tasks get there:
+// worth a word when it lasts.
+void StreamThread::note_held(Task& task, bool held, Timestamp limit) {
+  if (!held) {
+    task.held_since_ms.reset();
+    return;
+  }
+  const int64_t now = clock_.monotonic_ms();
+  if (!task.held_since_ms) task.held_since_ms = now;
+  if (now - *task.held_since_ms < kHeldWarningMs || task.held_warned_ms == *task.held_since_ms) {
+    return;
+  }
+  task.held_warned_ms = *task.held_since_ms;
+  spdlog::warn(
+      "task {} has waited {} s for slower tasks of its sub-topology: its stream time {} is more "
+      "than max_task_drift_ms ({} ms) past theirs (it may run to {}); a record timestamped far "
+      "ahead of the others does this. It goes on as they catch up or run out of records "
+      "(max_task_drift_ms = -1 turns the bound off)",
+      task.id.to_string(), (now - *task.held_since_ms) / 1000, task.stream->stream_time().value(),
+      env_.config->max_task_drift_ms, limit.value());
+}
+
+Status StreamThread::process_task(Task& task, int64_t max_records, Timestamp limit,
+                                  int64_t& processed) {
   while (processed < max_records) {
+    // Too far ahead of a slower task of the sub-topology: it waits (see StreamTimeAlignment).
+    if (task.stream->stream_time() > limit) return Status();
     SLUICE_ASSIGN_OR_RETURN(auto next, task.inputs.next());
     if (!next.record) return Status();
     SLUICE_RETURN_IF_ERROR(task.stream->process(next.input->partition.topic, *next.record));
@@ -458,6 +502,7 @@ ThreadMetrics StreamThread::thread_metrics() const {
 void StreamThread::close_tasks() {
   publish_metrics();
   for (auto& t : tasks_) {
+    if (env_.alignment) env_.alignment->publish(t->id, std::nullopt);
     Status s = t->state->close();
     if (!s.ok()) spdlog::warn("closing task {}: {}", t->id.to_string(), s.to_string());
   }

@@ -82,7 +82,14 @@ class StreamThread {
   void answer_queries(bool stopping);
   Status answer_releases();
   Result<int64_t> process_round();
-  Status process_task(Task& task, int64_t max_records, int64_t& processed);
+  // Processes up to `max_records` of the task's records, stopping early once its stream time
+  // passes `limit` (StreamTimeAlignment).
+  Status process_task(Task& task, int64_t max_records, Timestamp limit, int64_t& processed);
+  // Tells the other threads' tasks whether this one has records waiting (returned), and how
+  // far it is.
+  Result<bool> publish_stream_time(Task& task);
+  // Tracks how long the task has been held back by alignment; warns when it lasts.
+  void note_held(Task& task, bool held, Timestamp limit);
   Status commit();
   // `consumed`: every task's consumed positions, committed with the interval's work.
   Status commit_exactly_once(const logstore::OffsetMap& consumed);

@@ -34,6 +34,8 @@ struct TaskId {
   friend bool operator==(const TaskId&, const TaskId&) = default;
 };
 
+class StreamTimeAlignment;
+
 struct Task {
   TaskId id;
   int thread = 0;
@@ -49,6 +51,9 @@ struct Task {
   int64_t busy_ns = 0;
   int64_t busy_records = 0;
   double ns_per_record = 0;
+  // Since when stream-time alignment holds the task back, and the wait last warned about.
+  std::optional<int64_t> held_since_ms;
+  std::optional<int64_t> held_warned_ms;
   // Store metrics (RocksDB properties, directory sizes) and when they were taken: refreshed
   // at most once a second.
   state::StateMetrics state_metrics;
@@ -64,6 +69,7 @@ struct TaskEnvironment {
   Clock* clock = nullptr;
   std::shared_ptr<state::StateMemoryBudget> budget;
   size_t cache_bytes_per_task = 0;
+  StreamTimeAlignment* alignment = nullptr;  // shared by the stream threads
 };
 
 // Opens the task's state (restoring its stores), creates its operators and finds where each

@@ -2,7 +2,9 @@
 // interactive queries, metrics and errors.
 #include "sluice/runtime/runtime.h"
 
+#include <atomic>
 #include <filesystem>
+#include <mutex>
 #include <thread>
 
 #include "runtime_test_util.h"
@@ -14,6 +16,20 @@ namespace {
 using namespace std::chrono_literals;
 using namespace testing;
 using CountOut = Output<operators::Windowed<std::string>, int64_t>;
+
+// `n` records one ms apart (from 0) on one partition of "in", valued "<tag>:<timestamp>".
+Status append_ticks(logstore::LogClient& log, int32_t partition, const std::string& tag, int n) {
+  std::vector<std::string> values;
+  for (int i = 0; i < n; ++i) values.push_back(tag + ":" + std::to_string(i));
+  std::vector<logstore::Record> records;
+  for (int i = 0; i < n; ++i) {
+    logstore::Record r{.timestamp = Timestamp(i)};
+    r.key = ByteView(tag);
+    r.value = ByteView(values[static_cast<size_t>(i)]);
+    records.push_back(r);
+  }
+  return log.append({"in", PartitionId(partition)}, records).status();
+}
 
 class RuntimeTest : public ::testing::Test {
  protected:
@@ -448,6 +464,111 @@ TEST_F(RuntimeTest, GlobalTableEnrichesEveryThreadsTasks) {
   ASSERT_TRUE(out.ok());
   ASSERT_EQ(out->size(), views.size());
   for (const auto& r : *out) EXPECT_TRUE(r.value.starts_with("Title ")) << r.value;
+}
+
+// Partition 0 is slow to process (100 µs a record), partition 1 fast, both holding the same
+// span of event time; everything is re-keyed to one key and counted per 1-second window with
+// a grace far below the span. Unaligned, the fast task reaches the end of its partition while
+// the slow one has barely started, the count's stream time jumps there, and most of the slow
+// task's records come too late.
+TEST_F(RuntimeTest, AFastTaskWaitsForASlowerOneOfItsSubtopologySoTheWindowsDownstreamDropNothing) {
+  constexpr int kRecords = 6'000;
+  constexpr int64_t kDriftMs = 200;
+  ASSERT_OK(create_topic(*log_, "in", 2));
+  ASSERT_OK(create_topic(*log_, "out", 2));
+
+  std::mutex mu;
+  int64_t slow_seen = -1;     // the slow task's latest timestamp
+  int64_t fast_ahead_by = 0;  // how far past slow_seen + drift the fast task ever went
+  int64_t fast_checked = 0;   // fast records seen while the slow task had records left
+  std::atomic<bool> slow_started = false;
+  dsl::TopologyBuilder b;
+  b.stream<std::string, std::string>("in")
+      .map_values([&](const std::string& v) {
+        const bool slow = v.starts_with("slow:");
+        const int64_t ts = std::stoll(v.substr(5));
+        if (slow) std::this_thread::sleep_for(100us);
+        std::lock_guard lock(mu);
+        if (slow) {
+          slow_seen = ts;
+          slow_started = true;
+        } else if (slow_seen < kRecords - 1) {
+          ++fast_checked;
+          fast_ahead_by = std::max(fast_ahead_by, ts - (slow_seen + kDriftMs));
+        }
+        return v;
+      })
+      .select_key([](const std::string&, const std::string&) { return std::string("all"); })
+      .group_by_key()
+      .windowed_by(dsl::TumblingWindows::of(1s).grace(2s))
+      .count("per-second")
+      .to_stream()
+      .to("out");
+  auto t = b.build();
+  ASSERT_TRUE(t.ok()) << t.status().to_string();
+
+  RuntimeConfig c = config("aligned", 2);
+  c.max_task_drift_ms = kDriftMs;
+  auto rt = Runtime::create(std::move(*t), *log_, c);
+  ASSERT_TRUE(rt.ok()) << rt.status().to_string();
+  // The slow partition's records first: its task is running when the fast one's arrive.
+  ASSERT_OK(append_ticks(*log_, 0, "slow", kRecords));
+  ASSERT_OK((*rt)->start());
+  for (int i = 0; i < 1000 && !slow_started; ++i) std::this_thread::sleep_for(5ms);
+  ASSERT_TRUE(slow_started);
+  ASSERT_OK(append_ticks(*log_, 1, "fast", kRecords));
+  ASSERT_TRUE(wait_until_caught_up(**rt, *log_, "aligned"));
+
+  int64_t late = 0;
+  for (const auto& task : (*rt)->metrics().tasks) {
+    for (const auto& [name, nm] : task.operators.nodes) late += nm.late_dropped;
+  }
+  (*rt)->stop();
+  ASSERT_OK((*rt)->wait());
+  {
+    std::lock_guard lock(mu);
+    EXPECT_GT(fast_checked, 0);
+    // One record (1 ms) past the bound at most: a task stops once its stream time passes it.
+    EXPECT_LE(fast_ahead_by, 1) << "the fast task ran ahead of the slow one";
+  }
+  EXPECT_EQ(late, 0);
+  auto out = read_committed<operators::Windowed<std::string>, int64_t>(*log_, "out");
+  ASSERT_TRUE(out.ok()) << out.status().to_string();
+  const FinalCounts f = final_counts(*out);
+  std::map<WindowKey, int64_t> want;
+  for (int64_t w = 0; w < kRecords; w += 1000) want[{"all", w}] = 2 * 1000;
+  EXPECT_EQ(f.last, want);
+}
+
+// A record far in the future puts its task far ahead of the others: it waits for them, they
+// are never held back by it, and once they run out of records it goes on.
+TEST_F(RuntimeTest, ARecordFarInTheFutureHoldsBackOnlyItsOwnTaskUntilTheOthersAreDone) {
+  ASSERT_OK(create_topic(*log_, "in", 2));
+  ASSERT_OK(create_topic(*log_, "out", 2));
+  std::vector<logstore::Record> records;
+  for (int64_t ts : {int64_t{1}, int64_t{1'000'000'000}, int64_t{2}, int64_t{3}}) {
+    logstore::Record r{.timestamp = Timestamp(ts)};
+    r.key = ByteView("a");
+    r.value = ByteView("x");
+    records.push_back(r);
+  }
+  ASSERT_OK(log_->append({"in", PartitionId(0)}, records).status());
+  ASSERT_OK(append_ticks(*log_, 1, "other", 5'000));
+  dsl::TopologyBuilder b;
+  b.stream<std::string, std::string>("in").to("out");
+  auto t = b.build();
+  ASSERT_TRUE(t.ok()) << t.status().to_string();
+  RuntimeConfig c = config("future", 2);
+  c.max_task_drift_ms = 100;
+  auto rt = Runtime::create(std::move(*t), *log_, c);
+  ASSERT_TRUE(rt.ok()) << rt.status().to_string();
+  ASSERT_OK((*rt)->start());
+  ASSERT_TRUE(wait_until_caught_up(**rt, *log_, "future"));
+  (*rt)->stop();
+  ASSERT_OK((*rt)->wait());
+  auto out = read_committed<std::string, std::string>(*log_, "out");
+  ASSERT_TRUE(out.ok()) << out.status().to_string();
+  EXPECT_EQ(out->size(), 5'004u);
 }
 
 }  // namespace

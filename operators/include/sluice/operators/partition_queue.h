@@ -96,6 +96,9 @@ class TaskInputs {
   // earliest): the caller fills first, so inputs are processed in timestamp order even when one
   // of them was fetched less far (as Kafka Streams waits for a lagging input).
   Result<Next> next();
+  // Whether records wait: fetched and not processed yet, or in the log past what was fetched
+  // (as of the last fetch).
+  Result<bool> pending();
   // Marks next's record processed: it leaves the queue and the consumed position moves past it.
   void consume(const Next& next) {
     next.input->consumed = next.record->offset.next();

@@ -86,6 +86,14 @@ struct RuntimeConfig {
   size_t max_buffered_bytes_per_partition = 1 << 20;
   // Output records a thread holds before it commits early (outputs wait for the commit).
   size_t max_uncommitted_records = 200'000;
+  // How far (ms of stream time) a task may run ahead of the slowest task of its sub-topology
+  // that still has records to process before it waits for it, as Flink's watermark alignment
+  // does. It bounds how much the tasks that write a repartition topic interleave out of order,
+  // so that a backlog replayed faster by one thread than by another does not make the
+  // downstream windows drop the slower one's records as late: keep windows' grace above this
+  // plus a commit interval's worth of event time. Tasks in other processes are not seen.
+  // Negative (-1): no bound, Kafka Streams' behaviour.
+  int64_t max_task_drift_ms = 30'000;
   // Tasks opened (and restored) at once.
   int restore_parallelism = 2;
   // Restore progress of every store (called from the restore pool's threads).

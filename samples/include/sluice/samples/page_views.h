@@ -69,7 +69,8 @@ inline constexpr const char* kViewsPerPageStore = "views-per-page";
 inline constexpr int64_t kWindowMs = 60'000;
 // Generous, because a backlog is replayed much faster than it was produced: the re-keyed
 // records reach the counting tasks one upstream commit at a time, so a minute of event time
-// from one upstream task can arrive before the same minute from another.
+// from one upstream task can arrive before the same minute from another. The runtime keeps the
+// upstream tasks within max_task_drift_ms (30 s) of each other; a commit interval adds ~15 s.
 inline constexpr int64_t kGraceMs = 300'000;
 
 // The job: page-views (key: user, value: PageView JSON) → drop bots → re-key by page →
