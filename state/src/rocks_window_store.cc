@@ -1,12 +1,18 @@
-// The RocksDB window store (key layout in rocks_window_stores.h):
-//   segment id u64 | key length u32 | key | window start u64
+// The RocksDB window store (key layouts in rocks_window_stores.h):
+//   key-first:    segment id u64 | key length u32 | key | window start u64
+//   time-ordered: segment id u64 | window start u64 | key
 //
-// fetch of one key streams from a RocksDB iterator, one seek per segment that holds data.
-// fetch_all must return windows by start, then key, but a segment orders its entries by key
-// first: it reads one segment at a time (only the entries in range) and sorts it. Segments hold
-// disjoint time ranges in ascending order, so segment-by-segment sorting is a total sort, and
-// memory is bounded by one segment's entries in range, not the whole result.
+// Key-first: fetch of one key streams from a RocksDB iterator, one seek per segment that holds
+// data. fetch_all must return windows by start, then key, but a segment orders its entries by
+// key first: it reads one segment at a time (only the entries in range) and sorts it. Segments
+// hold disjoint time ranges in ascending order, so segment-by-segment sorting is a total sort,
+// and memory is bounded by one segment's entries in range, not the whole result. It still
+// visits every key of the segment, with a seek or two each.
+//
+// Time-ordered: the column family's order is fetch_all's, so fetch_all is one seek and a walk
+// over exactly the windows it returns; fetch of one key walks every key's windows of its range.
 #include <algorithm>
+#include <optional>
 #include <tuple>
 #include <vector>
 
@@ -27,6 +33,16 @@ using segments::SegmentedTime;
 Bytes window_key(int64_t segment, ByteView key, int64_t start) {
   Bytes out = segments::key_prefix(segment, key);
   append_time(out, start);
+  return out;
+}
+
+// Time-ordered: [segment][window start][key].
+Bytes time_ordered_key(int64_t segment, ByteView key, int64_t start) {
+  Bytes out;
+  out.reserve(2 * kTimeSize + key.size());
+  append_time(out, segment);
+  append_time(out, start);
+  out.append(key);
   return out;
 }
 
@@ -240,10 +256,100 @@ class AllWindowsIterator final : public WindowIterator, private DetachableIterat
   Status status_;
 };
 
+// The windows with start in [from, to] of a time-ordered store, streamed in column family order
+// — by (start, key), as fetch_all returns them — or only those of `only_key` (every other key's
+// windows in the range are read and skipped); once detached, from its copy of what was left.
+class TimeOrderedIterator final : public WindowIterator, private DetachableIterator {
+ public:
+  TimeOrderedIterator(OpenIterators& open, std::unique_ptr<rocksdb::Iterator> it,
+                      std::optional<Bytes> only_key, int64_t from, int64_t to, int64_t segment_ms,
+                      const std::string& store)
+      : DetachableIterator(open),
+        it_(std::move(it)),
+        only_key_(std::move(only_key)),
+        to_(to),
+        segment_ms_(segment_ms),
+        store_(store) {
+    if (from > to) return;
+    Bytes first;
+    append_time(first, floor_div(from, segment_ms_));
+    append_time(first, from);
+    it_->Seek(first);
+    settle();
+  }
+
+  bool valid() const override { return detached_ ? pos_ < rows_.size() : valid_; }
+  ByteView key() const override { return detached_ ? ByteView(rows_[pos_].key) : key_; }
+  Timestamp window_start() const override {
+    return detached_ ? rows_[pos_].window_start : Timestamp(start_);
+  }
+  ByteView value() const override {
+    return detached_ ? ByteView(rows_[pos_].value)
+                     : ByteView(it_->value().data(), it_->value().size());
+  }
+  void next() override {
+    if (!valid()) return;
+    if (detached_) {
+      ++pos_;
+      return;
+    }
+    it_->Next();
+    settle();
+  }
+  Status status() const override { return valid() ? Status() : status_; }
+
+ private:
+  void detach() override {
+    for (; valid_; it_->Next(), settle()) {
+      rows_.push_back(
+          {.key = Bytes(key_), .window_start = Timestamp(start_), .value = Bytes(value())});
+    }
+    it_.reset();
+    detached_ = true;
+  }
+
+  // Leaves the iterator at the next entry to return, or ends the walk with status_ saying why.
+  void settle() {
+    valid_ = false;
+    for (; it_->Valid(); it_->Next()) {
+      const rocksdb::Slice k = it_->key();
+      if (k.size() < 2 * kTimeSize) {
+        status_ = malformed(store_, "shorter than a segment id and a window start");
+        return;
+      }
+      start_ = load_time(k.data() + kTimeSize);
+      if (start_ > to_) return;  // the rest start later still
+      if (floor_div(start_, segment_ms_) != load_time(k.data())) {
+        status_ = malformed(store_, "window start outside its segment");
+        return;
+      }
+      key_ = ByteView(k.data() + 2 * kTimeSize, k.size() - 2 * kTimeSize);
+      if (!only_key_ || key_ == ByteView(*only_key_)) {
+        valid_ = true;
+        return;
+      }
+    }
+    status_ = from_rocks(it_->status(), "reading store '" + store_ + "'");
+  }
+
+  std::unique_ptr<rocksdb::Iterator> it_;  // nullptr once detached
+  const std::optional<Bytes> only_key_;
+  const int64_t to_;
+  const int64_t segment_ms_;
+  const std::string store_;
+  bool valid_ = false;
+  int64_t start_ = 0;
+  ByteView key_;  // into it_'s current key
+  Status status_;
+  bool detached_ = false;
+  std::vector<WindowedEntry> rows_;  // once detached
+  size_t pos_ = 0;
+};
+
 class RocksWindowStore final : public WindowStore {
  public:
   RocksWindowStore(const StoreSpec& spec, RocksWriter& writer, rocksdb::ColumnFamilyHandle* cf)
-      : writer_(writer), cf_(cf), time_(spec, writer, cf) {}
+      : writer_(writer), cf_(cf), time_ordered_(spec.time_ordered), time_(spec, writer, cf) {}
 
   const std::string& name() const override { return time_.store(); }
   int64_t retention_ms() const override { return time_.retention_ms(); }
@@ -271,6 +377,11 @@ class RocksWindowStore final : public WindowStore {
     SLUICE_RETURN_IF_ERROR(segments::check_key(key, name()));
     // Expired windows are skipped by starting at the cutoff, whether dropped yet or not.
     const int64_t lo = std::max(from.value(), time_.cutoff());
+    if (time_ordered_) {
+      return std::unique_ptr<WindowIterator>(std::make_unique<TimeOrderedIterator>(
+          open_, writer_.iterator(cf_, rocksdb::ReadOptions()), Bytes(key), lo, to.value(),
+          time_.segment_ms(), name()));
+    }
     Bytes seek_suffix;
     append_time(seek_suffix, lo);
     KeySegmentCursor cursor(writer_.iterator(cf_, rocksdb::ReadOptions()), key,
@@ -282,6 +393,11 @@ class RocksWindowStore final : public WindowStore {
 
   Result<std::unique_ptr<WindowIterator>> fetch_all(Timestamp from, Timestamp to) override {
     SLUICE_RETURN_IF_ERROR(time_.load_status());
+    if (time_ordered_) {
+      return std::unique_ptr<WindowIterator>(std::make_unique<TimeOrderedIterator>(
+          open_, writer_.iterator(cf_, rocksdb::ReadOptions()), std::nullopt,
+          std::max(from.value(), time_.cutoff()), to.value(), time_.segment_ms(), name()));
+    }
     return std::unique_ptr<WindowIterator>(std::make_unique<AllWindowsIterator>(
         open_, writer_.iterator(cf_, rocksdb::ReadOptions()),
         std::max(from.value(), time_.cutoff()), to.value(), time_.segment_ms(), name()));
@@ -297,11 +413,13 @@ class RocksWindowStore final : public WindowStore {
 
  private:
   Bytes key_of(ByteView key, int64_t start) const {
-    return window_key(time_.segment_of(start), key, start);
+    return time_ordered_ ? time_ordered_key(time_.segment_of(start), key, start)
+                         : window_key(time_.segment_of(start), key, start);
   }
 
   RocksWriter& writer_;
   rocksdb::ColumnFamilyHandle* const cf_;
+  const bool time_ordered_;
   SegmentedTime time_;
   // Declared last, so it goes first: iterators left open copy out while the rest is intact.
   TrackedIterators open_{writer_};

@@ -4,6 +4,7 @@
 //
 // Key layouts (all integers big-endian; timestamps offset by 2^63 so they sort unsigned):
 //   window:  segment id u64 | key length u32 | key | window start u64
+//            (StoreSpec::time_ordered: segment id u64 | window start u64 | key)
 //   session: segment id u64 | key length u32 | key | end u64 | start u64
 // where the segment id is window start (sessions: end) / spec.effective_segment_ms(). A fetch
 // of one key seeks into each segment of its time range; expiry deletes the key range

@@ -28,6 +28,8 @@ using logstore::TopicPartition;
 constexpr std::string_view kOffsetKeyPrefix = "changelog-offset/";
 constexpr std::string_view kKindKeyPrefix = "store-kind/";
 constexpr std::string_view kTtlKeyPrefix = "store-ttl/";
+// Present for a window store laid out time-ordered (StoreSpec::time_ordered).
+constexpr std::string_view kLayoutKeyPrefix = "store-layout/";
 // The least a TTL sweep examines at each commit (more when more was written since the last).
 constexpr size_t kSweepMinimum = 1000;
 constexpr size_t kRestoreFetchBytes = 8 << 20;
@@ -201,6 +203,7 @@ Result<StoreEntry*> TaskStateImpl::entry(const StoreSpec& spec, StoreKind kind) 
   auto e = std::make_unique<StoreEntry>();
   e->spec = spec;
   bool record_format = false;
+  bool relayout = false;
   if (options_.persistent) {
     // The kind is recorded with the data: reopening a store as another kind is refused.
     const std::string kind_key = std::string(kKindKeyPrefix) + spec.name;
@@ -220,7 +223,14 @@ Result<StoreEntry*> TaskStateImpl::entry(const StoreSpec& spec, StoreKind kind) 
           (stamped ? "carry" : "lack") +
           " write times; use a new store name (or reset the application's state)");
     }
-    record_format = !stored;
+    // The layout of a window store may change (a newer version, another emit strategy): the
+    // local data is then rebuilt from the changelog in the new one.
+    if (stored && kind == StoreKind::kWindow) {
+      const std::string layout_key = std::string(kLayoutKeyPrefix) + spec.name;
+      SLUICE_ASSIGN_OR_RETURN(auto layout, writer_->get(db_->DefaultColumnFamily(), layout_key));
+      relayout = layout.has_value() != spec.time_ordered;
+    }
+    record_format = !stored || relayout;
     auto cf = cf_by_name_.find(spec.name);
     if (cf == cf_by_name_.end()) {
       rocksdb::ColumnFamilyOptions cf_options;
@@ -234,7 +244,16 @@ Result<StoreEntry*> TaskStateImpl::entry(const StoreSpec& spec, StoreKind kind) 
     }
     e->cf = cf->second;
   }
-  SLUICE_RETURN_IF_ERROR(make_inner(*e));
+  if (relayout) {
+    spdlog::info("store {}: its local data is laid out {}, the store is now {}: {}", spec.name,
+                 spec.time_ordered ? "key-first" : "time-ordered",
+                 spec.time_ordered ? "time-ordered" : "key-first",
+                 spec.logged ? "rebuilding it from its changelog"
+                             : "it starts empty (the store has no changelog)");
+    SLUICE_RETURN_IF_ERROR(wipe(*e));
+  } else {
+    SLUICE_RETURN_IF_ERROR(make_inner(*e));
+  }
   if (spec.logged) {
     SLUICE_RETURN_IF_ERROR(ensure_changelog(*e));
     SLUICE_RETURN_IF_ERROR(restore(*e));
@@ -246,6 +265,12 @@ Result<StoreEntry*> TaskStateImpl::entry(const StoreSpec& spec, StoreKind kind) 
               std::string(kind_name(kind)));
     if (spec.ttl_ms > 0)
       batch.Put(db_->DefaultColumnFamily(), std::string(kTtlKeyPrefix) + spec.name, "1");
+    const std::string layout_key = std::string(kLayoutKeyPrefix) + spec.name;
+    if (kind == StoreKind::kWindow && spec.time_ordered) {
+      batch.Put(db_->DefaultColumnFamily(), layout_key, "time-ordered");
+    } else {
+      batch.Delete(db_->DefaultColumnFamily(), layout_key);
+    }
     SLUICE_RETURN_IF_ERROR(
         from_rocks(db_->Write(rocksdb::WriteOptions(), &batch), "recording store " + spec.name));
   }

@@ -23,7 +23,9 @@ namespace sluice::testing {
 
 class RocksStoreFactory final : public StoreFactory {
  public:
-  RocksStoreFactory() {
+  // `time_ordered_windows`: window stores are made time-ordered whatever the spec says.
+  explicit RocksStoreFactory(bool time_ordered_windows = false)
+      : time_ordered_windows_(time_ordered_windows) {
     rocksdb::Options options;
     options.create_if_missing = true;
     rocksdb::DB* db = nullptr;
@@ -42,14 +44,18 @@ class RocksStoreFactory final : public StoreFactory {
     }
   }
 
-  std::string name() const override { return "RocksDB"; }
+  std::string name() const override {
+    return time_ordered_windows_ ? "RocksDB (time-ordered windows)" : "RocksDB";
+  }
 
   Result<state::KeyValueStore*> key_value(const state::StoreSpec& spec) override {
     SLUICE_ASSIGN_OR_RETURN(rocksdb::ColumnFamilyHandle * cf, family(spec));
     key_value_.push_back(std::make_unique<state::RocksKeyValueStore>(spec, *writer_, cf));
     return key_value_.back().get();
   }
-  Result<state::WindowStore*> window(const state::StoreSpec& spec) override {
+  Result<state::WindowStore*> window(const state::StoreSpec& given) override {
+    state::StoreSpec spec = given;
+    spec.time_ordered = spec.time_ordered || time_ordered_windows_;
     SLUICE_ASSIGN_OR_RETURN(rocksdb::ColumnFamilyHandle * cf, family(spec));
     window_.push_back(state::make_rocks_window_store(spec, *writer_, cf));
     return window_.back().get();
@@ -71,6 +77,7 @@ class RocksStoreFactory final : public StoreFactory {
     return cf;
   }
 
+  const bool time_ordered_windows_;
   TempDir dir_;
   Status open_status_;
   std::unique_ptr<rocksdb::DB> db_;

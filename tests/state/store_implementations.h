@@ -13,6 +13,7 @@ inline std::vector<StoreImplementation> store_implementations() {
   return {
       {"InMemory", [] { return std::make_unique<InMemoryStoreFactory>(); }},
       {"RocksDb", [] { return std::make_unique<RocksStoreFactory>(); }},
+      {"RocksDbTimeOrderedWindows", [] { return std::make_unique<RocksStoreFactory>(true); }},
   };
 }
 

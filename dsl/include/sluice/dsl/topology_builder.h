@@ -978,11 +978,14 @@ class TimeWindowedKStream {
     const int64_t needed = windows_.size_ms + windows_.grace_ms;
     const int64_t retention = std::max(m.retention_ms.value_or(needed), needed);
     auto& t = h_.builder->topology();
+    // Emitting on close reads each closed window range whole: time-ordered makes that a walk
+    // over just those windows.
     t.add_store(state::StoreSpec{.name = store,
                                  .kind = state::StoreKind::kWindow,
                                  .logged = m.logged,
                                  .cached = m.cached,
-                                 .retention_ms = retention},
+                                 .retention_ms = retention,
+                                 .time_ordered = emit_ == operators::EmitStrategy::kOnWindowClose},
                 /*timestamped=*/true);
     std::vector<std::string> stores{store};
     const std::string emitted = store + "-emitted";
@@ -1122,11 +1125,14 @@ class SlidingWindowedKStream {
     const int64_t needed = 2 * windows_.difference_ms + windows_.grace_ms + 2;
     const int64_t retention = std::max(m.retention_ms.value_or(needed), needed);
     auto& t = h_.builder->topology();
+    // Emitting on close reads each closed window range whole: time-ordered makes that a walk
+    // over just those windows.
     t.add_store(state::StoreSpec{.name = store,
                                  .kind = state::StoreKind::kWindow,
                                  .logged = m.logged,
                                  .cached = m.cached,
-                                 .retention_ms = retention},
+                                 .retention_ms = retention,
+                                 .time_ordered = emit_ == operators::EmitStrategy::kOnWindowClose},
                 /*timestamped=*/true);
     t.add_store(state::StoreSpec{.name = records,
                                  .kind = state::StoreKind::kWindow,

@@ -25,6 +25,12 @@ struct StoreSpec {
   // Window and session stores: the width of a time segment, the unit in which expired data is
   // dropped (0: max(retention / 2, 60 s), as in Kafka Streams).
   int64_t segment_ms = 0;
+  // Window stores: entries laid out by window start first, then key, so that reading every
+  // window of a time range (fetch_all: emitting the windows that closed) is one contiguous walk
+  // over just those windows. The price: fetching one key's windows walks every key's windows of
+  // the range. For windowed aggregations that emit on window close, as Kafka Streams' time-
+  // ordered window store. Only the local layout: the changelog is the same either way.
+  bool time_ordered = false;
   // Key-value stores: entries not written for this long expire — removed locally and as a
   // tombstone in the changelog, so that a restore yields the same state (0: never).
   int64_t ttl_ms = 0;
