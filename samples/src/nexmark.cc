@@ -111,19 +111,29 @@ bool valid_bid(const Auction& a, const Bid& b) {
 
 // Keeps open auctions with their best valid bid in `store`; every second of stream time, closes
 // those that expired, in expiry order (then id), and forwards the ones that had a valid bid.
+//
+// The open auctions are also listed by closing time — (expiry, id) in big-endian bytes, so the
+// store's byte order is closing order — so that closing reads just the expired ones.
 class WinningBids : public dsl::Processor<std::string, AuctionOrBid, std::string, WinningBid> {
  public:
-  explicit WinningBids(std::string store) : store_(std::move(store)) {}
+  WinningBids(std::string store, std::string by_expiry)
+      : store_(std::move(store)), by_expiry_store_(std::move(by_expiry)) {}
 
   Status init(dsl::ProcessorContext<std::string, WinningBid>& ctx) override {
     ctx_ = &ctx;
     SLUICE_ASSIGN_OR_RETURN(open_, (ctx.key_value_store<std::string, OpenAuction>(store_)));
+    SLUICE_ASSIGN_OR_RETURN(by_expiry_,
+                            (ctx.key_value_store<std::string, std::string>(by_expiry_store_)));
     ctx.schedule(dsl::PunctuationType::kStreamTime, 1000, [this](Timestamp t) { return close(t); });
     return Status();
   }
 
   Status process(operators::Record<std::string, AuctionOrBid> r) override {
-    if (r.value.auction) return open_.put(r.key, OpenAuction{*r.value.auction, -1});
+    if (r.value.auction) {
+      const Auction& a = *r.value.auction;
+      SLUICE_RETURN_IF_ERROR(by_expiry_.put(closing_key(a.expires, a.id), r.key));
+      return open_.put(r.key, OpenAuction{a, -1});
+    }
     SLUICE_ASSIGN_OR_RETURN(auto open, open_.get(r.key));
     if (!open || !valid_bid(open->auction, *r.value.bid) || r.value.bid->price <= open->best) {
       return Status();
@@ -133,44 +143,52 @@ class WinningBids : public dsl::Processor<std::string, AuctionOrBid, std::string
   }
 
  private:
+  static std::string closing_key(int64_t expires, int64_t id) {
+    std::string k;
+    append_be<int64_t>(k, expires);
+    append_be<int64_t>(k, id);
+    return k;
+  }
+
+  // Closes the auctions that expired by `now`, in closing order (q6's "last 10" wants it).
   Status close(Timestamp now) {
-    SLUICE_ASSIGN_OR_RETURN(auto all, open_.all());
-    std::vector<std::pair<std::string, OpenAuction>> expired;
-    for (auto& [id, open] : all) {
-      if (open.auction.expires <= now.value()) expired.emplace_back(std::move(id), std::move(open));
-    }
-    // The store is in key (string) order; q6's "last 10" wants closing order.
-    std::sort(expired.begin(), expired.end(), [](const auto& a, const auto& b) {
-      return std::pair(a.second.auction.expires, a.second.auction.id) <
-             std::pair(b.second.auction.expires, b.second.auction.id);
-    });
-    for (auto& [id, open] : expired) {
+    SLUICE_ASSIGN_OR_RETURN(auto expired,
+                            by_expiry_.range(std::nullopt, closing_key(now.value() + 1, 0)));
+    for (auto& [closing, id] : expired) {
+      SLUICE_RETURN_IF_ERROR(by_expiry_.remove(closing));
+      SLUICE_ASSIGN_OR_RETURN(auto open, open_.get(id));
+      if (!open) continue;
       SLUICE_RETURN_IF_ERROR(open_.remove(id));
-      if (open.best < 0) continue;
+      if (open->best < 0) continue;
       SLUICE_RETURN_IF_ERROR(
-          ctx_->forward({std::move(id), {std::move(open.auction), open.best}, now}));
+          ctx_->forward({std::move(id), {std::move(open->auction), open->best}, now}));
     }
     return Status();
   }
 
-  std::string store_;
+  std::string store_, by_expiry_store_;
   dsl::ProcessorContext<std::string, WinningBid>* ctx_ = nullptr;
   operators::KeyValueStoreView<std::string, OpenAuction> open_{nullptr};
+  operators::KeyValueStoreView<std::string, std::string> by_expiry_{nullptr};
 };
 
 // q4 and q6: the auctions that closed with a valid bid, keyed by id, each forwarded when stream
-// time passes its expiry (stamped with that stream time). `store` holds the open ones.
+// time passes its expiry (stamped with that stream time). `store` holds the open ones, and
+// `store`-by-expiry lists them by closing time.
 dsl::KStream<std::string, WinningBid> winning_bids(dsl::TopologyBuilder& b,
                                                    const std::string& store) {
+  const std::string by_expiry = store + "-by-expiry";
   b.add_state_store({.name = store});
+  b.add_state_store({.name = by_expiry});
   auto auctions = b.stream<std::string, Auction>(kAuctionTopic).map_values([](const Auction& a) {
     return AuctionOrBid{.auction = a};
   });
   return b.stream<std::string, Bid>(kBidTopic)
       .map_values([](const Bid& bid) { return AuctionOrBid{.bid = bid}; })
       .merge(auctions)
-      .process<std::string, WinningBid>([store] { return std::make_unique<WinningBids>(store); },
-                                        {store})
+      .process<std::string, WinningBid>(
+          [store, by_expiry] { return std::make_unique<WinningBids>(store, by_expiry); },
+          {store, by_expiry})
       .named("winning-bids");
 }
 
