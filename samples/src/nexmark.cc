@@ -93,6 +93,14 @@ struct OpenAuction {
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(OpenAuction, auction, best)
 SLUICE_JSON_FIELDS(OpenAuction, auction, best)
 
+// q8's aggregate per person and window: the first match and how many there were.
+struct Q8Match {
+  Q8Row row;
+  int64_t matches = 0;
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Q8Match, row, matches)
+SLUICE_JSON_FIELDS(Q8Match, row, matches)
+
 // What the closing processor reads: an auction or a bid, both keyed by auction id.
 struct AuctionOrBid {
   std::optional<Auction> auction;
@@ -371,21 +379,26 @@ Result<operators::Topology> nexmark_topology(int query) {
               "person-auction")
           .filter([](const std::string&, const Q8Row& r) { return r.window_start >= 0; })
           .named("same-window")
-          .map([](const std::string&, const Q8Row& r) {
-            return std::pair(std::to_string(r.id) + "@" + std::to_string(r.window_start), r);
-          })
-          .named("by-person-window")
+          // Still keyed by person: matches counted per person and tumbling window (a match is
+          // stamped with the later of its two times, so it falls in the window both are in),
+          // with no second repartition.
           .group_by_key()
-          .aggregate([] { return std::pair<Q8Row, int64_t>(); },
-                     [](const std::string&, const Q8Row& r, std::pair<Q8Row, int64_t> s) {
-                       return std::pair(r, s.second + 1);
+          .windowed_by(dsl::TumblingWindows::of(milliseconds(kNexmarkWindowMs))
+                           .grace(milliseconds(kNexmarkGraceMs)))
+          .aggregate([] { return Q8Match{}; },
+                     [](const std::string&, const Q8Row& r, Q8Match m) {
+                       return Q8Match{.row = r, .matches = m.matches + 1};
                      },
                      seen_store)
           .to_stream()
-          .filter(
-              [](const std::string&, const std::pair<Q8Row, int64_t>& s) { return s.second == 1; })
+          .filter([](const operators::Windowed<std::string>&, const Q8Match& m) {
+            return m.matches == 1;
+          })
           .named("first-match")
-          .map_values([](const std::pair<Q8Row, int64_t>& s) { return s.first; })
+          .map([](const operators::Windowed<std::string>& w, const Q8Match& m) {
+            return std::pair(w.key + "@" + std::to_string(w.window.start.value()), m.row);
+          })
+          .named("by-person-window")
           .to(out);
       break;
     }
