@@ -293,6 +293,11 @@ TEST_F(BadInputTest, EachBadRequestGetsTheRightStatusAndChangesNothing) {
          return submit_sample("no-threads", "page-views", {{"threads", "0"}});
        },
        G::INVALID_ARGUMENT, "threads=0"},
+      {"submit a job with a negative task drift other than -1",
+       [&] {
+         return submit_sample("bad-drift", "page-views", {{"max.task.drift.ms", "-5"}});
+       },
+       G::INVALID_ARGUMENT, "max.task.drift.ms=-5"},
       {"submit an unknown sample", [&] { return submit_sample("x", "nexmark-q99"); }, G::NOT_FOUND,
        "no sample 'nexmark-q99'"},
       {"submit a job whose name has a '/'", [&] { return submit_sample("a/b", "page-views"); },

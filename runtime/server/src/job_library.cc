@@ -199,6 +199,13 @@ Result<RuntimeSettings> split_config(const std::map<std::string, std::string>& a
       auto g = runtime::parse_guarantee(value);
       if (!g.ok()) return g.status().with_context("config processing.guarantee");
       s.guarantee = *g;
+    } else if (key == "max.task.drift.ms") {
+      SLUICE_ASSIGN_OR_RETURN(int64_t ms, view.get_int(key, 0));
+      if (ms < -1) {
+        return invalid_argument("config max.task.drift.ms=" + value +
+                                " must be at least 0 (or -1: no bound)");
+      }
+      s.max_task_drift_ms = ms;
     } else if (key == "offset.reset") {
       if (value != "earliest" && value != "latest") {
         return invalid_argument("config offset.reset=" + value + " must be earliest or latest");

@@ -15,6 +15,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -64,10 +65,11 @@ Result<JobCheck> check_job_library(const std::string& cli, const std::string& li
                                    std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
 // The config keys the runtime takes (threads, commit.interval.ms, processing.guarantee,
-// offset.reset); the rest go to the job.
+// offset.reset, max.task.drift.ms); the rest go to the job.
 struct RuntimeSettings {
   int threads = 1;
-  int64_t commit_interval_ms = 0;  // 0: the caller's default
+  int64_t commit_interval_ms = 0;            // 0: the caller's default
+  std::optional<int64_t> max_task_drift_ms;  // RuntimeConfig's default when unset
   runtime::ProcessingGuarantee guarantee = runtime::ProcessingGuarantee::kExactlyOnce;
   runtime::OffsetReset offset_reset = runtime::OffsetReset::kEarliest;
 };

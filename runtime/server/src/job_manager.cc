@@ -162,6 +162,7 @@ Status JobManager::start(Job& job) {
       settings->commit_interval_ms > 0 ? settings->commit_interval_ms : options_.commit_interval_ms;
   rc.guarantee = settings->guarantee;
   rc.offset_reset = settings->offset_reset;
+  if (settings->max_task_drift_ms) rc.max_task_drift_ms = *settings->max_task_drift_ms;
   rc.shared_memory_budget = options_.memory;
   const std::string name = job.record.name;
   rc.on_restore = [name](const state::RestoreProgress& p) {

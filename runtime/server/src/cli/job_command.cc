@@ -312,7 +312,9 @@ void add_job_command(CLI::App& app) {
       "Run a job: a library built with sluice_add_job, or a built-in sample.\n"
       "The server checks the library in a child process first. Runtime keys in --config:\n"
       "threads, commit.interval.ms, processing.guarantee (exactly_once|at_least_once),\n"
-      "offset.reset (earliest|latest); the others go to the job.");
+      "offset.reset (earliest|latest), max.task.drift.ms (how far in stream time a task may\n"
+      "run ahead of the slowest of its sub-topology; default 30000, -1: no bound); the others\n"
+      "go to the job.");
   s->add_option("library", f->library, "Job library (lib<name>.so)");
   s->add_option("--sample", f->sample, "A built-in sample instead: page-views, sessions");
   s->add_option("--name", f->name, "Job name (default: the library's or sample's name)");

@@ -130,6 +130,7 @@ int run(const RunFlags& f) {
   if (settings->commit_interval_ms > 0) rc.commit_interval_ms = settings->commit_interval_ms;
   rc.guarantee = settings->guarantee;
   rc.offset_reset = settings->offset_reset;
+  if (settings->max_task_drift_ms) rc.max_task_drift_ms = *settings->max_task_drift_ms;
   rc.on_restore = [](const state::RestoreProgress& p) {
     if (p.done) spdlog::info("restored store {}: {} records", p.store, p.records);
   };
@@ -158,7 +159,9 @@ void add_run_command(CLI::App& app) {
       "partitions (tasks move on a member's start, stop or crash; docs/SCALING.md). Each\n"
       "instance needs its own --data-dir.\n"
       "Runtime keys in --config: threads, commit.interval.ms, processing.guarantee\n"
-      "(exactly_once|at_least_once), offset.reset (earliest|latest); the others go to the job.");
+      "(exactly_once|at_least_once), offset.reset (earliest|latest), max.task.drift.ms (how\n"
+      "far in stream time a task may run ahead of the slowest of its sub-topology; default\n"
+      "30000, -1: no bound); the others go to the job.");
   cmd->add_option("library", f->library, "Job library (lib<name>.so, built with sluice_add_job)")
       ->required();
   cmd->add_option("--config-file", f->config_file,
