@@ -18,6 +18,7 @@
 #include <atomic>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <thread>
 #include <tuple>
 
@@ -204,6 +205,9 @@ Workload yahoo(int64_t events) {
   return w;
 }
 
+// q3 and q8 run on this many times the events of the others (their people and auctions only).
+constexpr int64_t kPeopleAndAuctionsFactor = 10;
+
 // The query's inputs only: a query that reads bids is measured on bids.
 Workload nexmark(int query, const samples::NexmarkEvents& e) {
   Workload w{.name = "nexmark_q" + std::to_string(query),
@@ -261,14 +265,25 @@ int main(int argc, char** argv) {
   try {
     std::vector<Workload> workloads;
     workloads.push_back(yahoo(events));
+    auto wanted = [&](const std::string& name) {
+      return only.empty() || std::find(only.begin(), only.end(), name) != only.end();
+    };
+    if (!wanted("ysb")) workloads.clear();
     const auto nexmark_events = samples::generate_nexmark({.events = events});
-    for (int q : samples::nexmark_queries()) workloads.push_back(nexmark(q, nexmark_events));
-    if (!only.empty()) {
-      std::erase_if(workloads, [&](const Workload& w) {
-        return std::find(only.begin(), only.end(), w.name) == only.end();
-      });
-      if (workloads.empty()) throw std::runtime_error("--only names no workload");
+    // q3 and q8 read people and auctions only, 8% of the events: they are measured over ten
+    // times the events (the bids among them generated, not kept), so that their runs last
+    // long enough for the job's fixed start-up to count little.
+    std::optional<samples::NexmarkEvents> people_and_auctions;
+    for (int q : samples::nexmark_queries()) {
+      const std::string name = "nexmark_q" + std::to_string(q);
+      if (!wanted(name)) continue;
+      if ((q == 3 || q == 8) && !people_and_auctions) {
+        people_and_auctions = samples::generate_nexmark(
+            {.events = kPeopleAndAuctionsFactor * events, .keep_bids = false});
+      }
+      workloads.push_back(nexmark(q, q == 3 || q == 8 ? *people_and_auctions : nexmark_events));
     }
+    if (workloads.empty()) throw std::runtime_error("--only names no workload");
     bench::Results results;
     fmt::print("{:<12} {:>10} {:>16} {:>14} {:>12} {:>12}\n", "workload", "events", "events/s/core",
                "events/s wall", "p50 ms", "p99 ms");

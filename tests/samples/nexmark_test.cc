@@ -75,6 +75,16 @@ TEST(NexmarkTest, TheGeneratorFollowsThePublishedProportions) {
   EXPECT_FALSE(nexmark_q3(e).empty());
 }
 
+TEST(NexmarkTest, WithoutBidsTheGeneratorMakesTheSamePeopleAndAuctions) {
+  const auto all = generate_nexmark(kOptions);
+  NexmarkOptions o = kOptions;
+  o.keep_bids = false;
+  const auto no_bids = generate_nexmark(o);
+  EXPECT_TRUE(no_bids.bids.empty());
+  EXPECT_EQ(no_bids.people, all.people);
+  EXPECT_EQ(no_bids.auctions, all.auctions);
+}
+
 TEST(NexmarkTest, Q0AndQ1PassAndConvertEveryBid) {
   const auto e = generate_nexmark(kOptions);
   for (int q : {0, 1}) {
