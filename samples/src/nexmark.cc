@@ -91,7 +91,6 @@ struct OpenAuction {
   Auction auction;
   int64_t best = -1;
 };
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(OpenAuction, auction, best)
 SLUICE_JSON_FIELDS(OpenAuction, auction, best)
 
 // q3's sellers: people of these states.
@@ -104,7 +103,6 @@ struct Q8Match {
   Q8Row row;
   int64_t matches = 0;
 };
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Q8Match, row, matches)
 SLUICE_JSON_FIELDS(Q8Match, row, matches)
 
 // What the closing processor reads: an auction or a bid, both keyed by auction id.
@@ -237,7 +235,6 @@ struct SellerPrices {
             .auctions = n};
   }
 };
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(SellerPrices, last, added)
 SLUICE_JSON_FIELDS(SellerPrices, last, added)
 
 }  // namespace
