@@ -294,11 +294,12 @@ Result<bool> StreamThread::publish_stream_time(Task& task) {
 // A record timestamped far in the future holds its task back until the other tasks get there:
 // worth a word when it lasts.
 void StreamThread::note_held(Task& task, bool held, Timestamp limit) {
+  const int64_t now = clock_.monotonic_ms();
   if (!held) {
+    if (task.held_since_ms) task.held_total_ms += now - *task.held_since_ms;
     task.held_since_ms.reset();
     return;
   }
-  const int64_t now = clock_.monotonic_ms();
   if (!task.held_since_ms) task.held_since_ms = now;
   if (now - *task.held_since_ms < kHeldWarningMs || task.held_warned_ms == *task.held_since_ms) {
     return;
@@ -478,6 +479,8 @@ void StreamThread::publish_metrics() {
       t->busy_ns = t->busy_records = 0;
     }
     m.process_ns_per_record = t->ns_per_record;
+    m.stream_time_ms = t->stream->stream_time().value();
+    m.alignment_wait_ms = t->held_total_ms + (t->held_since_ms ? now - *t->held_since_ms : 0);
     if (!t->state_metrics_ms || now - *t->state_metrics_ms >= kStateMetricsIntervalMs) {
       t->state_metrics = t->state->metrics();
       t->state_metrics_ms = now;

@@ -51,8 +51,10 @@ struct Task {
   int64_t busy_ns = 0;
   int64_t busy_records = 0;
   double ns_per_record = 0;
-  // Since when stream-time alignment holds the task back, and the wait last warned about.
+  // Since when stream-time alignment holds the task back, and the wait last warned about;
+  // the time it was held back before (ms).
   std::optional<int64_t> held_since_ms;
+  int64_t held_total_ms = 0;
   std::optional<int64_t> held_warned_ms;
   // Store metrics (RocksDB properties, directory sizes) and when they were taken: refreshed
   // at most once a second.

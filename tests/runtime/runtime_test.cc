@@ -522,6 +522,13 @@ TEST_F(RuntimeTest, AFastTaskWaitsForASlowerOneOfItsSubtopologySoTheWindowsDowns
   int64_t late = 0;
   for (const auto& task : (*rt)->metrics().tasks) {
     for (const auto& [name, nm] : task.operators.nodes) late += nm.late_dropped;
+    // Both upstream tasks got to their last record; the fast one spent time waiting.
+    if (task.id.starts_with("0_")) {
+      EXPECT_EQ(task.stream_time_ms, kRecords - 1) << task.id;
+    }
+    if (task.id == "0_1") {
+      EXPECT_GT(task.alignment_wait_ms, 0);
+    }
   }
   (*rt)->stop();
   ASSERT_OK((*rt)->wait());

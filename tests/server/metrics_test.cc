@@ -178,6 +178,8 @@ TEST_F(MetricsTest, JobMetricsMoveWhileTheJobRuns) {
   EXPECT_TRUE(
       has(m, "sluice_store_estimated_keys", {{"job", "views"}, {"store", "views-per-page"}}));
   EXPECT_TRUE(has(m, "sluice_task_input_lag", {{"job", "views"}, {"topic", "page-views"}}));
+  EXPECT_GT(value(m, "sluice_task_stream_time_ms", {{"job", "views"}, {"task", "0_0"}}), 0);
+  EXPECT_TRUE(has(m, "sluice_task_alignment_wait_seconds_total", {{"job", "views"}}));
   EXPECT_GT(value(m, "sluice_state_memory_bytes", {{"kind", "total"}}), 0);
 }
 

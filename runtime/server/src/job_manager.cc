@@ -527,6 +527,8 @@ v1::JobDescription JobManager::description(const Job& job) const {
     tm->set_restoring(t.restoring);
     tm->set_records_processed(t.operators.records_processed);
     tm->set_process_ns_per_record(t.process_ns_per_record);
+    tm->set_stream_time_ms(t.stream_time_ms);
+    tm->set_alignment_wait_ms(t.alignment_wait_ms);
     records += t.operators.records_processed;
     for (const runtime::InputLag& in : t.inputs) {
       v1::InputLag* l = tm->add_inputs();

@@ -109,6 +109,12 @@ std::vector<MetricFamily> ServerMetrics::Collect() const {
               t.process_ns_per_record);
       f.gauge("sluice_task_restoring", "1 while the task restores its stores", tl,
               t.restoring ? 1 : 0);
+      f.gauge("sluice_task_stream_time_ms",
+              "The largest record timestamp the task processed (-1: none yet)", tl,
+              static_cast<double>(t.stream_time_ms));
+      f.counter("sluice_task_alignment_wait_seconds_total",
+                "Time the task waited for slower tasks of its sub-topology (max.task.drift.ms)", tl,
+                static_cast<double>(t.alignment_wait_ms) / 1000.0);
       for (const runtime::InputLag& in : t.inputs) {
         f.gauge("sluice_task_input_lag", "Records of an input partition not yet processed",
                 {{"job", name},

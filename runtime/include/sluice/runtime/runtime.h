@@ -130,7 +130,9 @@ struct TaskMetrics {
   bool restoring = true;
   operators::TaskMetrics operators;  // records processed, per-operator in/out, late drops
   std::vector<InputLag> inputs;
-  double process_ns_per_record = 0;             // over the last commit interval
+  double process_ns_per_record = 0;  // over the last commit interval
+  int64_t stream_time_ms = -1;       // the largest timestamp processed (-1: none)
+  int64_t alignment_wait_ms = 0;     // held back by max_task_drift_ms so far (wall clock)
   std::vector<state::RestoreProgress> restore;  // last report per store
   state::StateMetrics state;
 };

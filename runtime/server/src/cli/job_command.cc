@@ -59,10 +59,15 @@ void print_description(const v1::JobDescription& d, bool with_topology) {
   for (const v1::TaskMetrics& t : d.tasks()) {
     int64_t lag = 0;
     for (const auto& in : t.inputs()) lag += in.lag();
-    std::printf("  Task %-6s thread %d %s records %lld lag %lld %.0f ns/record\n", t.id().c_str(),
+    std::printf("  Task %-6s thread %d %s records %lld lag %lld %.0f ns/record%s\n", t.id().c_str(),
                 t.thread(), t.restoring() ? "RESTORING" : "running  ",
                 static_cast<long long>(t.records_processed()), static_cast<long long>(lag),
-                t.process_ns_per_record());
+                t.process_ns_per_record(),
+                t.alignment_wait_ms() > 0
+                    ? fmt::format(" waited {:.1f} s for slower tasks",
+                                  static_cast<double>(t.alignment_wait_ms()) / 1000.0)
+                          .c_str()
+                    : "");
     for (const auto& r : t.restore()) {
       if (!r.done()) {
         std::printf("    restoring %s: %lld of ~%lld records, %.0f/s, ETA %.0f s\n",
