@@ -309,7 +309,7 @@ void StreamThread::note_held(Task& task, bool held, Timestamp limit) {
       "task {} has waited {} s for slower tasks of its sub-topology: its stream time {} is more "
       "than max_task_drift_ms ({} ms) past theirs (it may run to {}); a record timestamped far "
       "ahead of the others does this. It goes on as they catch up or run out of records "
-      "(max_task_drift_ms = -1 turns the bound off)",
+      "(max_task_drift_ms -1, or a job's --config max.task.drift.ms=-1, turns the bound off)",
       task.id.to_string(), (now - *task.held_since_ms) / 1000, task.stream->stream_time().value(),
       env_.config->max_task_drift_ms, limit.value());
 }
