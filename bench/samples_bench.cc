@@ -263,25 +263,26 @@ int main(int argc, char** argv) {
   }
   spdlog::set_level(spdlog::level::warn);
   try {
-    std::vector<Workload> workloads;
-    workloads.push_back(yahoo(events));
+    // Events are generated only for the workloads asked for.
     auto wanted = [&](const std::string& name) {
       return only.empty() || std::find(only.begin(), only.end(), name) != only.end();
     };
-    if (!wanted("ysb")) workloads.clear();
-    const auto nexmark_events = samples::generate_nexmark({.events = events});
+    std::vector<Workload> workloads;
+    if (wanted("ysb")) workloads.push_back(yahoo(events));
     // q3 and q8 read people and auctions only, 8% of the events: they are measured over ten
     // times the events (the bids among them generated, not kept), so that their runs last
     // long enough for the job's fixed start-up to count little.
-    std::optional<samples::NexmarkEvents> people_and_auctions;
+    std::optional<samples::NexmarkEvents> all_events, people_and_auctions;
     for (int q : samples::nexmark_queries()) {
-      const std::string name = "nexmark_q" + std::to_string(q);
-      if (!wanted(name)) continue;
-      if ((q == 3 || q == 8) && !people_and_auctions) {
-        people_and_auctions = samples::generate_nexmark(
-            {.events = kPeopleAndAuctionsFactor * events, .keep_bids = false});
+      if (!wanted("nexmark_q" + std::to_string(q))) continue;
+      const bool people_only = q == 3 || q == 8;
+      auto& source = people_only ? people_and_auctions : all_events;
+      if (!source) {
+        source = samples::generate_nexmark(
+            {.events = people_only ? kPeopleAndAuctionsFactor * events : events,
+             .keep_bids = !people_only});
       }
-      workloads.push_back(nexmark(q, q == 3 || q == 8 ? *people_and_auctions : nexmark_events));
+      workloads.push_back(nexmark(q, *source));
     }
     if (workloads.empty()) throw std::runtime_error("--only names no workload");
     bench::Results results;

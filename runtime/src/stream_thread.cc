@@ -294,9 +294,10 @@ Result<bool> StreamThread::publish_stream_time(Task& task) {
 // A record timestamped far in the future holds its task back until the other tasks get there:
 // worth a word when it lasts.
 void StreamThread::note_held(Task& task, bool held, Timestamp limit) {
+  if (!held && !task.held_since_ms) return;  // the usual case: no clock read
   const int64_t now = clock_.monotonic_ms();
   if (!held) {
-    if (task.held_since_ms) task.held_total_ms += now - *task.held_since_ms;
+    task.held_total_ms += now - *task.held_since_ms;
     task.held_since_ms.reset();
     return;
   }
