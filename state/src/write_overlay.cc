@@ -75,9 +75,41 @@ const WriteOverlay::Entry* WriteOverlay::find(std::string_view key) const {
 
 std::vector<const WriteOverlay::Entry*> WriteOverlay::sorted() const {
   std::vector<const Entry*> out(order_);
-  if (ascending_) return out;
-  std::sort(out.begin(), out.end(),
-            [](const Entry* a, const Entry* b) { return a->key() < b->key(); });
+  if (ascending_ || out.size() < 2) return out;
+  // Sorting the pointers compared keys through them: a cache miss or two per comparison, the
+  // entries being scattered over the arena. Instead sort (8 key bytes, entry) pairs, the bytes
+  // taken big-endian right after the prefix every key shares, and compare whole keys only when
+  // those are equal. Both passes below walk the arena in the order it was written.
+  size_t shared = out.front()->key().size();
+  const std::string_view first = out.front()->key();
+  for (const Entry* e : out) {
+    const std::string_view key = e->key();
+    const size_t n = std::min(shared, key.size());
+    size_t i = 0;
+    while (i < n && key[i] == first[i]) ++i;
+    shared = i;
+  }
+  struct Keyed {
+    uint64_t prefix;
+    const Entry* entry;
+  };
+  std::vector<Keyed> keyed;
+  keyed.reserve(out.size());
+  for (const Entry* e : out) {
+    const std::string_view key = e->key();
+    uint64_t prefix = 0;
+    for (size_t i = 0; i < 8; ++i) {
+      const size_t at = shared + i;
+      prefix = (prefix << 8) | (at < key.size() ? static_cast<uint8_t>(key[at]) : 0);
+    }
+    keyed.push_back({prefix, e});
+  }
+  // A key shorter than the prefix's end pads with zeros: equal prefixes fall back to the keys.
+  std::sort(keyed.begin(), keyed.end(), [](const Keyed& a, const Keyed& b) {
+    if (a.prefix != b.prefix) return a.prefix < b.prefix;
+    return a.entry->key() < b.entry->key();
+  });
+  for (size_t i = 0; i < keyed.size(); ++i) out[i] = keyed[i].entry;
   return out;
 }
 

@@ -85,6 +85,26 @@ TEST(WriteOverlayTest, SortedIsInKeyOrderWhateverTheWriteOrder) {
   }
 }
 
+// The sort compares 8 bytes after the prefix all keys share before whole keys: keys that are
+// prefixes of others, zero bytes, bytes above 0x7f and keys equal for more than 8 bytes past
+// the shared prefix must still come out in byte order.
+TEST(WriteOverlayTest, SortedIsInByteOrderForPrefixesZeroBytesAndLongSharedRuns) {
+  WriteOverlay o;
+  Model model;
+  std::mt19937 rng(5);
+  const std::string alphabet("\x00\x01\x7f\x80\xff", 5);
+  for (int i = 0; i < 5'000; ++i) {
+    std::string key = "shared/";
+    const size_t tail = rng() % 14;
+    for (size_t j = 0; j < tail; ++j) key.push_back(alphabet[rng() % alphabet.size()]);
+    o.write(key, std::to_string(i));
+    model[key] = std::to_string(i);
+  }
+  o.write("shared/", "the shared prefix itself");
+  model["shared/"] = "the shared prefix itself";
+  expect_matches(o, model);
+}
+
 TEST(WriteOverlayTest, AKeyWrittenOutOfOrderLaterStillSorts) {
   WriteOverlay o;
   o.write("a", "1");
