@@ -8,8 +8,10 @@
 
 #include <cstdint>
 #include <limits>
+#include <map>
 #include <memory>
 #include <optional>
+#include <random>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -373,6 +375,38 @@ TEST_F(RocksWindowStoresTest, WindowIteratorKeepsItsViewAcrossWritesToItsStore) 
       (WindowRows{{"k", 10, "old"}, {"k", 110, "old"}, {"k", 210, "old"}, {"k", 310, "old"}}));
   EXPECT_EQ(drain(store.fetch("k", ts(100), ts(1000))),
             (WindowRows{{"k", 110, "new"}, {"k", 250, "new"}, {"k", 310, "old"}}));
+}
+
+// Commits land in the background while the store is read and written, as in the runtime:
+// every read must see every write, whether in the DB, in flight or buffered.
+TEST_F(RocksWindowStoresTest, ReadsSeeEveryWriteWhileCommitsLandInTheBackground) {
+  WindowStore& store = windows(1'000'000, 100);
+  std::map<std::pair<Bytes, int64_t>, Bytes> model;
+  std::mt19937 rng(11);
+  const std::vector<Bytes> keys = {"a", "b", "c", "d"};
+  for (int round = 0; round < 300; ++round) {
+    for (int i = 0; i < 10; ++i) {
+      const Bytes& key = keys[rng() % keys.size()];
+      const int64_t start = static_cast<int64_t>(rng() % 1000);
+      if (rng() % 5 == 0) {
+        SLUICE_ASSERT_OK(store.put(key, ts(start), std::nullopt));
+        model.erase({key, start});
+      } else {
+        const Bytes value = std::to_string(round) + "." + std::to_string(i);
+        SLUICE_ASSERT_OK(store.put(key, ts(start), value));
+        model[{key, start}] = value;
+      }
+    }
+    for (const Bytes& key : keys) {
+      WindowRows expected;
+      for (const auto& [at, value] : model) {
+        if (at.first == key) expected.emplace_back(key, at.second, value);
+      }
+      ASSERT_EQ(drain(store.fetch(key, ts(0), ts(1000))), expected) << "round " << round;
+    }
+    // As the runtime commits: the write goes on in the background, the next commit waits.
+    if (round % 3 == 2) SLUICE_ASSERT_OK(writer_->commit());
+  }
 }
 
 TEST_F(RocksWindowStoresTest, MalformedStoredWindowKeyIsCorruptionNamingTheStore) {
