@@ -98,12 +98,22 @@ bool local_state(const std::string& state) {
   return state == "OR" || state == "ID" || state == "CA";
 }
 
-// q8's aggregate per person and window: the first match and how many there were.
-struct Q8Match {
-  Q8Row row;
-  int64_t matches = 0;
+// q8's input, people and auctions alike, keyed by person (an auction by its seller).
+struct Q8Side {
+  bool person = false;
+  std::string name;  // of a person
 };
-SLUICE_JSON_FIELDS(Q8Match, row, matches)
+SLUICE_JSON_FIELDS(Q8Side, person, name)
+
+// q8's aggregate per person and tumbling window: the person (once seen), how many of their
+// auctions, and whether this update made the first match.
+struct Q8Window {
+  bool person = false;
+  std::string name;
+  int64_t auctions = 0;
+  bool matched_now = false;
+};
+SLUICE_JSON_FIELDS(Q8Window, person, name, auctions, matched_now)
 
 // What the closing processor reads: an auction or a bid, both keyed by auction id.
 struct AuctionOrBid {
@@ -366,45 +376,45 @@ Result<operators::Topology> nexmark_topology(int query) {
           .to(out);
       break;
     case 8: {
-      // Per person and window: the row and how many auctions matched it (the first is emitted).
-      auto window_of = [](int64_t t) { return t / kNexmarkWindowMs * kNexmarkWindowMs; };
+      // A join of people and auctions on the same tumbling window, run as Flink runs a window
+      // join: both sides go into one windowed aggregate per person and window, which emits the
+      // row when it first holds the person and an auction. Point reads and writes of that one
+      // store per record, where an interval join seeks a range of the other side's store.
+      auto people = b.stream<std::string, Person>(kPersonTopic)
+                        .map_values([](const Person& p) {
+                          return Q8Side{true, p.name};
+                        })
+                        .named("person-side");
       auto sellers = b.stream<std::string, Auction>(kAuctionTopic)
-                         .select_key([](const std::string&, const Auction& a) {
-                           return std::to_string(a.seller);
+                         .map([](const std::string&, const Auction& a) {
+                           return std::pair(std::to_string(a.seller), Q8Side{});
                          })
                          .named("by-seller");
-      const dsl::Materialized seen_store("nexmark-q8-seen");
-      b.stream<std::string, Person>(kPersonTopic)
-          .join(
-              sellers,
-              [window_of](const Person& p, const Auction& a) {
-                return Q8Row{
-                    p.id, p.name,
-                    window_of(p.date_time) == window_of(a.date_time) ? window_of(p.date_time) : -1};
-              },
-              dsl::JoinWindows::of(milliseconds(kNexmarkWindowMs))
-                  .grace(milliseconds(kNexmarkGraceMs)),
-              "person-auction")
-          .filter([](const std::string&, const Q8Row& r) { return r.window_start >= 0; })
-          .named("same-window")
-          // Still keyed by person: matches counted per person and tumbling window (a match is
-          // stamped with the later of its two times, so it falls in the window both are in),
-          // with no second repartition.
+      people.merge(sellers)
           .group_by_key()
           .windowed_by(dsl::TumblingWindows::of(milliseconds(kNexmarkWindowMs))
                            .grace(milliseconds(kNexmarkGraceMs)))
-          .aggregate([] { return Q8Match{}; },
-                     [](const std::string&, const Q8Row& r, Q8Match m) {
-                       return Q8Match{.row = r, .matches = m.matches + 1};
+          .aggregate([] { return Q8Window{}; },
+                     [](const std::string&, const Q8Side& side, Q8Window w) {
+                       const bool matched = w.person && w.auctions > 0;
+                       if (side.person) {
+                         w.person = true;
+                         w.name = side.name;
+                       } else {
+                         ++w.auctions;
+                       }
+                       w.matched_now = !matched && w.person && w.auctions > 0;
+                       return w;
                      },
-                     seen_store)
+                     dsl::Materialized("nexmark-q8-windows"))
           .to_stream()
-          .filter([](const operators::Windowed<std::string>&, const Q8Match& m) {
-            return m.matches == 1;
+          .filter([](const operators::Windowed<std::string>&, const Q8Window& w) {
+            return w.matched_now;
           })
           .named("first-match")
-          .map([](const operators::Windowed<std::string>& w, const Q8Match& m) {
-            return std::pair(w.key + "@" + std::to_string(w.window.start.value()), m.row);
+          .map([](const operators::Windowed<std::string>& w, const Q8Window& m) {
+            return std::pair(w.key + "@" + std::to_string(w.window.start.value()),
+                             Q8Row{std::stoll(w.key), m.name, w.window.start.value()});
           })
           .named("by-person-window")
           .to(out);

@@ -18,8 +18,8 @@
 //       re-keyed by window and reduced to the highest
 //   q7  highest bid: per 10-second tumbling window, the highest bid
 //   q8  new sellers: people who opened an auction in the 10-second tumbling window they joined
-//       in, once per person and window (people joined to auctions by seller within 10 s, kept
-//       when both fall in one window, deduplicated by an aggregate)
+//       in, once per person and window (a window join: people and auctions by seller in one
+//       tumbling-window aggregate, emitted when it first holds both)
 //   q4  average closing price per category: a processor keeps each open auction with its best
 //       valid bid (in the auction's time, at least the reserve) and, on stream-time punctuation,
 //       closes the expired ones in expiry order, forwarding their winning price by category;
