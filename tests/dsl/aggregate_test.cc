@@ -119,6 +119,48 @@ TEST(WindowTest, HoppingWindowPutsARecordInEveryWindowThatContainsIt) {
             (WindowedCounts{{w("a", 0, 10), 1, Timestamp(7)}, {w("a", 5, 15), 1, Timestamp(7)}}));
 }
 
+// A hopping count emitted on close is computed from slices of the advance: each window's count
+// is the sum of its slices', emitted once, by window start then key, stamped with its latest
+// record; the store holds the slices under its own name.
+TEST(WindowTest, AHoppingCountEmittedOnCloseIsSummedFromSlices) {
+  TopologyBuilder b;
+  b.stream<std::string, std::string>("in")
+      .group_by_key()
+      .windowed_by(HoppingWindows::of(10ms).advance_by(5ms))
+      .emit(EmitStrategy::kOnWindowClose)
+      .count("hops")
+      .to_stream()
+      .to("out");
+  auto t = b.build();
+  ASSERT_TRUE(t.ok()) << t.status().to_string();
+  EXPECT_NE(t->describe().find("hopping 10 ms every 5 ms, sliced"), std::string::npos)
+      << t->describe();
+  EXPECT_NE(t->find_store("hops-slices"), nullptr);
+  EXPECT_EQ(t->find_store("hops"), nullptr);
+  TopologyBuilder again;
+  again.stream<std::string, std::string>("in")
+      .group_by_key()
+      .windowed_by(HoppingWindows::of(10ms).advance_by(5ms))
+      .emit(EmitStrategy::kOnWindowClose)
+      .count("hops")
+      .to_stream()
+      .to("out");
+  auto d = driver_for(again);
+  ASSERT_TRUE(d);
+  auto in = d->input_topic<std::string, std::string>("in");
+  ASSERT_OK(in.pipe("b", "x", Timestamp(3)));  // slice [0,5): windows [0,10)
+  ASSERT_OK(in.pipe("a", "x", Timestamp(4)));
+  ASSERT_OK(in.pipe("a", "x", Timestamp(7)));  // slice [5,10): windows [0,10) and [5,15)
+  auto out = d->output_topic<Windowed<std::string>, int64_t>("out");
+  EXPECT_EQ(read(out), WindowedCounts{});       // nothing closed yet
+  ASSERT_OK(in.pipe("a", "x", Timestamp(12)));  // slice [10,15); stream time 12 closes [0,10)
+  EXPECT_EQ(read(out),
+            (WindowedCounts{{w("a", 0, 10), 2, Timestamp(7)}, {w("b", 0, 10), 1, Timestamp(3)}}));
+  ASSERT_OK(in.pipe("c", "x", Timestamp(30)));  // closes [5,15) and [10,20)
+  EXPECT_EQ(read(out), (WindowedCounts{{w("a", 5, 15), 2, Timestamp(12)},
+                                       {w("a", 10, 20), 1, Timestamp(12)}}));
+}
+
 TEST(WindowTest, RecordsAfterWindowEndPlusGraceAreDroppedAndCounted) {
   TopologyBuilder b;
   b.stream<std::string, std::string>("in")

@@ -951,12 +951,31 @@ class TimeWindowedKStream {
     using Agg = std::decay_t<std::invoke_result_t<Init&>>;
     return add<Agg>(
         "windowed-aggregate", std::function<Agg()>(initializer),
-        [adder](const K& k, const V& v, Agg a) { return adder(k, v, std::move(a)); }, m);
+        [adder](const K& k, const V& v, Agg a) { return adder(k, v, std::move(a)); }, nullptr, m);
   }
 
+  // With a merger (key, Agg, Agg) -> Agg that combines two partial aggregates as adding their
+  // records one by one would (a sum, a count, a max): hopping windows emitted on close are
+  // computed from slices of the advance, as Flink does — a record updates one slice instead of
+  // every window it falls in, and a closing window merges its slices. The store, named
+  // `<name>-slices`, then holds one aggregate per key and slice (what an interactive query of
+  // it sees). Other windows ignore the merger.
+  template <typename Init, typename Adder, typename Merger>
+  requires std::is_invocable_r_v<std::decay_t<std::invoke_result_t<Init&>>, Merger&, const K&,
+                                 std::decay_t<std::invoke_result_t<Init&>>,
+                                 std::decay_t<std::invoke_result_t<Init&>>> auto
+  aggregate(Init initializer, Adder adder, Merger merger, Materialized m = {}) {
+    using Agg = std::decay_t<std::invoke_result_t<Init&>>;
+    return add<Agg>(
+        "windowed-aggregate", std::function<Agg()>(initializer),
+        [adder](const K& k, const V& v, Agg a) { return adder(k, v, std::move(a)); },
+        [merger](const K& k, Agg a, Agg b) { return merger(k, std::move(a), std::move(b)); }, m);
+  }
+
+  // Sliced (see aggregate with a merger) when hopping and emitted on close.
   KTable<Windowed<K>, int64_t> count(Materialized m = {}) {
     return aggregate([] { return int64_t{0}; }, [](const K&, const V&, int64_t n) { return n + 1; },
-                     m);
+                     [](const K&, int64_t a, int64_t b) { return a + b; }, m);
   }
 
   // A window's value = reducer(value so far, value), starting from its first value.
@@ -964,17 +983,22 @@ class TimeWindowedKStream {
   KTable<Windowed<K>, V> reduce(Reducer reducer, Materialized m = {}) {
     return add<V>(
         "windowed-reduce", nullptr,
-        [reducer](const K&, const V& v, V acc) { return reducer(std::move(acc), v); }, m);
+        [reducer](const K&, const V& v, V acc) { return reducer(std::move(acc), v); }, nullptr, m);
   }
 
  private:
   template <typename Agg>
   KTable<Windowed<K>, Agg> add(const std::string& op, std::function<Agg()> initializer,
                                std::function<Agg(const K&, const V&, Agg)> adder,
+                               std::function<Agg(const K&, Agg, Agg)> merger,
                                const Materialized& m) {
     static_assert(HasSerde<K> && HasSerde<Agg>, "the key and aggregate need serdes for the store");
+    const bool sliced = merger && emit_ == operators::EmitStrategy::kOnWindowClose &&
+                        windows_.advance_ms < windows_.size_ms &&
+                        windows_.size_ms % windows_.advance_ms == 0;
     const std::string store =
-        m.name.empty() ? h_.builder->name_of(h_.node) + "-" + op + "-store" : m.name;
+        (m.name.empty() ? h_.builder->name_of(h_.node) + "-" + op + "-store" : m.name) +
+        (sliced ? "-slices" : "");
     const int64_t needed = windows_.size_ms + windows_.grace_ms;
     const int64_t retention = std::max(m.retention_ms.value_or(needed), needed);
     auto& t = h_.builder->topology();
@@ -991,9 +1015,13 @@ class TimeWindowedKStream {
     const std::string emitted = store + "-emitted";
     detail::add_emit_store(t, emit_, emitted, m.logged, stores);
     const int n = h_.builder->add_child(
-        h_.node, op + " (" + windows_.describe() + ")", detail::type_name<Windowed<K>>(),
-        detail::type_name<Agg>(),
-        [=, w = windows_, e = emit_, late = late_topic_] {
+        h_.node, op + " (" + windows_.describe() + (sliced ? ", sliced" : "") + ")",
+        detail::type_name<Windowed<K>>(), detail::type_name<Agg>(),
+        [=, w = windows_, e = emit_, late = late_topic_]() -> std::unique_ptr<operators::Node> {
+          if (sliced) {
+            return std::make_unique<operators::SlicedWindowedAggregateNode<K, V, Agg>>(
+                store, emitted, w, late, initializer, adder, merger);
+          }
           return std::make_unique<operators::WindowedAggregateNode<K, V, Agg>>(
               store, emitted, w, e, late, initializer, adder);
         },

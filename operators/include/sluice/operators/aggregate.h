@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <functional>
 #include <limits>
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
@@ -280,6 +281,128 @@ class WindowedAggregateNode final : public Input<K, V>, public OutputNode<Window
   const std::string late_topic_;
   Initializer init_;
   Adder add_;
+  state::WindowStore* store_ = nullptr;
+  state::KeyValueStore* emitted_ = nullptr;
+  int64_t emitted_until_ = 0;  // window starts below this were emitted (timestamps are >= 0)
+  Bytes key_bytes_;
+};
+
+// Hopping windows emitted on close, computed from slices, as Flink computes them: the store
+// holds one aggregate per key and slice (the advance: windows of size n·advance span n slices),
+// each record updates only its slice, and a window's result is merger() over its slices', in
+// time order, when it closes. A record thus costs one read-modify-write rather than one per
+// window it falls in. Results are those of WindowedAggregateNode with kOnWindowClose for any
+// merger that combines two partial aggregates as adding their records one by one would (a
+// sum, a count, a max, ...): a record joins the slice, and so the windows that close after it;
+// windows closed before it came have already been emitted without it, as there.
+template <typename K, typename V, typename Agg>
+class SlicedWindowedAggregateNode final : public Input<K, V>, public OutputNode<Windowed<K>, Agg> {
+ public:
+  using Initializer = std::function<Agg()>;
+  using Adder = std::function<Agg(const K&, const V&, Agg)>;
+  using Merger = std::function<Agg(const K&, Agg, Agg)>;
+
+  SlicedWindowedAggregateNode(std::string store, std::string emitted_store, TimeWindows windows,
+                              std::string late_topic, Initializer init, Adder add, Merger merge)
+      : store_name_(std::move(store)),
+        emitted_name_(std::move(emitted_store)),
+        windows_(windows),
+        late_topic_(std::move(late_topic)),
+        init_(std::move(init)),
+        add_(std::move(add)),
+        merge_(std::move(merge)) {
+    SLUICE_CHECK(windows_.advance_ms > 0 && windows_.size_ms % windows_.advance_ms == 0);
+  }
+
+  Status init(TaskContext& context) override {
+    SLUICE_RETURN_IF_ERROR(Node::init(context));
+    SLUICE_ASSIGN_OR_RETURN(store_, context.window_store(store_name_));
+    SLUICE_ASSIGN_OR_RETURN(emitted_, context.key_value_store(emitted_name_));
+    return load_emitted_until(*emitted_, emitted_until_);
+  }
+
+  Status process(Record<K, V>&& r) override {
+    ++this->metrics_->records_in;
+    if (is_null_key(r.key)) return Status();
+    const Timestamp stream_time = stream_time_of(*this->context_, *store_);
+    const int64_t ts = r.timestamp.value();
+    const int64_t advance = windows_.advance_ms;
+    const int64_t slice = ts - ((ts % advance) + advance) % advance;
+    // The last window holding the record starts with its slice: the record is late once that
+    // one has closed (or when no window holds it: none starts before the epoch).
+    if (slice < 0 || slice + windows_.size_ms + windows_.grace_ms <= stream_time.value()) {
+      ++this->metrics_->late_dropped;
+      SLUICE_RETURN_IF_ERROR(send_late(late_topic_, r, *this->context_));
+    } else {
+      key_bytes_.clear();
+      Serde<K>::serialize(r.key, key_bytes_);
+      SLUICE_ASSIGN_OR_RETURN(std::optional<Bytes> stored,
+                              store_->fetch(key_bytes_, Timestamp(slice)));
+      Agg agg;
+      Timestamp stamp = r.timestamp;
+      if (stored) {
+        SLUICE_ASSIGN_OR_RETURN(auto old, decode_timestamped<Agg>(*stored, store_name_));
+        agg = add_(r.key, r.value, std::move(old.first));
+        stamp = std::max(stamp, old.second);
+      } else {
+        agg = first_aggregate(init_, add_, r);
+      }
+      SLUICE_RETURN_IF_ERROR(
+          store_->put(key_bytes_, Timestamp(slice), ByteView(encode_timestamped(agg, stamp))));
+    }
+    // Emit before the store's stream time moves (it may expire the slices of a closing window).
+    SLUICE_RETURN_IF_ERROR(emit_closed(stream_time));
+    return store_->advance_stream_time(stream_time);
+  }
+
+ private:
+  // Forwards every window that closed since the last call, by start, then key bytes.
+  Status emit_closed(Timestamp stream_time) {
+    const int64_t size = windows_.size_ms, advance = windows_.advance_ms;
+    const int64_t bound = stream_time.value() - windows_.grace_ms - size;
+    if (bound < 0) return Status();
+    const int64_t last_closed = bound - bound % advance;
+    if (last_closed < emitted_until_) return Status();
+    // Every slice of the closing windows, merged per (window, key) in slice order.
+    std::map<std::pair<int64_t, Bytes>, std::pair<Agg, Timestamp>> results;
+    const int64_t first = emitted_until_ + (advance - emitted_until_ % advance) % advance;
+    SLUICE_ASSIGN_OR_RETURN(
+        auto it, store_->fetch_all(Timestamp(first), Timestamp(last_closed + size - advance)));
+    for (; it->valid(); it->next()) {
+      const int64_t slice = it->window_start().value();
+      SLUICE_ASSIGN_OR_RETURN(auto part, decode_timestamped<Agg>(it->value(), store_name_));
+      std::optional<K> key;  // decoded once the slice turns out to be needed
+      for (int64_t w = std::max(first, slice - size + advance); w <= std::min(last_closed, slice);
+           w += advance) {
+        auto [at, added] = results.try_emplace({w, Bytes(it->key())}, part);
+        if (added) continue;
+        if (!key) {
+          SLUICE_ASSIGN_OR_RETURN(key, Serde<K>::deserialize(it->key()));
+        }
+        at->second.first = merge_(*key, std::move(at->second.first), part.first);
+        at->second.second = std::max(at->second.second, part.second);
+      }
+    }
+    SLUICE_RETURN_IF_ERROR(it->status());
+    for (auto& [at, result] : results) {
+      SLUICE_ASSIGN_OR_RETURN(K key, Serde<K>::deserialize(at.second));
+      const Window w{Timestamp(at.first), Timestamp(at.first + size)};
+      ++this->metrics_->records_out;
+      SLUICE_RETURN_IF_ERROR(this->out_.forward(
+          {Windowed<K>{std::move(key), w}, std::move(result.first), result.second}));
+    }
+    emitted_until_ = last_closed + 1;
+    Bytes mark;
+    append_be<int64_t>(mark, emitted_until_);
+    return emitted_->put(kEmittedUntilKey, mark);
+  }
+
+  const std::string store_name_, emitted_name_;
+  const TimeWindows windows_;
+  const std::string late_topic_;
+  Initializer init_;
+  Adder add_;
+  Merger merge_;
   state::WindowStore* store_ = nullptr;
   state::KeyValueStore* emitted_ = nullptr;
   int64_t emitted_until_ = 0;  // window starts below this were emitted (timestamps are >= 0)
