@@ -5,6 +5,7 @@
 #include <atomic>
 #include <filesystem>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "runtime_test_util.h"
@@ -153,6 +154,76 @@ TEST_F(RuntimeTest, AStopCommitsAndARestartResumesWhereItStoppedWithoutRepeating
   const FinalCounts f = final_counts(out);
   EXPECT_EQ(f.non_increasing, 0);
   EXPECT_EQ(f.last, count_oracle(all));
+}
+
+// A hopping count emitted on close keeps per-slice counts (SlicedWindowedAggregateNode) and how
+// far it has emitted: stopped and restarted between its windows, it emits every window once,
+// with the count of every view in it.
+TEST_F(RuntimeTest, AHoppingCountFromSlicesEmitsEachWindowOnceAcrossARestart) {
+  using namespace std::chrono_literals;
+  ASSERT_OK(create_topic(*log_, "views", 4));
+  ASSERT_OK(create_topic(*log_, "hops-out", 4));
+  auto topology = [] {
+    dsl::TopologyBuilder b;
+    b.stream<std::string, std::string>("views")
+        .select_key([](const std::string&, const std::string& page) { return page; })
+        .group_by_key()
+        .windowed_by(dsl::HoppingWindows::of(2s).advance_by(500ms).grace(1h))
+        .emit(operators::EmitStrategy::kOnWindowClose)
+        .count("hops")
+        .to_stream()
+        .to("hops-out");
+    auto t = b.build();
+    EXPECT_TRUE(t.ok()) << t.status().to_string();
+    return std::move(t).value();
+  };
+  auto run = [&] {
+    auto rt = start(topology(), config("hops", 2));
+    ASSERT_TRUE(rt);
+    EXPECT_TRUE(wait_until_caught_up(*rt, *log_, "hops"));
+    rt->stop();
+    EXPECT_TRUE(rt->wait().ok());
+  };
+  const auto first = page_views(6'000, 7);
+  const auto second = page_views(6'000, 8, 12'000);
+  ASSERT_OK(produce(*log_, "views", first));
+  run();
+  ASSERT_OK(produce(*log_, "views", second));
+  run();
+  // Last, once all of those are counted (sooner, one would make the rest late): views of
+  // pages that land on every partition of the count, far past the grace, which close every
+  // window before them.
+  std::vector<Event> closers;
+  std::set<int32_t> covered;
+  for (int i = 0; covered.size() < 4; ++i) {
+    const std::string page = "closer-" + std::to_string(i);
+    if (covered.insert(kafka_partition_for_key(page, 4)).second) {
+      closers.push_back({"user-0", page, Timestamp(10 * 3600 * 1000)});
+    }
+  }
+  ASSERT_OK(produce(*log_, "views", closers));
+  run();
+
+  std::map<WindowKey, int64_t> want;
+  for (const std::vector<Event>* events :
+       {&first, static_cast<const std::vector<Event>*>(&second)}) {
+    for (const Event& e : *events) {
+      const int64_t t = e.timestamp.value();
+      for (int64_t start = t - t % 500; start > t - 2000 && start >= 0; start -= 500) {
+        ++want[{e.value, start}];
+      }
+    }
+  }
+  auto out = read_committed<operators::Windowed<std::string>, int64_t>(*log_, "hops-out");
+  ASSERT_TRUE(out.ok()) << out.status().to_string();
+  std::map<WindowKey, int64_t> got;
+  for (const auto& r : *out) {
+    const WindowKey k{r.key.key, r.key.window.start.value()};
+    EXPECT_EQ(r.key.window.end.value() - k.second, 2000);
+    EXPECT_TRUE(got.emplace(k, r.value).second) << "emitted twice: " << k.first << "@" << k.second;
+  }
+  EXPECT_EQ(got.size(), want.size());
+  EXPECT_EQ(got, want);
 }
 
 TEST_F(RuntimeTest, StateLostWithItsDirectoryIsRestoredFromTheChangelogWithProgressReported) {
