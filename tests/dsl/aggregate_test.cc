@@ -123,29 +123,26 @@ TEST(WindowTest, HoppingWindowPutsARecordInEveryWindowThatContainsIt) {
 // is the sum of its slices', emitted once, by window start then key, stamped with its latest
 // record; the store holds the slices under its own name.
 TEST(WindowTest, AHoppingCountEmittedOnCloseIsSummedFromSlices) {
-  TopologyBuilder b;
-  b.stream<std::string, std::string>("in")
-      .group_by_key()
-      .windowed_by(HoppingWindows::of(10ms).advance_by(5ms))
-      .emit(EmitStrategy::kOnWindowClose)
-      .count("hops")
-      .to_stream()
-      .to("out");
-  auto t = b.build();
+  auto add_count = [](TopologyBuilder& b) {
+    b.stream<std::string, std::string>("in")
+        .group_by_key()
+        .windowed_by(HoppingWindows::of(10ms).advance_by(5ms))
+        .emit(EmitStrategy::kOnWindowClose)
+        .count("hops")
+        .to_stream()
+        .to("out");
+  };
+  TopologyBuilder described;  // (a builder builds once: one to describe, one to run)
+  add_count(described);
+  auto t = described.build();
   ASSERT_TRUE(t.ok()) << t.status().to_string();
   EXPECT_NE(t->describe().find("hopping 10 ms every 5 ms, sliced"), std::string::npos)
       << t->describe();
   EXPECT_NE(t->find_store("hops-slices"), nullptr);
   EXPECT_EQ(t->find_store("hops"), nullptr);
-  TopologyBuilder again;
-  again.stream<std::string, std::string>("in")
-      .group_by_key()
-      .windowed_by(HoppingWindows::of(10ms).advance_by(5ms))
-      .emit(EmitStrategy::kOnWindowClose)
-      .count("hops")
-      .to_stream()
-      .to("out");
-  auto d = driver_for(again);
+  TopologyBuilder b;
+  add_count(b);
+  auto d = driver_for(b);
   ASSERT_TRUE(d);
   auto in = d->input_topic<std::string, std::string>("in");
   ASSERT_OK(in.pipe("b", "x", Timestamp(3)));  // slice [0,5): windows [0,10)

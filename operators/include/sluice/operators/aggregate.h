@@ -96,11 +96,30 @@ Agg first_aggregate(const std::function<Agg()>& init,
   }
 }
 
+// A window's (or slice's) aggregate after record `r`: added to the stored one (the timestamp
+// the later of the two), or the first one when nothing is stored.
+template <typename K, typename V, typename Agg>
+Result<std::pair<Agg, Timestamp>> fold_record(
+    const std::optional<Bytes>& stored, const Record<K, V>& r, const std::function<Agg()>& init,
+    const std::function<Agg(const K&, const V&, Agg)>& add, const std::string& store) {
+  if (!stored) return std::pair<Agg, Timestamp>(first_aggregate(init, add, r), r.timestamp);
+  SLUICE_ASSIGN_OR_RETURN(auto old, decode_timestamped<Agg>(*stored, store));
+  return std::pair<Agg, Timestamp>(add(r.key, r.value, std::move(old.first)),
+                                   std::max(r.timestamp, old.second));
+}
+
 // Emit-on-close for windowed aggregations: forwards, once, every window of `store` that
 // starts in [*emitted_until, last_closed_start] (by start, then key bytes), as (windowed key,
 // aggregate, its timestamp), then records how far it got in `emitted` (one key) so a restarted
 // task neither repeats nor skips results.
 inline constexpr std::string_view kEmittedUntilKey = "emitted-until";
+
+// Records how far emit-on-close has got (read back by load_emitted_until).
+inline Status store_emitted_until(state::KeyValueStore& emitted, int64_t emitted_until) {
+  Bytes mark;
+  append_be<int64_t>(mark, emitted_until);
+  return emitted.put(kEmittedUntilKey, mark);
+}
 
 template <typename K, typename Agg>
 Status emit_closed_windows(state::WindowStore& store, state::KeyValueStore& emitted,
@@ -119,9 +138,7 @@ Status emit_closed_windows(state::WindowStore& store, state::KeyValueStore& emit
   }
   SLUICE_RETURN_IF_ERROR(it->status());
   emitted_until = last_closed_start + 1;
-  Bytes mark;
-  append_be<int64_t>(mark, emitted_until);
-  return emitted.put(kEmittedUntilKey, mark);
+  return store_emitted_until(emitted, emitted_until);
 }
 
 // Reads the mark emit_closed_windows() left, if any.
@@ -235,15 +252,8 @@ class WindowedAggregateNode final : public Input<K, V>, public OutputNode<Window
       if (w.end.value() + windows_.grace_ms <= stream_time.value()) continue;  // closed
       accepted = true;
       SLUICE_ASSIGN_OR_RETURN(std::optional<Bytes> stored, store_->fetch(key_bytes_, w.start));
-      Agg agg;
-      Timestamp ts = r.timestamp;
-      if (stored) {
-        SLUICE_ASSIGN_OR_RETURN(auto old, decode_timestamped<Agg>(*stored, store_name_));
-        agg = add_(r.key, r.value, std::move(old.first));
-        ts = std::max(ts, old.second);
-      } else {
-        agg = first_aggregate(init_, add_, r);
-      }
+      SLUICE_ASSIGN_OR_RETURN(auto folded, fold_record(stored, r, init_, add_, store_name_));
+      auto& [agg, ts] = folded;
       const Bytes encoded = encode_timestamped(agg, ts);
       SLUICE_RETURN_IF_ERROR(store_->put(key_bytes_, w.start, ByteView(encoded)));
       if (emit_ == EmitStrategy::kOnEveryUpdate) {
@@ -338,17 +348,9 @@ class SlicedWindowedAggregateNode final : public Input<K, V>, public OutputNode<
       Serde<K>::serialize(r.key, key_bytes_);
       SLUICE_ASSIGN_OR_RETURN(std::optional<Bytes> stored,
                               store_->fetch(key_bytes_, Timestamp(slice)));
-      Agg agg;
-      Timestamp stamp = r.timestamp;
-      if (stored) {
-        SLUICE_ASSIGN_OR_RETURN(auto old, decode_timestamped<Agg>(*stored, store_name_));
-        agg = add_(r.key, r.value, std::move(old.first));
-        stamp = std::max(stamp, old.second);
-      } else {
-        agg = first_aggregate(init_, add_, r);
-      }
-      SLUICE_RETURN_IF_ERROR(
-          store_->put(key_bytes_, Timestamp(slice), ByteView(encode_timestamped(agg, stamp))));
+      SLUICE_ASSIGN_OR_RETURN(auto folded, fold_record(stored, r, init_, add_, store_name_));
+      SLUICE_RETURN_IF_ERROR(store_->put(
+          key_bytes_, Timestamp(slice), ByteView(encode_timestamped(folded.first, folded.second))));
     }
     // Emit before the store's stream time moves (it may expire the slices of a closing window).
     SLUICE_RETURN_IF_ERROR(emit_closed(stream_time));
@@ -392,9 +394,7 @@ class SlicedWindowedAggregateNode final : public Input<K, V>, public OutputNode<
           {Windowed<K>{std::move(key), w}, std::move(result.first), result.second}));
     }
     emitted_until_ = last_closed + 1;
-    Bytes mark;
-    append_be<int64_t>(mark, emitted_until_);
-    return emitted_->put(kEmittedUntilKey, mark);
+    return store_emitted_until(*emitted_, emitted_until_);
   }
 
   const std::string store_name_, emitted_name_;
