@@ -9,6 +9,7 @@
 #include <unordered_map>
 
 #include "sluice/dsl/topology_builder.h"
+#include "sluice/operators/binary_fields.h"
 
 namespace sluice::samples {
 
@@ -98,12 +99,13 @@ bool local_state(const std::string& state) {
   return state == "OR" || state == "ID" || state == "CA";
 }
 
-// q8's input, people and auctions alike, keyed by person (an auction by its seller).
+// q8's input, people and auctions alike, keyed by person (an auction by its seller). Binary:
+// only the job reads it back (from the repartition topic), as it reads Q8Window from its store.
 struct Q8Side {
   bool person = false;
   std::string name;  // of a person
 };
-SLUICE_JSON_FIELDS(Q8Side, person, name)
+SLUICE_BINARY_FIELDS(Q8Side, person, name)
 
 // q8's aggregate per person and tumbling window: the person (once seen), how many of their
 // auctions, and whether this update made the first match.
@@ -113,7 +115,7 @@ struct Q8Window {
   int64_t auctions = 0;
   bool matched_now = false;
 };
-SLUICE_JSON_FIELDS(Q8Window, person, name, auctions, matched_now)
+SLUICE_BINARY_FIELDS(Q8Window, person, name, auctions, matched_now)
 
 // What the closing processor reads: an auction or a bid, both keyed by auction id.
 struct AuctionOrBid {
@@ -380,6 +382,7 @@ Result<operators::Topology> nexmark_topology(int query) {
       // join: both sides go into one windowed aggregate per person and window, which emits the
       // row when it first holds the person and an auction. Point reads and writes of that one
       // store per record, where an interval join seeks a range of the other side's store.
+      // People are keyed by id already: only the auctions, re-keyed by seller, are repartitioned.
       auto people = b.stream<std::string, Person>(kPersonTopic)
                         .map_values([](const Person& p) {
                           return Q8Side{true, p.name};
@@ -389,7 +392,8 @@ Result<operators::Topology> nexmark_topology(int query) {
                          .map([](const std::string&, const Auction& a) {
                            return std::pair(std::to_string(a.seller), Q8Side{});
                          })
-                         .named("by-seller");
+                         .named("by-seller")
+                         .repartition();
       people.merge(sellers)
           .group_by_key()
           .windowed_by(dsl::TumblingWindows::of(milliseconds(kNexmarkWindowMs))

@@ -289,6 +289,71 @@ TEST(RepartitionTest, GroupByOnANewKeyPutsEachKeysStateInExactlyOneTask) {
   EXPECT_EQ(*repartition, 4);
 }
 
+// Orders re-keyed by customer, repartitioned on their own, merged with customers already keyed
+// by id: one repartition topic, and each customer's count in exactly one task.
+TopologyBuilder& customer_activity(TopologyBuilder& b) {
+  auto customers = b.stream<std::string, std::string>("customers");
+  auto orders =
+      b.stream<std::string, std::string>("orders")
+          .select_key([](const std::string&, const std::string& customer) { return customer; })
+          .named("by-customer")
+          .repartition();
+  customers.merge(orders).group_by_key().count("activity").to_stream().to("out");
+  return b;
+}
+
+TEST(RepartitionTest, ARepartitionedSideMergedWithAKeyedTopicNeedsNoSecondRepartition) {
+  TopologyBuilder b;
+  auto d = driver_for(customer_activity(b),
+                      {.partitions = {{"customers", 4}, {"orders", 4}, {"out", 4}}});
+  ASSERT_TRUE(d);
+  auto customers = d->input_topic<std::string, std::string>("customers");
+  auto orders = d->input_topic<std::string, std::string>("orders");
+  std::map<std::string, int64_t> expected;
+  for (int c = 0; c < 20; ++c) {
+    const std::string id = "c" + std::to_string(c);
+    ASSERT_OK(customers.pipe(id, "name", Timestamp(c)));
+    ++expected[id];
+  }
+  for (int i = 0; i < 300; ++i) {
+    const std::string customer = "c" + std::to_string(i * 7 % 20);
+    ASSERT_OK(orders.pipe("order-" + std::to_string(i), customer, Timestamp(100 + i)));
+    ++expected[customer];
+  }
+  auto out = d->output_topic<std::string, int64_t>("out");
+  auto final_counts = out.read_key_value_map();
+  ASSERT_TRUE(final_counts.ok());
+  EXPECT_EQ(*final_counts, expected);
+  auto by_task = d->key_value_store_by_task<std::string, int64_t>("activity");
+  ASSERT_TRUE(by_task.ok()) << by_task.status().to_string();
+  std::map<std::string, int> tasks_holding;
+  for (const auto& [partition, contents] : *by_task) {
+    for (const auto& [key, count] : contents) ++tasks_holding[key];
+  }
+  for (const auto& [key, n] : tasks_holding) EXPECT_EQ(n, 1) << key;
+
+  TopologyBuilder again;
+  auto t = customer_activity(again).build();
+  ASSERT_TRUE(t.ok());
+  ASSERT_EQ(t->internal_topics().size(), 1u);
+  EXPECT_EQ(t->internal_topics()[0].name, "by-customer-repartition");
+}
+
+TEST(RepartitionTest, GroupingAMergeOfTopicsPartitionedDifferentlyIsRefusedWithAClearError) {
+  TopologyBuilder b;
+  auto t = customer_activity(b).build();
+  ASSERT_TRUE(t.ok());
+  // The orders' repartition topic gets the orders' 2 partitions; customers have 4.
+  auto d = TopologyTestDriver::create(std::move(t).value(),
+                                      {.partitions = {{"customers", 4}, {"orders", 2}}});
+  ASSERT_FALSE(d.ok());
+  EXPECT_EQ(d.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(d.status().message().find("same number of partitions"), std::string::npos)
+      << d.status().to_string();
+  EXPECT_NE(d.status().message().find("customers (4)"), std::string::npos)
+      << d.status().to_string();
+}
+
 }  // namespace
 }  // namespace sluice::dsl
 

@@ -373,6 +373,15 @@ class KStream {
     return out;
   }
 
+  // The stream written to the repartition topic `<application-id>-<name>-repartition` (name: by
+  // default this operator's) and read back, so that each record reaches the task of its key, as
+  // Kafka Streams' KStream::repartition(). Groupings and joins downstream need no further topic.
+  // Repartitioning the one side whose key changed before a merge spares the other side the
+  // trip (a grouping of the merge checks that the topics it reads are partitioned alike).
+  KStream repartition(std::string name = "") requires EdgeType<K> && EdgeType<V> {
+    return KStream(through_repartition(std::move(name)));
+  }
+
   // The records of both streams.
   KStream merge(const KStream& other) {
     KStream m = same("merge", [] { return std::make_unique<operators::PassThroughNode<K, V>>(); });
@@ -475,8 +484,17 @@ class KStream {
   // Groups by the current key (through a repartition topic if the key was changed).
   KGroupedStream<K, V> group_by_key(
       std::string repartition_name = "") requires EdgeType<K> && EdgeType<V> {
-    if (!h_.needs_repartition) return KGroupedStream<K, V>(h_);
-    return KGroupedStream<K, V>(repartition(std::move(repartition_name)));
+    if (!h_.needs_repartition) {
+      // Records of several topics meet in the grouping (a merge): each key's records must reach
+      // one task, so the topics must be partitioned alike.
+      const std::vector<std::string> topics = upstream_topics({h_.node});
+      if (topics.size() > 1) {
+        h_.builder->topology().add_copartition_group(
+            {topics, "a grouping of " + h_.builder->name_of(h_.node) + " reads them"});
+      }
+      return KGroupedStream<K, V>(h_);
+    }
+    return KGroupedStream<K, V>(through_repartition(std::move(repartition_name)));
   }
 
   // Groups by a new key, (key, value) or (value) -> K2, through a repartition topic.
@@ -527,7 +545,7 @@ class KStream {
                      "a stream-table join needs a materialized table (read from a topic or an "
                      "aggregation)");
     KStream<K, V> stream = *this;
-    if (stream.h_.needs_repartition) stream.h_ = stream.repartition("");
+    if (stream.h_.needs_repartition) stream.h_ = stream.through_repartition("");
     auto* b = h_.builder;
     const std::string store = table.store();
     const int n =
@@ -550,7 +568,7 @@ class KStream {
                              std::function<VOut(const std::optional<V>&, const std::optional<V2>&)>
                                  joiner) requires HasSerde<K> && HasSerde<V> && HasSerde<V2> {
     KStream<K, V> left = *this;
-    if (left.h_.needs_repartition) left.h_ = left.repartition("");
+    if (left.h_.needs_repartition) left.h_ = left.through_repartition("");
     if (other.h_.needs_repartition) other = KStream<K, V2>(other.repartition_handle());
     auto* b = h_.builder;
     if (name.empty()) name = "join-" + std::to_string(b->topology().nodes().size());
@@ -620,10 +638,10 @@ class KStream {
 
  public:
   // (for join_impl of another KStream type)
-  detail::Handle repartition_handle() { return repartition(""); }
+  detail::Handle repartition_handle() { return through_repartition(""); }
 
  private:
-  detail::Handle repartition(std::string name) {
+  detail::Handle through_repartition(std::string name) {
     if (name.empty()) name = h_.builder->name_of(h_.node);
     const std::string topic = name + "-repartition";
     h_.builder->topology().add_internal_topic(topic);

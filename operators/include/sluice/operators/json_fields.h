@@ -286,8 +286,7 @@ Status read_json_fields(T& out, ByteView text, const JsonMember* object) {
 }  // namespace detail
 
 template <typename T>
-requires HasJsonFields<T>
-struct Serde<T> {
+requires(HasJsonFields<T> && !HasBinaryFields<T>) struct Serde<T> {
   using Table = detail::JsonFieldTable<T>;
 
   static void serialize(const T& v, Bytes& out) {

@@ -11,6 +11,8 @@
 //   - any type nlohmann-json can convert (to_json/from_json, e.g. through
 //     NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE): JSON text;
 //   - any protobuf message type (with sluice/operators/protobuf_serde.h included);
+//   - structs declared with SLUICE_JSON_FIELDS (json_fields.h: JSON, faster than nlohmann's) or
+//     SLUICE_BINARY_FIELDS (binary_fields.h: compact bytes for state and repartition topics);
 //   - and whatever the user specializes:
 //
 //       template <> struct sluice::operators::Serde<PageView> {
@@ -102,9 +104,16 @@ concept HasJsonFields = requires(const T* p) {
   sluice_json_fields(p);
 };
 
+// Types declared with SLUICE_BINARY_FIELDS (sluice/operators/binary_fields.h): a compact binary
+// serde, there, for what only the job reads back (state, repartition topics).
 template <typename T>
-requires(JsonConvertible<T> && !HasJsonFields<T> && !std::is_arithmetic_v<T> &&
-         !std::is_same_v<T, std::string>) struct Serde<T> {
+concept HasBinaryFields = requires(const T* p) {
+  sluice_binary_fields(p);
+};
+
+template <typename T>
+requires(JsonConvertible<T> && !HasJsonFields<T> && !HasBinaryFields<T> &&
+         !std::is_arithmetic_v<T> && !std::is_same_v<T, std::string>) struct Serde<T> {
   static void serialize(const T& v, Bytes& out) { out.append(nlohmann::json(v).dump()); }
   static Result<T> deserialize(ByteView in) {
     // nlohmann-json throws; no exception leaves here.
