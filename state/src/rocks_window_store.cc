@@ -18,6 +18,7 @@
 
 #include "rocks_segments.h"
 #include "rocks_window_stores.h"
+#include "window_point_cache.h"
 
 namespace sluice::state {
 namespace {
@@ -348,8 +349,24 @@ class TimeOrderedIterator final : public WindowIterator, private DetachableItera
 
 class RocksWindowStore final : public WindowStore {
  public:
-  RocksWindowStore(const StoreSpec& spec, RocksWriter& writer, rocksdb::ColumnFamilyHandle* cf)
-      : writer_(writer), cf_(cf), time_ordered_(spec.time_ordered), time_(spec, writer, cf) {}
+  RocksWindowStore(const StoreSpec& spec, RocksWriter& writer, rocksdb::ColumnFamilyHandle* cf,
+                   size_t cache_bytes)
+      : writer_(writer), cf_(cf), time_ordered_(spec.time_ordered), time_(spec, writer, cf) {
+    if (cache_bytes == 0) return;
+    cache_.emplace(cache_bytes);
+    // Windows start before the end of the last segment that holds any; from there on the
+    // column family has none. (If that cannot be read, no miss proves anything.)
+    auto last = writer_.last_key(cf_);
+    if (!last.ok()) return;
+    if (!*last || (*last)->size() < kTimeSize) {  // none, or only the stream time's empty key
+      cache_->reset(segments::kMinTime);
+      return;
+    }
+    int64_t end;
+    if (!__builtin_mul_overflow(load_time((*last)->data()) + 1, time_.segment_ms(), &end)) {
+      cache_->reset(end);
+    }
+  }
 
   const std::string& name() const override { return time_.store(); }
   int64_t retention_ms() const override { return time_.retention_ms(); }
@@ -361,14 +378,29 @@ class RocksWindowStore final : public WindowStore {
     if (time_.expired(window_start.value())) return Status();
     const Bytes k = key_of(key, window_start.value());
     open_.detach_all();
-    return value ? writer_.put(cf_, k, *value) : writer_.remove(cf_, k);
+    SLUICE_RETURN_IF_ERROR(value ? writer_.put(cf_, k, *value) : writer_.remove(cf_, k));
+    if (cache_) {
+      // A restore writes a batch straight to the DB: its windows stay out of the cache.
+      if (writer_.bulk()) {
+        cache_->bypassed(window_start.value(), key);
+      } else {
+        cache_->put(window_start.value(), key, value);
+      }
+    }
+    return Status();
   }
 
   Result<std::optional<Bytes>> fetch(ByteView key, Timestamp window_start) override {
     SLUICE_RETURN_IF_ERROR(time_.load_status());
     SLUICE_RETURN_IF_ERROR(segments::check_key(key, name()));
-    if (time_.expired(window_start.value())) return std::optional<Bytes>();
-    return writer_.get(cf_, key_of(key, window_start.value()));
+    const int64_t start = window_start.value();
+    if (time_.expired(start)) return std::optional<Bytes>();
+    if (!cache_) return writer_.get(cf_, key_of(key, start));
+    if (const std::optional<Bytes>* cached = cache_->find(start, key)) return *cached;
+    if (cache_->proves_absent(start)) return std::optional<Bytes>();
+    SLUICE_ASSIGN_OR_RETURN(std::optional<Bytes> stored, writer_.get(cf_, key_of(key, start)));
+    cache_->put(start, key, stored ? std::optional<ByteView>(*stored) : std::nullopt);
+    return stored;
   }
 
   Result<std::unique_ptr<WindowIterator>> fetch(ByteView key, Timestamp from,
@@ -406,7 +438,9 @@ class RocksWindowStore final : public WindowStore {
   // Open iterators need no detaching: the stream time's key is never walked, and the dropped
   // segments stay visible to them (a RocksDB iterator sees the DB as of its creation).
   Status advance_stream_time(Timestamp stream_time) override {
-    return time_.advance(stream_time.value());
+    SLUICE_RETURN_IF_ERROR(time_.advance(stream_time.value()));
+    if (cache_) cache_->drop_expired(time_.cutoff());
+    return Status();
   }
 
   Timestamp stream_time() const override { return time_.stream_time(); }
@@ -421,6 +455,7 @@ class RocksWindowStore final : public WindowStore {
   rocksdb::ColumnFamilyHandle* const cf_;
   const bool time_ordered_;
   SegmentedTime time_;
+  std::optional<WindowPointCache> cache_;  // point fetches of recent windows (cache_bytes > 0)
   // Declared last, so it goes first: iterators left open copy out while the rest is intact.
   TrackedIterators open_{writer_};
 };
@@ -428,8 +463,9 @@ class RocksWindowStore final : public WindowStore {
 }  // namespace
 
 std::unique_ptr<WindowStore> make_rocks_window_store(const StoreSpec& spec, RocksWriter& writer,
-                                                     rocksdb::ColumnFamilyHandle* cf) {
-  return std::make_unique<RocksWindowStore>(spec, writer, cf);
+                                                     rocksdb::ColumnFamilyHandle* cf,
+                                                     size_t cache_bytes) {
+  return std::make_unique<RocksWindowStore>(spec, writer, cf, cache_bytes);
 }
 
 }  // namespace sluice::state

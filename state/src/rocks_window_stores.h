@@ -23,8 +23,11 @@
 
 namespace sluice::state {
 
+// With `cache_bytes` > 0, the store answers point fetches from its recent windows in memory, up
+// to that many bytes (window_point_cache.h).
 std::unique_ptr<WindowStore> make_rocks_window_store(const StoreSpec& spec, RocksWriter& writer,
-                                                     rocksdb::ColumnFamilyHandle* cf);
+                                                     rocksdb::ColumnFamilyHandle* cf,
+                                                     size_t cache_bytes = 0);
 std::unique_ptr<SessionStore> make_rocks_session_store(const StoreSpec& spec, RocksWriter& writer,
                                                        rocksdb::ColumnFamilyHandle* cf);
 

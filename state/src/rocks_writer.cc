@@ -180,6 +180,28 @@ Result<std::optional<Bytes>> RocksWriter::get(rocksdb::ColumnFamilyHandle* cf, B
   return std::optional<Bytes>(std::move(value));
 }
 
+Result<std::optional<Bytes>> RocksWriter::last_key(rocksdb::ColumnFamilyHandle* cf) {
+  if (bulk_ && bulk_->Count() > 0) {  // a restore's batch: into the DB first
+    SLUICE_RETURN_IF_ERROR(from_rocks(db_->Write(write_options_, bulk_.get()), "restoring"));
+    bulk_->Clear();
+  }
+  std::optional<Bytes> last;
+  auto larger = [&](std::string_view k) {
+    if (!last || k > ByteView(*last)) last = Bytes(k);
+  };
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf));
+  it->SeekToLast();
+  if (it->Valid()) larger(std::string_view(it->key().data(), it->key().size()));
+  SLUICE_RETURN_IF_ERROR(from_rocks(it->status(), "reading the last key"));
+  for (auto* overlays : {&overlays_, in_flight_ ? &in_flight_->overlays : nullptr}) {
+    if (!overlays) continue;
+    auto o = overlays->find(cf->GetID());
+    if (o == overlays->end()) continue;
+    o->second.entries.for_each([&](const WriteOverlay::Entry& e) { larger(e.key()); });
+  }
+  return last;
+}
+
 std::unique_ptr<rocksdb::Iterator> RocksWriter::iterator(rocksdb::ColumnFamilyHandle* cf,
                                                          const rocksdb::ReadOptions& options) {
   std::unique_ptr<rocksdb::Iterator> base(db_->NewIterator(options, cf));

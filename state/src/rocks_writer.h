@@ -54,6 +54,9 @@ class RocksWriter {
   Status remove_range(rocksdb::ColumnFamilyHandle* cf, ByteView from, ByteView to);
 
   Result<std::optional<Bytes>> get(rocksdb::ColumnFamilyHandle* cf, ByteView key);
+  // The largest key of the column family — in the DB or buffered, removals included (an upper
+  // bound) — or nullopt when it has none.
+  Result<std::optional<Bytes>> last_key(rocksdb::ColumnFamilyHandle* cf);
   // An iterator over the DB with the buffered writes merged in. Forward only (Seek,
   // SeekToFirst, Next; the others report NotSupported). Valid until the next commit() or
   // discard(), and it sees the buffered writes as of its creation only as long as nothing is

@@ -305,7 +305,8 @@ Status TaskStateImpl::make_inner(StoreEntry& e) {
         e.kv = std::make_unique<RocksKeyValueStore>(spec, *writer_, e.cf);
         break;
       case StoreKind::kWindow:
-        e.window = make_rocks_window_store(spec, *writer_, e.cf);
+        e.window =
+            make_rocks_window_store(spec, *writer_, e.cf, spec.cached ? options_.cache_bytes : 0);
         break;
       case StoreKind::kSession:
         e.session = make_rocks_session_store(spec, *writer_, e.cf);

@@ -24,8 +24,9 @@ namespace sluice::testing {
 class RocksStoreFactory final : public StoreFactory {
  public:
   // `time_ordered_windows`: window stores are made time-ordered whatever the spec says.
-  explicit RocksStoreFactory(bool time_ordered_windows = false)
-      : time_ordered_windows_(time_ordered_windows) {
+  // `window_cache_bytes`: window stores answer point fetches from a cache of recent windows.
+  explicit RocksStoreFactory(bool time_ordered_windows = false, size_t window_cache_bytes = 0)
+      : time_ordered_windows_(time_ordered_windows), window_cache_bytes_(window_cache_bytes) {
     rocksdb::Options options;
     options.create_if_missing = true;
     rocksdb::DB* db = nullptr;
@@ -45,7 +46,8 @@ class RocksStoreFactory final : public StoreFactory {
   }
 
   std::string name() const override {
-    return time_ordered_windows_ ? "RocksDB (time-ordered windows)" : "RocksDB";
+    return std::string(time_ordered_windows_ ? "RocksDB (time-ordered windows)" : "RocksDB") +
+           (window_cache_bytes_ > 0 ? " (cached windows)" : "");
   }
 
   Result<state::KeyValueStore*> key_value(const state::StoreSpec& spec) override {
@@ -57,7 +59,7 @@ class RocksStoreFactory final : public StoreFactory {
     state::StoreSpec spec = given;
     spec.time_ordered = spec.time_ordered || time_ordered_windows_;
     SLUICE_ASSIGN_OR_RETURN(rocksdb::ColumnFamilyHandle * cf, family(spec));
-    window_.push_back(state::make_rocks_window_store(spec, *writer_, cf));
+    window_.push_back(state::make_rocks_window_store(spec, *writer_, cf, window_cache_bytes_));
     return window_.back().get();
   }
   Result<state::SessionStore*> session(const state::StoreSpec& spec) override {
@@ -78,6 +80,7 @@ class RocksStoreFactory final : public StoreFactory {
   }
 
   const bool time_ordered_windows_;
+  const size_t window_cache_bytes_;
   TempDir dir_;
   Status open_status_;
   std::unique_ptr<rocksdb::DB> db_;

@@ -16,6 +16,7 @@
 #include <tuple>
 #include <vector>
 
+#include "rocks_segments.h"
 #include "rocks_window_stores.h"
 #include "rocks_writer.h"
 #include "sluice/state/store.h"
@@ -109,13 +110,16 @@ class RocksWindowStoresTest : public ::testing::Test {
   rocksdb::ColumnFamilyHandle* session_cf() const { return handles_[2]; }
 
   // The window store over its column family (a new object each call, as after a restart).
-  WindowStore& windows(int64_t retention_ms = 1000, int64_t segment_ms = 100) {
+  WindowStore& windows(int64_t retention_ms = 1000, int64_t segment_ms = 100,
+                       size_t cache_bytes = 0, bool time_ordered = false) {
     StoreSpec spec;
     spec.name = "windows";
     spec.kind = StoreKind::kWindow;
     spec.retention_ms = retention_ms;
     spec.segment_ms = segment_ms;
-    windows_ = make_rocks_window_store(spec, *writer_, window_cf());
+    spec.time_ordered = time_ordered;
+    windows_.reset();  // (a restart: the old object goes first)
+    windows_ = make_rocks_window_store(spec, *writer_, window_cf(), cache_bytes);
     return *windows_;
   }
 
@@ -406,6 +410,143 @@ TEST_F(RocksWindowStoresTest, ReadsSeeEveryWriteWhileCommitsLandInTheBackground)
     }
     // As the runtime commits: the write goes on in the background, the next commit waits.
     if (round % 3 == 2) SLUICE_ASSERT_OK(writer_->commit());
+  }
+}
+
+// --- Window store with its point cache ---
+
+// The column family key of a key-first window store's entry (rocks_window_stores.h).
+Bytes window_cf_key(int64_t segment_ms, ByteView key, int64_t start) {
+  Bytes out = segments::key_prefix(segments::floor_div(start, segment_ms), key);
+  segments::append_time(out, start);
+  return out;
+}
+
+TEST_F(RocksWindowStoresTest, CachedFetchReadsWindowsThatWereOnDiskBeforeTheStoreWasMade) {
+  WindowStore& before = windows(1'000'000, 100);
+  SLUICE_ASSERT_OK(before.put("a", ts(250), "old-a"));
+  SLUICE_ASSERT_OK(before.put("b", ts(120), "old-b"));
+  commit();
+  reopen();
+  WindowStore& store = windows(1'000'000, 100, 1 << 20);
+  EXPECT_EQ(*store.fetch("a", ts(250)), std::optional<Bytes>("old-a"));
+  EXPECT_EQ(*store.fetch("b", ts(120)), std::optional<Bytes>("old-b"));
+  EXPECT_EQ(*store.fetch("c", ts(250)), std::nullopt);  // in the last segment on disk: read
+  EXPECT_EQ(*store.fetch("a", ts(300)), std::nullopt);  // past it: known absent
+  SLUICE_ASSERT_OK(store.put("a", ts(300), "new"));
+  EXPECT_EQ(*store.fetch("a", ts(300)), std::optional<Bytes>("new"));
+  SLUICE_ASSERT_OK(store.put("a", ts(300), std::nullopt));
+  EXPECT_EQ(*store.fetch("a", ts(300)), std::nullopt);
+}
+
+TEST_F(RocksWindowStoresTest, CachedFetchAnswersAMissPastEveryWindowOnDiskWithoutReadingRocksDb) {
+  WindowStore& store = windows(1'000'000, 100, 1 << 20);
+  SLUICE_ASSERT_OK(store.put("a", ts(150), "cached"));
+  commit();
+  // Behind the store's back: a window it never wrote, past every window on disk when it was
+  // made, and the removal of one it did write. The store answers both from its cache.
+  raw_put(window_cf(), window_cf_key(100, "b", 150), "on-disk-only");
+  ASSERT_TRUE(db_->Delete(rocksdb::WriteOptions(), window_cf(), window_cf_key(100, "a", 150)).ok());
+  EXPECT_EQ(*store.fetch("b", ts(150)), std::nullopt);
+  EXPECT_EQ(*store.fetch("a", ts(150)), std::optional<Bytes>("cached"));
+  // A new store object (a restart) knows no such thing, and reads both from RocksDB.
+  WindowStore& again = windows(1'000'000, 100, 1 << 20);
+  EXPECT_EQ(*again.fetch("b", ts(150)), std::optional<Bytes>("on-disk-only"));
+  EXPECT_EQ(*again.fetch("a", ts(150)), std::nullopt);
+}
+
+TEST_F(RocksWindowStoresTest, CachedFetchReadsWindowsARestoreWroteAroundTheCache) {
+  WindowStore& store = windows(1'000'000, 100, 1 << 20);
+  writer_->begin_bulk();
+  SLUICE_ASSERT_OK(store.put("a", ts(500), "restored"));
+  SLUICE_ASSERT_OK(writer_->end_bulk());
+  EXPECT_EQ(*store.fetch("a", ts(500)), std::optional<Bytes>("restored"));
+  EXPECT_EQ(*store.fetch("a", ts(400)), std::nullopt);
+}
+
+// Against a model: random writes, removals and fetches over advancing windows, with a cache too
+// small for them (whole windows dropped all the time), stream time expiring old windows,
+// commits, restarts with and without the last interval committed, and restores written around
+// the cache. Every fetch must agree with the model.
+TEST_F(RocksWindowStoresTest, CachedFetchesAgreeWithAModelThroughDropsRestartsAndRestores) {
+  constexpr int64_t kRetention = 300;
+  // One window per segment, so that the windows after a restart are soon past every segment on
+  // disk, where the cache answers misses.
+  constexpr int64_t kSegment = 10;
+  constexpr size_t kCacheBytes = 1500;  // about ten entries
+  for (const bool time_ordered : {false, true}) {
+    SCOPED_TRACE(time_ordered ? "time-ordered" : "key-first");
+    writer_->discard();
+    ASSERT_TRUE(db_->DeleteRange(rocksdb::WriteOptions(), window_cf(), "", Bytes(64, '\xff')).ok());
+    auto reopen_store = [&] { return &windows(kRetention, kSegment, kCacheBytes, time_ordered); };
+    WindowStore* store = reopen_store();
+    struct State {
+      std::map<std::pair<Bytes, int64_t>, Bytes> windows;
+      int64_t stream_time = kMin;
+    } live, committed;
+    auto expired = [&](int64_t start) {
+      return live.stream_time != kMin && start < live.stream_time - kRetention;
+    };
+    std::mt19937 rng(time_ordered ? 5 : 7);
+    int64_t now = 0;
+    auto pick_start = [&] {
+      // Mostly the last few windows, sometimes one long expired.
+      const int64_t back = rng() % 10 == 0 ? 400 : static_cast<int64_t>(rng() % 40);
+      return std::max<int64_t>(0, (now - back) / 10 * 10);
+    };
+    for (int step = 0; step < 8000; ++step) {
+      const Bytes key = "k" + std::to_string(rng() % 12);
+      now += rng() % 3;
+      const int64_t start = pick_start();
+      const unsigned action = rng() % 100;
+      if (action < 45) {
+        auto got = store->fetch(key, ts(start));
+        ASSERT_TRUE(got.ok()) << got.status().to_string();
+        auto want = live.windows.find({key, start});
+        ASSERT_EQ(*got, expired(start) || want == live.windows.end()
+                            ? std::nullopt
+                            : std::optional<Bytes>(want->second))
+            << "step " << step << ": fetch " << key << "@" << start;
+      } else if (action < 80) {
+        const Bytes value = std::to_string(step);
+        SLUICE_ASSERT_OK(store->put(key, ts(start), value));
+        if (!expired(start)) live.windows[{key, start}] = value;
+      } else if (action < 87) {
+        SLUICE_ASSERT_OK(store->put(key, ts(start), std::nullopt));
+        if (!expired(start)) live.windows.erase({key, start});
+      } else if (action < 91) {
+        SLUICE_ASSERT_OK(store->advance_stream_time(ts(now)));
+        live.stream_time = std::max(live.stream_time, now);
+      } else if (action < 95) {
+        commit();
+        committed = live;
+      } else if (action < 98) {
+        if (rng() % 8 != 0) continue;
+        // A restart, the last interval committed or lost.
+        if (rng() % 2 == 0) {
+          commit();
+          committed = live;
+        } else {
+          writer_->discard();
+          live = committed;
+        }
+        store = reopen_store();
+      } else {
+        if (rng() % 8 != 0) continue;
+        // A restore of a few windows, written in bulk around the cache.
+        commit();
+        writer_->begin_bulk();
+        for (int i = 0; i < 3; ++i) {
+          const Bytes k = "k" + std::to_string(rng() % 12);
+          const int64_t at = pick_start();
+          const Bytes value = "restored-" + std::to_string(step);
+          SLUICE_ASSERT_OK(store->put(k, ts(at), value));
+          if (!expired(at)) live.windows[{k, at}] = value;
+        }
+        SLUICE_ASSERT_OK(writer_->end_bulk());
+        committed = live;
+      }
+    }
   }
 }
 

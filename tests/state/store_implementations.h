@@ -14,6 +14,11 @@ inline std::vector<StoreImplementation> store_implementations() {
       {"InMemory", [] { return std::make_unique<InMemoryStoreFactory>(); }},
       {"RocksDb", [] { return std::make_unique<RocksStoreFactory>(); }},
       {"RocksDbTimeOrderedWindows", [] { return std::make_unique<RocksStoreFactory>(true); }},
+      // A cache of 2 KiB: windows are dropped from it all the time, so misses that the cache
+      // cannot prove absent are read from RocksDB as well.
+      {"RocksDbCachedWindows", [] { return std::make_unique<RocksStoreFactory>(false, 2048); }},
+      {"RocksDbCachedTimeOrderedWindows",
+       [] { return std::make_unique<RocksStoreFactory>(true, 2048); }},
   };
 }
 

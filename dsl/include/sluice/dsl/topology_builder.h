@@ -578,8 +578,10 @@ class KStream {
         std::max<int64_t>(1, windows.before_ms + windows.after_ms + windows.grace_ms);
     auto& t = b->topology();
     for (const auto& s : {stores.left, stores.right}) {
-      t.add_store(state::StoreSpec{
-          .name = s, .kind = state::StoreKind::kWindow, .retention_ms = retention});
+      t.add_store(state::StoreSpec{.name = s,
+                                   .kind = state::StoreKind::kWindow,
+                                   .cached = false,  // read by range only
+                                   .retention_ms = retention});
     }
     std::vector<std::string> used{stores.left, stores.right};
     if (kind != operators::JoinKind::kInner) {

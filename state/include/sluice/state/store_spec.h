@@ -17,8 +17,11 @@ struct StoreSpec {
   // Every flushed update also goes to the compacted topic `<application-id>-<name>-changelog`,
   // so the state can be rebuilt from the log alone.
   bool logged = true;
-  // A write-back cache in front of the store: hot keys are served from memory and repeated
-  // updates of a key within a commit interval reach the store (and changelog) once.
+  // Key-value stores: a write-back cache in front of the store: hot keys are served from memory
+  // and repeated updates of a key within a commit interval reach the store (and changelog) once.
+  // Window stores on RocksDB: point fetches are served from the windows the store wrote or read
+  // (written through), and a fetch of a window newer than any on disk needs no RocksDB read —
+  // for windowed aggregations; stores read by range (joins) gain nothing from it.
   bool cached = true;
   // Window and session stores: how long windows are kept after stream time passes them.
   int64_t retention_ms = 24ll * 3600 * 1000;

@@ -66,7 +66,8 @@ struct TaskStateOptions {
   std::shared_ptr<StateMemoryBudget> budget;
   // false: stores are in memory (still logged and restored like RocksDB ones).
   bool persistent = true;
-  // Bytes of record cache shared by this task's cached stores.
+  // Bytes of record cache shared by this task's cached key-value stores; each cached RocksDB
+  // window store keeps up to as many of its recent windows for point fetches.
   size_t cache_bytes = 10 << 20;
   // Time for key-value TTLs; nullptr: the system clock.
   Clock* clock = nullptr;
