@@ -107,8 +107,10 @@ class SegmentedTime {
     append_time(stored, t);
     SLUICE_RETURN_IF_ERROR(writer_.put(cf_, kStreamTimeKey, stored));
     stream_time_ = t;
-    // Until the commit catches up this reads the DB once per advance: one memtable lookup.
     if (segment_of(cutoff()) <= dropped_) return Status();
+    // The committed stream time changes only with a write to the DB: read once per write, not
+    // once per advance (a commit in flight is seen at the next one, a drop an interval later).
+    if (writer_.db_writes() == checked_at_) return Status();
     return drop_committed();
   }
 
@@ -120,6 +122,7 @@ class SegmentedTime {
   }
 
   Status drop_committed() {
+    checked_at_ = writer_.db_writes();
     std::string stored;
     const rocksdb::Status s =
         writer_.db()->Get(rocksdb::ReadOptions(), cf_, rocksdb::Slice(kStreamTimeKey), &stored);
@@ -164,6 +167,8 @@ class SegmentedTime {
   // Segments before this one are dropped. Not known at open (a crash may have come between a
   // commit and its drop), so the first drop after an open starts from the smallest id again.
   int64_t dropped_ = floor_div(kMinTime, segment_ms_);
+  // writer_.db_writes() when drop_committed() last read the committed stream time.
+  uint64_t checked_at_ = std::numeric_limits<uint64_t>::max();
   Status load_status_;
 };
 

@@ -31,22 +31,6 @@ using segments::kTimeSize;
 using segments::load_time;
 using segments::SegmentedTime;
 
-Bytes window_key(int64_t segment, ByteView key, int64_t start) {
-  Bytes out = segments::key_prefix(segment, key);
-  append_time(out, start);
-  return out;
-}
-
-// Time-ordered: [segment][window start][key].
-Bytes time_ordered_key(int64_t segment, ByteView key, int64_t start) {
-  Bytes out;
-  out.reserve(2 * kTimeSize + key.size());
-  append_time(out, segment);
-  append_time(out, start);
-  out.append(key);
-  return out;
-}
-
 Status malformed(const std::string& store, std::string_view why) {
   return corruption("window store '" + store + "' holds a malformed key: " + std::string(why));
 }
@@ -376,7 +360,7 @@ class RocksWindowStore final : public WindowStore {
     SLUICE_RETURN_IF_ERROR(segments::check_key(key, name()));
     // Expired: ignored, removals too (store.h); it may still be on disk but is never read.
     if (time_.expired(window_start.value())) return Status();
-    const Bytes k = key_of(key, window_start.value());
+    const Bytes& k = key_of(key, window_start.value());
     open_.detach_all();
     SLUICE_RETURN_IF_ERROR(value ? writer_.put(cf_, k, *value) : writer_.remove(cf_, k));
     if (cache_) {
@@ -446,9 +430,21 @@ class RocksWindowStore final : public WindowStore {
   Timestamp stream_time() const override { return time_.stream_time(); }
 
  private:
-  Bytes key_of(ByteView key, int64_t start) const {
-    return time_ordered_ ? time_ordered_key(time_.segment_of(start), key, start)
-                         : window_key(time_.segment_of(start), key, start);
+  // The column family key of (key, start), in a buffer reused from call to call (a point read or
+  // write per record: no allocation each). Valid until the next call.
+  const Bytes& key_of(ByteView key, int64_t start) {
+    key_buffer_.clear();
+    const int64_t segment = time_.segment_of(start);
+    append_time(key_buffer_, segment);
+    if (time_ordered_) {
+      append_time(key_buffer_, start);
+      key_buffer_.append(key);
+    } else {
+      append_be<uint32_t>(key_buffer_, static_cast<uint32_t>(key.size()));
+      key_buffer_.append(key);
+      append_time(key_buffer_, start);
+    }
+    return key_buffer_;
   }
 
   RocksWriter& writer_;
@@ -456,6 +452,7 @@ class RocksWindowStore final : public WindowStore {
   const bool time_ordered_;
   SegmentedTime time_;
   std::optional<WindowPointCache> cache_;  // point fetches of recent windows (cache_bytes > 0)
+  Bytes key_buffer_;                       // key_of()
   // Declared last, so it goes first: iterators left open copy out while the rest is intact.
   TrackedIterators open_{writer_};
 };

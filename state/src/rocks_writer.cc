@@ -150,6 +150,7 @@ Status RocksWriter::remove(rocksdb::ColumnFamilyHandle* cf, ByteView key) {
 Status RocksWriter::remove_range(rocksdb::ColumnFamilyHandle* cf, ByteView from, ByteView to) {
   // After the write in flight, which may hold keys of the range.
   SLUICE_RETURN_IF_ERROR(wait_for_commit());
+  ++db_writes_;
   return from_rocks(db_->DeleteRange(write_options_, cf, rocksdb::Slice(from.data(), from.size()),
                                      rocksdb::Slice(to.data(), to.size())),
                     "dropping expired data");
@@ -182,6 +183,7 @@ Result<std::optional<Bytes>> RocksWriter::get(rocksdb::ColumnFamilyHandle* cf, B
 
 Result<std::optional<Bytes>> RocksWriter::last_key(rocksdb::ColumnFamilyHandle* cf) {
   if (bulk_ && bulk_->Count() > 0) {  // a restore's batch: into the DB first
+    ++db_writes_;
     SLUICE_RETURN_IF_ERROR(from_rocks(db_->Write(write_options_, bulk_.get()), "restoring"));
     bulk_->Clear();
   }
@@ -239,6 +241,7 @@ Status RocksWriter::commit() {
     f->to_write.emplace_back(&o, o.sorted.get());
   }
   in_flight_ = std::move(f);
+  ++db_writes_;
   InFlight* committed = in_flight_.get();
   written_ = committed->written.get_future();
   write_arena().enqueue([this, committed] {
@@ -314,6 +317,7 @@ void RocksWriter::begin_bulk() {
 
 Status RocksWriter::maybe_flush_bulk() {
   if (bulk_->Count() < kRestoreBatch) return Status();
+  ++db_writes_;
   Status s = from_rocks(db_->Write(write_options_, bulk_.get()), "restore batch");
   bulk_->Clear();
   return s;
@@ -322,6 +326,7 @@ Status RocksWriter::maybe_flush_bulk() {
 Status RocksWriter::end_bulk() {
   Status s;
   if (bulk_ && bulk_->Count() > 0) {
+    ++db_writes_;
     s = from_rocks(db_->Write(write_options_, bulk_.get()), "restore batch");
   }
   bulk_.reset();

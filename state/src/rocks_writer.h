@@ -70,6 +70,10 @@ class RocksWriter {
   Status commit();
   // Waits until the last commit's write is in the DB; its status.
   Status wait_for_commit();
+  // How many writes to the DB this writer has started (commits, restore batches, range
+  // removals). What a read of the DB (not of the buffered writes) found stays current while this
+  // is unchanged — but for a commit's write still in flight, which may land after the read.
+  uint64_t db_writes() const { return db_writes_; }
   // Drops the buffered writes (detaching the open iterators first).
   void discard();
 
@@ -140,6 +144,7 @@ class RocksWriter {
   std::vector<OpenIterators*> tracked_;
   std::unique_ptr<rocksdb::WriteBatch> bulk_;
   rocksdb::WriteOptions write_options_;
+  uint64_t db_writes_ = 0;
 };
 
 // A store's open iterators, registered with its writer for as long as the store lives.
