@@ -249,9 +249,94 @@ struct SellerPrices {
 };
 SLUICE_JSON_FIELDS(SellerPrices, last, added)
 
+// q8 from its two sides, merged and keyed by person: a join of people and auctions on the same
+// tumbling window, run as Flink runs a window join. Both sides go into one windowed aggregate per
+// person and window, which emits the row when it first holds the person and an auction: point
+// reads and writes of that one store per record, where an interval join seeks a range of the
+// other side's store.
+void q8_window_join(dsl::KStream<std::string, Q8Side> sides, const std::string& out) {
+  using std::chrono::milliseconds;
+  sides.group_by_key()
+      .windowed_by(dsl::TumblingWindows::of(milliseconds(kNexmarkWindowMs))
+                       .grace(milliseconds(kNexmarkGraceMs)))
+      .aggregate([] { return Q8Window{}; },
+                 [](const std::string&, const Q8Side& side, Q8Window w) {
+                   const bool matched = w.person && w.auctions > 0;
+                   if (side.person) {
+                     w.person = true;
+                     w.name = side.name;
+                   } else {
+                     ++w.auctions;
+                   }
+                   w.matched_now = !matched && w.person && w.auctions > 0;
+                   return w;
+                 },
+                 dsl::Materialized("nexmark-q8-windows"))
+      .to_stream()
+      .filter(
+          [](const operators::Windowed<std::string>&, const Q8Window& w) { return w.matched_now; })
+      .named("first-match")
+      .map([](const operators::Windowed<std::string>& w, const Q8Window& m) {
+        return std::pair(w.key + "@" + std::to_string(w.window.start.value()),
+                         Q8Row{std::stoll(w.key), m.name, w.window.start.value()});
+      })
+      .named("by-person-window")
+      .to(out);
+}
+
 }  // namespace
 
 std::string nexmark_output(int query) { return "nexmark-q" + std::to_string(query); }
+
+std::string nexmark_key(const NexmarkEvent& e) {
+  if (e.person) return std::to_string(e.person->id);
+  if (e.auction) return std::to_string(e.auction->id);
+  return e.bid ? std::to_string(e.bid->auction) : std::string();
+}
+
+int64_t nexmark_time(const NexmarkEvent& e) {
+  if (e.person) return e.person->date_time;
+  if (e.auction) return e.auction->date_time;
+  return e.bid ? e.bid->date_time : 0;
+}
+
+std::vector<NexmarkEvent> nexmark_stream(const NexmarkEvents& events) {
+  std::vector<NexmarkEvent> out;
+  out.reserve(events.people.size() + events.auctions.size() + events.bids.size());
+  for (const Person& p : events.people) out.push_back({.person = p});
+  for (const Auction& a : events.auctions) out.push_back({.auction = a});
+  for (const Bid& b : events.bids) out.push_back({.bid = b});
+  std::stable_sort(out.begin(), out.end(), [](const NexmarkEvent& a, const NexmarkEvent& b) {
+    return nexmark_time(a) < nexmark_time(b);
+  });
+  return out;
+}
+
+Result<operators::Topology> nexmark_one_stream_topology(int query) {
+  if (query != 8) {
+    return invalid_argument("Nexmark query " + std::to_string(query) +
+                            " is not built over the single stream (built: 8)");
+  }
+  dsl::TopologyBuilder b;
+  auto events = b.stream<std::string, NexmarkEvent>(kEventTopic);
+  auto people =
+      events.filter([](const std::string&, const NexmarkEvent& e) { return e.person.has_value(); })
+          .named("people")
+          .map([](const std::string&, const NexmarkEvent& e) {
+            return std::pair(std::to_string(e.person->id), Q8Side{true, e.person->name});
+          })
+          .named("person-side");
+  auto sellers =
+      events.filter([](const std::string&, const NexmarkEvent& e) { return e.auction.has_value(); })
+          .named("auctions")
+          .map([](const std::string&, const NexmarkEvent& e) {
+            return std::pair(std::to_string(e.auction->seller), Q8Side{});
+          })
+          .named("by-seller");
+  // Both sides re-keyed: the merge goes through one repartition topic.
+  q8_window_join(people.merge(sellers), nexmark_output(8));
+  return b.build();
+}
 
 const std::vector<int>& nexmark_queries() {
   static const std::vector<int> queries = {0, 1, 2, 3, 4, 5, 6, 7, 8};
@@ -378,10 +463,6 @@ Result<operators::Topology> nexmark_topology(int query) {
           .to(out);
       break;
     case 8: {
-      // A join of people and auctions on the same tumbling window, run as Flink runs a window
-      // join: both sides go into one windowed aggregate per person and window, which emits the
-      // row when it first holds the person and an auction. Point reads and writes of that one
-      // store per record, where an interval join seeks a range of the other side's store.
       // People are keyed by id already: only the auctions, re-keyed by seller, are repartitioned.
       auto people = b.stream<std::string, Person>(kPersonTopic)
                         .map_values([](const Person& p) {
@@ -394,34 +475,7 @@ Result<operators::Topology> nexmark_topology(int query) {
                          })
                          .named("by-seller")
                          .repartition();
-      people.merge(sellers)
-          .group_by_key()
-          .windowed_by(dsl::TumblingWindows::of(milliseconds(kNexmarkWindowMs))
-                           .grace(milliseconds(kNexmarkGraceMs)))
-          .aggregate([] { return Q8Window{}; },
-                     [](const std::string&, const Q8Side& side, Q8Window w) {
-                       const bool matched = w.person && w.auctions > 0;
-                       if (side.person) {
-                         w.person = true;
-                         w.name = side.name;
-                       } else {
-                         ++w.auctions;
-                       }
-                       w.matched_now = !matched && w.person && w.auctions > 0;
-                       return w;
-                     },
-                     dsl::Materialized("nexmark-q8-windows"))
-          .to_stream()
-          .filter([](const operators::Windowed<std::string>&, const Q8Window& w) {
-            return w.matched_now;
-          })
-          .named("first-match")
-          .map([](const operators::Windowed<std::string>& w, const Q8Window& m) {
-            return std::pair(w.key + "@" + std::to_string(w.window.start.value()),
-                             Q8Row{std::stoll(w.key), m.name, w.window.start.value()});
-          })
-          .named("by-person-window")
-          .to(out);
+      q8_window_join(people.merge(sellers), out);
       break;
     }
     default: {

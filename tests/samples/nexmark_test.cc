@@ -210,6 +210,28 @@ TEST(NexmarkTest, Q8FindsNewSellersOncePerWindow) {
   EXPECT_TRUE(got == want);
 }
 
+TEST(NexmarkTest, Q8OverTheSingleStreamOfEveryEventFindsTheSameRows) {
+  const auto e = generate_nexmark(kOptions);
+  std::vector<Event> stream;
+  for (const NexmarkEvent& ev : nexmark_stream(e)) {
+    sluice::Bytes value;
+    operators::Serde<NexmarkEvent>::serialize(ev, value);
+    stream.push_back({nexmark_key(ev), value, Timestamp(nexmark_time(ev))});
+  }
+  EXPECT_EQ(stream.size(), e.people.size() + e.auctions.size() + e.bids.size());
+  auto topology = nexmark_one_stream_topology(8);
+  ASSERT_TRUE(topology.ok()) << topology.status().to_string();
+  const auto out = testing::run_sample_on<std::string, Q8Row>(
+      std::move(topology), {{kEventTopic, stream}}, nexmark_output(8));
+  std::vector<Q8Row> got;
+  for (const auto& r : out) got.push_back(r.value);
+  std::sort(got.begin(), got.end());
+  const auto want = nexmark_q8(e);
+  EXPECT_GT(want.size(), 50u);
+  EXPECT_TRUE(got == want) << got.size() << " rows, want " << want.size();
+  EXPECT_FALSE(nexmark_one_stream_topology(5).ok());
+}
+
 TEST(NexmarkTest, QueriesNotBuiltSaySo) {
   for (int q : {-1, 9}) {
     auto t = nexmark_topology(q);

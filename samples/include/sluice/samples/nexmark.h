@@ -19,7 +19,8 @@
 //   q7  highest bid: per 10-second tumbling window, the highest bid
 //   q8  new sellers: people who opened an auction in the 10-second tumbling window they joined
 //       in, once per person and window (a window join: people and auctions by seller in one
-//       tumbling-window aggregate, emitted when it first holds both)
+//       tumbling-window aggregate, emitted when it first holds both); also built over Nexmark's
+//       single stream of every event (nexmark_one_stream_topology), as Flink and Feldera run it
 //   q4  average closing price per category: a processor keeps each open auction with its best
 //       valid bid (in the auction's time, at least the reserve) and, on stream-time punctuation,
 //       closes the expired ones in expiry order, forwarding their winning price by category;
@@ -34,6 +35,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -118,6 +120,25 @@ inline constexpr size_t kNexmarkQ6Auctions = 10;  // q6 averages a seller's last
 
 // Output topics: "nexmark-q<n>".
 std::string nexmark_output(int query);
+
+// One event of Nexmark's single stream, as its Flink and Feldera runs read it: one of the three
+// is set. The topic kEventTopic holds every event in event order, keyed as on the per-kind
+// topics; a query over it keeps the kinds it reads, and every event counts.
+struct NexmarkEvent {
+  std::optional<Person> person;
+  std::optional<Auction> auction;
+  std::optional<Bid> bid;
+};
+SLUICE_JSON_FIELDS(NexmarkEvent, person, auction, bid)
+inline constexpr const char* kEventTopic = "nexmark-events";
+// All of `events` in event order (at equal times people, then auctions, then bids), its key and
+// its time.
+std::vector<NexmarkEvent> nexmark_stream(const NexmarkEvents& events);
+std::string nexmark_key(const NexmarkEvent& event);
+int64_t nexmark_time(const NexmarkEvent& event);
+// q8 over the single stream (writing nexmark_output(8)): the comparison with runs that read one
+// stream of every event. Other queries: kInvalidArgument.
+Result<operators::Topology> nexmark_one_stream_topology(int query);
 // The queries built, by number.
 const std::vector<int>& nexmark_queries();
 Result<operators::Topology> nexmark_topology(int query);
