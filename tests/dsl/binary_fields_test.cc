@@ -27,7 +27,7 @@ struct Leg {
 };
 SLUICE_BINARY_FIELDS(Leg, venue, qty)
 
-struct Quote {  // JSON, inside a binary struct: length-prefixed, through its own serde
+struct Quote {  // JSON elsewhere; inside a binary struct, binary from its member table
   std::string symbol;
   double bid = 0;
   friend bool operator==(const Quote&, const Quote&) = default;
@@ -48,11 +48,13 @@ struct Order {
   Leg leg;
   std::optional<Leg> hedge;
   Quote quote;
-  std::vector<int> fills;  // through nlohmann's JSON
+  std::vector<int> fills;
+  std::vector<Leg> legs;
+  std::map<std::string, int> fees;  // no binary form: length-prefixed, through its JSON serde
   friend bool operator==(const Order&, const Order&) = default;
 };
 SLUICE_BINARY_FIELDS(Order, id, mask, lots, open, weight, price, side, note, parent, tag, leg,
-                     hedge, quote, fills)
+                     hedge, quote, fills, legs, fees)
 
 static_assert(HasBinaryFields<Order> && !HasJsonFields<Order>);
 static_assert(HasSerde<Order>);
@@ -71,7 +73,9 @@ Order sample() {
           .leg = {"XNAS", -7},
           .hedge = Leg{"", std::numeric_limits<int32_t>::min()},
           .quote = {"ACME", 101.25},
-          .fills = {1, 2, 3}};
+          .fills = {1, -2, 3},
+          .legs = {{"a", 1}, {"", -1}},
+          .fees = {{"venue", 7}}};
 }
 
 Bytes written(const Order& o) {
@@ -97,6 +101,28 @@ TEST(BinaryFieldsTest, RoundTripsEveryKindOfMember) {
   ASSERT_TRUE(back.ok()) << back.status().to_string();
   EXPECT_EQ(back->price, o.price);
   EXPECT_TRUE(std::isnan(back->weight));
+}
+
+TEST(BinaryFieldsTest, AJsonFieldsStructInsideIsWrittenFromItsMemberTableNotAsText) {
+  Bytes out;
+  Serde<Order>::serialize(sample(), out);
+  // The quote's symbol as a binary string — its length 4 as the zig-zag varint 8, then the
+  // bytes — with no quotes and no member names around it.
+  EXPECT_NE(out.find(Bytes("\x08") + "ACME"), Bytes::npos);
+  EXPECT_EQ(out.find("\"ACME\""), Bytes::npos);
+  EXPECT_EQ(out.find("symbol"), Bytes::npos);
+}
+
+TEST(BinaryFieldsTest, AVectorCountBeyondTheBytesLeftIsAnError) {
+  Bytes b;
+  append_varint(b, 1'000'000);  // a million elements claimed, none there: nothing allocated
+  ByteReader in(b);
+  std::vector<int64_t> values;
+  const Status s = detail::read_binary_value(in, values, "values");
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("member \"values\": a bad element count"), std::string::npos)
+      << s.message();
+  EXPECT_TRUE(values.empty());
 }
 
 TEST(BinaryFieldsTest, WritesTheDocumentedLayout) {
@@ -138,9 +164,9 @@ TEST(BinaryFieldsTest, TrailingBytesAreAnError) {
 TEST(BinaryFieldsTest, AnotherLayoutIsAnErrorThatSaysSo) {
   Bytes leg;
   Serde<Leg>::serialize(Leg{"x", 1}, leg);
-  auto r = Serde<Order>::deserialize(leg);  // 2 members where Order has 14
+  auto r = Serde<Order>::deserialize(leg);  // 2 members where Order has 16
   ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.status().message().find("the bytes hold 2 members, the struct declares 14"),
+  EXPECT_NE(r.status().message().find("the bytes hold 2 members, the struct declares 16"),
             std::string::npos)
       << r.status().message();
 

@@ -11,8 +11,10 @@
 // The bytes: the number of members (one byte), then each member in declaration order —
 //   bool: one byte, 0 or 1;  integers and enums: a zig-zag varint;  float, double: 4 or 8 bytes
 //   (IEEE, big-endian);  std::string: a varint length, then the bytes;  std::optional: one byte,
-//   0 (empty) or 1 followed by the value;  another SLUICE_BINARY_FIELDS struct: its own bytes,
-//   inline;  any other type with a serde: a varint length, then what its serde writes.
+//   0 (empty) or 1 followed by the value;  std::vector: a varint count, then the elements;
+//   another SLUICE_BINARY_FIELDS struct — or a SLUICE_JSON_FIELDS one, from its member table —
+//   the same way, inline;  any other type with a serde: a varint length, then what its serde
+//   writes.
 // Adding, removing or reordering members changes the bytes: a job whose stores hold an older
 // layout must start them fresh (`sluice job submit --replace --reset-state`). Decoding checks the
 // member count and every length, and reports bytes it cannot decode as kInvalidArgument naming
@@ -30,6 +32,7 @@
 #include <tuple>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "sluice/operators/json_fields.h"
 #include "sluice/operators/serde.h"
@@ -50,15 +53,35 @@ struct BinaryFieldTable {
   static_assert(size() <= 64, "SLUICE_BINARY_FIELDS: at most 64 members");
 };
 
+// Structs written member by member: SLUICE_BINARY_FIELDS ones, and SLUICE_JSON_FIELDS ones
+// nested in them (from the same member table, in declaration order).
+template <typename T>
+concept BinaryMembers = HasBinaryFields<T> || HasJsonFields<T>;
+
+template <typename T>
+const auto& binary_members() {
+  if constexpr (HasBinaryFields<T>) {
+    return BinaryFieldTable<T>::fields();
+  } else {
+    return JsonFieldTable<T>::fields();
+  }
+}
+
+template <typename T>
+struct IsVector : std::false_type {};
+template <typename T>
+struct IsVector<std::vector<T>> : std::true_type {};
+template <>
+struct IsVector<std::vector<bool>> : std::false_type {};  // (its elements are not bool&)
+
 template <typename M>
 void write_binary_value(const M& v, Bytes& out);
 
 template <typename T>
 void write_binary_fields(const T& v, Bytes& out) {
-  using Table = BinaryFieldTable<T>;
-  out.push_back(static_cast<char>(Table::size()));
-  std::apply([&](const auto&... f) { (write_binary_value(v.*(f.member), out), ...); },
-             Table::fields());
+  const auto& fields = binary_members<T>();
+  out.push_back(static_cast<char>(std::tuple_size_v<std::decay_t<decltype(fields)>>));
+  std::apply([&](const auto&... f) { (write_binary_value(v.*(f.member), out), ...); }, fields);
 }
 
 template <typename M>
@@ -77,8 +100,11 @@ void write_binary_value(const M& v, Bytes& out) {
   } else if constexpr (IsOptional<M>::value) {
     out.push_back(v ? '\1' : '\0');
     if (v) write_binary_value(*v, out);
-  } else if constexpr (requires(const M* p) { sluice_binary_fields(p); }) {
+  } else if constexpr (BinaryMembers<M>) {
     write_binary_fields(v, out);
+  } else if constexpr (IsVector<M>::value) {
+    append_varint(out, static_cast<int64_t>(v.size()));
+    for (const auto& e : v) write_binary_value(e, out);
   } else {
     static_assert(HasSerde<M>, "a SLUICE_BINARY_FIELDS member without a serde");
     Bytes inner;
@@ -128,9 +154,22 @@ Status read_binary_value(ByteReader& in, M& v, std::string_view name) {
     Bits bits;
     if (!in.get_be(bits)) return binary_member_error(name, "the bytes end inside it");
     v = std::bit_cast<M>(bits);
-  } else if constexpr (requires(const M* p) { sluice_binary_fields(p); }) {
+  } else if constexpr (BinaryMembers<M>) {
     const Status s = read_binary_fields(in, v);
     if (!s.ok()) return binary_member_error(name, s.message());
+  } else if constexpr (IsVector<M>::value) {
+    int64_t size;
+    // Each element takes a byte at least: a count beyond the bytes left is malformed.
+    if (!in.get_varint(size) || size < 0 || static_cast<uint64_t>(size) > in.remaining()) {
+      return binary_member_error(name, "a bad element count");
+    }
+    v.clear();
+    v.resize(static_cast<size_t>(size));
+    for (size_t i = 0; i < v.size(); ++i) {
+      const Status s = read_binary_value(in, v[i], name);
+      if (!s.ok())
+        return binary_member_error(name, "element " + std::to_string(i) + ": " + s.message());
+    }
   } else {
     int64_t size;
     ByteView bytes;
@@ -150,12 +189,13 @@ Status read_binary_value(ByteReader& in, M& v, std::string_view name) {
 
 template <typename T>
 Status read_binary_fields(ByteReader& in, T& out) {
-  using Table = BinaryFieldTable<T>;
+  const auto& fields = binary_members<T>();
+  constexpr size_t kSize = std::tuple_size_v<std::decay_t<decltype(fields)>>;
   ByteView count;
   if (!in.get_bytes(1, count)) return invalid_argument("no bytes");
-  if (static_cast<uint8_t>(count[0]) != Table::size()) {
+  if (static_cast<uint8_t>(count[0]) != kSize) {
     return invalid_argument("the bytes hold " + std::to_string(static_cast<uint8_t>(count[0])) +
-                            " members, the struct declares " + std::to_string(Table::size()) +
+                            " members, the struct declares " + std::to_string(kSize) +
                             " (a store written by an older version of the job?)");
   }
   Status s;
@@ -163,7 +203,7 @@ Status read_binary_fields(ByteReader& in, T& out) {
       [&](const auto&... f) {
         ((s.ok() ? (void)(s = read_binary_value(in, out.*(f.member), f.name)) : void()), ...);
       },
-      Table::fields());
+      fields);
   return s;
 }
 
