@@ -245,13 +245,13 @@ Workload nexmark(int query, const samples::NexmarkEvents& e) {
   return w;
 }
 
-// q8 over Nexmark's single stream of every event, as Flink's and Feldera's runs read it: the
-// bids are read too (and dropped by the query), and every event counts.
-Workload nexmark_one_stream(const samples::NexmarkEvents& e) {
-  Workload w{.name = "nexmark_q8_one_stream",
-             .topology = [] { return samples::nexmark_one_stream_topology(8); },
+// q3 or q8 over Nexmark's single stream of every event, as Flink's and Feldera's runs read it:
+// the bids are read too (and dropped by the query), and every event counts.
+Workload nexmark_one_stream(int query, const samples::NexmarkEvents& e) {
+  Workload w{.name = "nexmark_q" + std::to_string(query) + "_one_stream",
+             .topology = [query] { return samples::nexmark_one_stream_topology(query); },
              .inputs = {samples::kEventTopic},
-             .output = samples::nexmark_output(8)};
+             .output = samples::nexmark_output(query)};
   for (const samples::NexmarkEvent& ev : samples::nexmark_stream(e)) {
     Bytes value;
     operators::Serde<samples::NexmarkEvent>::serialize(ev, value);
@@ -276,7 +276,8 @@ int main(int argc, char** argv) {
   app.add_flag("--quick", quick, "200,000 events, 3-second latency runs");
   std::vector<std::string> only;
   app.add_option("--only", only,
-                 "Only these workloads (ysb, nexmark_q0 .. nexmark_q8, nexmark_q8_one_stream)")
+                 "Only these workloads (ysb, nexmark_q0 .. nexmark_q8, nexmark_q3_one_stream, "
+                 "nexmark_q8_one_stream)")
       ->delimiter(',');
   bool no_latency = false;
   app.add_flag("--no-latency", no_latency, "Throughput only (for profiling)");
@@ -308,9 +309,10 @@ int main(int argc, char** argv) {
       }
       workloads.push_back(nexmark(q, *source));
     }
-    if (wanted("nexmark_q8_one_stream")) {
+    for (int q : {3, 8}) {
+      if (!wanted("nexmark_q" + std::to_string(q) + "_one_stream")) continue;
       if (!all_events) all_events = samples::generate_nexmark({.events = events});
-      workloads.push_back(nexmark_one_stream(*all_events));
+      workloads.push_back(nexmark_one_stream(q, *all_events));
     }
     if (workloads.empty()) throw std::runtime_error("--only names no workload");
     bench::Results results;

@@ -20,7 +20,9 @@ std::set<std::string> external_topics(const Topology& topology) {
 }
 
 // An internal topic gets the most partitions of the inputs of the sub-topology writing it;
-// those inputs may be internal themselves, so resolve until nothing changes.
+// those inputs may be internal themselves, so resolve until nothing changes. A topic the
+// sub-topology also reads (one side of a stream repartitioned and merged back into it) takes
+// its count from the other inputs.
 void resolve_internal(const Topology& topology, TopicPlan& plan) {
   for (bool changed = true; changed;) {
     changed = false;
@@ -28,6 +30,9 @@ void resolve_internal(const Topology& topology, TopicPlan& plan) {
       int32_t most = 0;
       bool resolved = true;
       for (const auto& src : st.source_topics) {
+        if (std::find(st.sink_topics.begin(), st.sink_topics.end(), src) != st.sink_topics.end()) {
+          continue;
+        }
         auto it = plan.partitions.find(src);
         if (it == plan.partitions.end()) {
           resolved = false;
@@ -35,7 +40,7 @@ void resolve_internal(const Topology& topology, TopicPlan& plan) {
         }
         most = std::max(most, it->second);
       }
-      if (!resolved) continue;
+      if (!resolved || most == 0) continue;
       for (const auto& sink : st.sink_topics) {
         if (topology.is_internal(sink) && !plan.partitions.contains(sink)) {
           plan.partitions[sink] = most;

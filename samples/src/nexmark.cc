@@ -255,6 +255,29 @@ struct SellerPrices {
 };
 SLUICE_BINARY_FIELDS(SellerPrices, last, added)
 
+// q3 from people keyed by id and auctions. The people of OR, ID and CA only (the predicate
+// pushed below the join, as SQL engines do): a table of the latest record of each, 6% of the
+// people. Nexmark's people never change, so no one leaves the table.
+void q3_local_items(dsl::KStream<std::string, Person> people,
+                    dsl::KStream<std::string, Auction> auctions, const std::string& out) {
+  auto sellers =
+      people.filter([](const std::string&, const Person& p) { return local_state(p.state); })
+          .named("local-people")
+          .group_by_key()
+          .reduce([](const Person&, const Person& latest) { return latest; }, "nexmark-q3-sellers");
+  auctions.filter([](const std::string&, const Auction& a) { return a.category == 10; })
+      .named("category-10")
+      .select_key([](const std::string&, const Auction& a) { return std::to_string(a.seller); })
+      .named("by-seller")
+      .join(
+          sellers,
+          [](const Auction& a, const Person& p) {
+            return Q3Row{p.name, p.city, p.state, a.id};
+          },
+          "auction-seller")
+      .to(out);
+}
+
 // q8 from its two sides, merged and keyed by person: a join of people and auctions on the same
 // tumbling window, run as Flink runs a window join. Both sides go into one windowed aggregate per
 // person and window, which emits the row when it first holds the person and an auction: point
@@ -319,28 +342,38 @@ std::vector<NexmarkEvent> nexmark_stream(const NexmarkEvents& events) {
 }
 
 Result<operators::Topology> nexmark_one_stream_topology(int query) {
-  if (query != 8) {
+  if (query != 3 && query != 8) {
     return invalid_argument("Nexmark query " + std::to_string(query) +
-                            " is not built over the single stream (built: 8)");
+                            " is not built over the single stream (built: 3, 8)");
   }
   dsl::TopologyBuilder b;
   auto events = b.stream<std::string, NexmarkEvent>(kEventTopic);
+  // People are keyed by id on the stream, as on their own topic.
   auto people =
       events.filter([](const std::string&, const NexmarkEvent& e) { return e.person.has_value(); })
-          .named("people")
-          .map([](const std::string&, const NexmarkEvent& e) {
-            return std::pair(std::to_string(e.person->id), Q8Side{true, e.person->name});
-          })
-          .named("person-side");
-  auto sellers =
+          .named("people");
+  auto auctions =
       events.filter([](const std::string&, const NexmarkEvent& e) { return e.auction.has_value(); })
-          .named("auctions")
-          .map([](const std::string&, const NexmarkEvent& e) {
-            return std::pair(std::to_string(e.auction->seller), Q8Side{});
-          })
-          .named("by-seller");
-  // Both sides re-keyed: the merge goes through one repartition topic.
-  q8_window_join(people.merge(sellers), nexmark_output(8));
+          .named("auctions");
+  if (query == 3) {
+    q3_local_items(
+        people.map_values([](NexmarkEvent e) { return std::move(*e.person); }).named("person"),
+        auctions.map_values([](NexmarkEvent e) { return std::move(*e.auction); }).named("auction"),
+        nexmark_output(3));
+    return b.build();
+  }
+  auto person_side =
+      people.map_values([](const NexmarkEvent& e) {
+              return Q8Side{true, e.person->name};
+            })
+          .named("person-side");
+  auto sellers = auctions
+                     .map([](const std::string&, const NexmarkEvent& e) {
+                       return std::pair(std::to_string(e.auction->seller), Q8Side{});
+                     })
+                     .named("by-seller")
+                     .repartition();
+  q8_window_join(person_side.merge(sellers), nexmark_output(8));
   return b.build();
 }
 
@@ -375,31 +408,10 @@ Result<operators::Topology> nexmark_topology(int query) {
           })
           .to(out);
       break;
-    case 3: {
-      // The people of OR, ID and CA only (the predicate pushed below the join, as SQL engines
-      // do): a table of the latest record of each, 6% of the people. Nexmark's people never
-      // change, so no one leaves the table.
-      auto sellers =
-          b.stream<std::string, Person>(kPersonTopic)
-              .filter([](const std::string&, const Person& p) { return local_state(p.state); })
-              .named("local-people")
-              .group_by_key()
-              .reduce([](const Person&, const Person& latest) { return latest; },
-                      "nexmark-q3-sellers");
-      b.stream<std::string, Auction>(kAuctionTopic)
-          .filter([](const std::string&, const Auction& a) { return a.category == 10; })
-          .named("category-10")
-          .select_key([](const std::string&, const Auction& a) { return std::to_string(a.seller); })
-          .named("by-seller")
-          .join(
-              sellers,
-              [](const Auction& a, const Person& p) {
-                return Q3Row{p.name, p.city, p.state, a.id};
-              },
-              "auction-seller")
-          .to(out);
+    case 3:
+      q3_local_items(b.stream<std::string, Person>(kPersonTopic),
+                     b.stream<std::string, Auction>(kAuctionTopic), out);
       break;
-    }
     case 4:
       winning_bids(b, "nexmark-q4-open")
           .map([](const std::string&, const WinningBid& w) {

@@ -339,6 +339,44 @@ TEST(RepartitionTest, ARepartitionedSideMergedWithAKeyedTopicNeedsNoSecondRepart
   EXPECT_EQ(t->internal_topics()[0].name, "by-customer-repartition");
 }
 
+TEST(RepartitionTest, ASideRepartitionedAndMergedBackIntoItsOwnStreamIsCountedPerKey) {
+  // One topic of two kinds of record: "c:<customer>" keyed by customer, and orders keyed by
+  // order id, valued by customer. The orders are re-keyed and repartitioned alone, then merged
+  // back with the customers: the sub-topology that writes the repartition topic reads it too.
+  TopologyBuilder b;
+  auto events = b.stream<std::string, std::string>("events");
+  auto customers =
+      events.filter([](const std::string& k, const std::string&) { return k.starts_with("c:"); });
+  auto orders =
+      events
+          .filter_not([](const std::string& k, const std::string&) { return k.starts_with("c:"); })
+          .select_key(
+              [](const std::string&, const std::string& customer) { return "c:" + customer; })
+          .named("by-customer")
+          .repartition();
+  customers.merge(orders).group_by_key().count("activity").to_stream().to("out");
+  auto d = driver_for(b, {.partitions = {{"events", 4}, {"out", 4}}});
+  ASSERT_TRUE(d);
+  auto in = d->input_topic<std::string, std::string>("events");
+  std::map<std::string, int64_t> expected;
+  for (int c = 0; c < 10; ++c) {
+    ASSERT_OK(in.pipe("c:" + std::to_string(c), "name", Timestamp(c)));
+    ++expected["c:" + std::to_string(c)];
+  }
+  for (int i = 0; i < 200; ++i) {
+    const std::string customer = std::to_string(i * 3 % 10);
+    ASSERT_OK(in.pipe("order-" + std::to_string(i), customer, Timestamp(100 + i)));
+    ++expected["c:" + customer];
+  }
+  auto out = d->output_topic<std::string, int64_t>("out");
+  auto final_counts = out.read_key_value_map();
+  ASSERT_TRUE(final_counts.ok());
+  EXPECT_EQ(*final_counts, expected);
+  auto repartition = d->partitions("test-app-by-customer-repartition");
+  ASSERT_TRUE(repartition.ok()) << repartition.status().to_string();
+  EXPECT_EQ(*repartition, 4);
+}
+
 TEST(RepartitionTest, GroupingAMergeOfTopicsPartitionedDifferentlyIsRefusedWithAClearError) {
   TopologyBuilder b;
   auto t = customer_activity(b).build();

@@ -19,8 +19,9 @@
 //   q7  highest bid: per 10-second tumbling window, the highest bid
 //   q8  new sellers: people who opened an auction in the 10-second tumbling window they joined
 //       in, once per person and window (a window join: people and auctions by seller in one
-//       tumbling-window aggregate, emitted when it first holds both); also built over Nexmark's
-//       single stream of every event (nexmark_one_stream_topology), as Flink and Feldera run it
+//       tumbling-window aggregate, emitted when it first holds both)
+//   q3 and q8 are also built over Nexmark's single stream of every event
+//   (nexmark_one_stream_topology), as Flink and Feldera run them
 //   q4  average closing price per category: a processor keeps each open auction with its best
 //       valid bid (in the auction's time, at least the reserve) and, on stream-time punctuation,
 //       closes the expired ones in expiry order, forwarding their winning price by category;
@@ -136,8 +137,8 @@ inline constexpr const char* kEventTopic = "nexmark-events";
 std::vector<NexmarkEvent> nexmark_stream(const NexmarkEvents& events);
 std::string nexmark_key(const NexmarkEvent& event);
 int64_t nexmark_time(const NexmarkEvent& event);
-// q8 over the single stream (writing nexmark_output(8)): the comparison with runs that read one
-// stream of every event. Other queries: kInvalidArgument.
+// q3 and q8 over the single stream (writing nexmark_output(q)): the comparison with runs that
+// read one stream of every event. Other queries: kInvalidArgument.
 Result<operators::Topology> nexmark_one_stream_topology(int query);
 // The queries built, by number.
 const std::vector<int>& nexmark_queries();
