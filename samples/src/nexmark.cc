@@ -162,7 +162,9 @@ class WinningBids : public dsl::Processor<std::string, AuctionOrBid, std::string
   Status process(operators::Record<std::string, AuctionOrBid> r) override {
     if (r.value.auction) {
       const Auction& a = *r.value.auction;
-      SLUICE_RETURN_IF_ERROR(by_expiry_.put(closing_key(a.expires, a.id), r.key));
+      std::string closing = closing_key(a.expires, a.id);
+      if (scanned_from_ && closing < *scanned_from_) scanned_from_ = closing;  // already due
+      SLUICE_RETURN_IF_ERROR(by_expiry_.put(closing, r.key));
       return open_.put(r.key, OpenAuction{a, -1});
     }
     SLUICE_ASSIGN_OR_RETURN(auto open, open_.get(r.key));
@@ -183,8 +185,11 @@ class WinningBids : public dsl::Processor<std::string, AuctionOrBid, std::string
 
   // Closes the auctions that expired by `now`, in closing order (q6's "last 10" wants it).
   Status close(Timestamp now) {
-    SLUICE_ASSIGN_OR_RETURN(auto expired,
-                            by_expiry_.range(std::nullopt, closing_key(now.value() + 1, 0)));
+    // From where the last close stopped: what it closed is removed, and a scan from the start
+    // would step over the removals (RocksDB tombstones) of every close so far.
+    const std::string until = closing_key(now.value() + 1, 0);
+    SLUICE_ASSIGN_OR_RETURN(auto expired, by_expiry_.range(scanned_from_, until));
+    scanned_from_ = until;
     for (auto& [closing, id] : expired) {
       SLUICE_RETURN_IF_ERROR(by_expiry_.remove(closing));
       SLUICE_ASSIGN_OR_RETURN(auto open, open_.get(id));
@@ -198,6 +203,8 @@ class WinningBids : public dsl::Processor<std::string, AuctionOrBid, std::string
   }
 
   std::string store_, by_expiry_store_;
+  // Every closing key below this was closed (nullopt after a start: scan from the beginning).
+  std::optional<std::string> scanned_from_;
   dsl::ProcessorContext<std::string, WinningBid>* ctx_ = nullptr;
   operators::KeyValueStoreView<std::string, OpenAuction> open_{nullptr};
   operators::KeyValueStoreView<std::string, std::string> by_expiry_{nullptr};

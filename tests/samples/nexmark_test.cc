@@ -137,6 +137,43 @@ TEST(NexmarkTest, Q4AveragesTheClosingPricePerCategory) {
   }
 }
 
+// An auction that arrives after stream time has passed its expiry (behind a later auction on
+// its partition) still closes: closing scans from where the last close stopped, and such an
+// auction must move that point back.
+TEST(NexmarkTest, Q4ClosesAnAuctionThatArrivesAlreadyExpired) {
+  // Three auction ids on one partition, so that one task sees them all in this order.
+  std::vector<int64_t> ids;
+  for (int64_t id = 1; ids.size() < 3; ++id) {
+    if (kafka_partition_for_key(std::to_string(id), 4) == 0) ids.push_back(id);
+  }
+  const int64_t early = ids[0], far = ids[1], late = ids[2];
+  auto auction = [](int64_t id, int64_t at, int64_t expires) {
+    Auction a{.id = id, .reserve = 10, .date_time = at, .expires = expires, .category = 1};
+    return Event{std::to_string(id), nlohmann::json(a).dump(), Timestamp(at)};
+  };
+  auto bid = [](int64_t auction, int64_t price, int64_t at) {
+    Bid b{.auction = auction, .bidder = 1, .price = price, .date_time = at};
+    return Event{std::to_string(auction), nlohmann::json(b).dump(), Timestamp(at)};
+  };
+  const std::vector<Event> auctions = {
+      auction(early, 1000, 5000), auction(far, 11'000, 1'000'000),
+      auction(late, 2000, 3000),  // processed after the close at 11 s: already expired
+  };
+  const std::vector<Event> bids = {
+      bid(early, 100, 1500),  // early's winning bid
+      bid(far, 5, 10'000),    // stream time 10 s: early closes
+      bid(far, 5, 11'500),    // (after far, before late: late comes next, at 2 s)
+      bid(late, 200, 2500),   // late's winning bid, valid in late's own time
+      bid(far, 5, 13'000),    // stream time 13 s: late closes, from behind the last close
+  };
+  const auto out = testing::run_sample_on<std::string, CategoryPrices>(
+      nexmark_topology(4), {{kPersonTopic, {}}, {kAuctionTopic, auctions}, {kBidTopic, bids}},
+      nexmark_output(4));
+  ASSERT_FALSE(out.empty());
+  EXPECT_EQ(out.back().key, "1");
+  EXPECT_EQ(out.back().value, (CategoryPrices{.sum = 300, .auctions = 2}));
+}
+
 TEST(NexmarkTest, Q5FindsTheHottestAuctionOfEachSlidingWindow) {
   const auto e = generate_nexmark(kOptions);
   const auto out = testing::run_sample_on<std::string, AuctionCount>(
