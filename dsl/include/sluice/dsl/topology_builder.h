@@ -569,7 +569,7 @@ class KStream {
                                  joiner) requires HasSerde<K> && HasSerde<V> && HasSerde<V2> {
     KStream<K, V> left = *this;
     if (left.h_.needs_repartition) left.h_ = left.through_repartition("");
-    if (other.h_.needs_repartition) other = KStream<K, V2>(other.repartition_handle());
+    if (other.h_.needs_repartition) other = other.repartition();
     auto* b = h_.builder;
     if (name.empty()) name = "join-" + std::to_string(b->topology().nodes().size());
     const operators::JoinStores stores{name + "-left-store", name + "-right-store",
@@ -638,11 +638,6 @@ class KStream {
     return out;
   }
 
- public:
-  // (for join_impl of another KStream type)
-  detail::Handle repartition_handle() { return through_repartition(""); }
-
- private:
   detail::Handle through_repartition(std::string name) {
     if (name.empty()) name = h_.builder->name_of(h_.node);
     const std::string topic = name + "-repartition";
