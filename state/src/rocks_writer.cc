@@ -182,11 +182,7 @@ Result<std::optional<Bytes>> RocksWriter::get(rocksdb::ColumnFamilyHandle* cf, B
 }
 
 Result<std::optional<Bytes>> RocksWriter::last_key(rocksdb::ColumnFamilyHandle* cf) {
-  if (bulk_ && bulk_->Count() > 0) {  // a restore's batch: into the DB first
-    ++db_writes_;
-    SLUICE_RETURN_IF_ERROR(from_rocks(db_->Write(write_options_, bulk_.get()), "restoring"));
-    bulk_->Clear();
-  }
+  if (bulk_ && bulk_->Count() > 0) SLUICE_RETURN_IF_ERROR(write_bulk());  // a restore's: first
   std::optional<Bytes> last;
   auto larger = [&](std::string_view k) {
     if (!last || k > ByteView(*last)) last = Bytes(k);
@@ -317,6 +313,10 @@ void RocksWriter::begin_bulk() {
 
 Status RocksWriter::maybe_flush_bulk() {
   if (bulk_->Count() < kRestoreBatch) return Status();
+  return write_bulk();
+}
+
+Status RocksWriter::write_bulk() {
   ++db_writes_;
   Status s = from_rocks(db_->Write(write_options_, bulk_.get()), "restore batch");
   bulk_->Clear();
@@ -325,10 +325,7 @@ Status RocksWriter::maybe_flush_bulk() {
 
 Status RocksWriter::end_bulk() {
   Status s;
-  if (bulk_ && bulk_->Count() > 0) {
-    ++db_writes_;
-    s = from_rocks(db_->Write(write_options_, bulk_.get()), "restore batch");
-  }
+  if (bulk_ && bulk_->Count() > 0) s = write_bulk();
   bulk_.reset();
   return s;
 }

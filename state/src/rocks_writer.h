@@ -121,6 +121,8 @@ class RocksWriter {
   }
   void buffer(rocksdb::ColumnFamilyHandle* cf, ByteView key, std::optional<ByteView> value);
   Status maybe_flush_bulk();
+  // Writes the restore batch to the DB and empties it.
+  Status write_bulk();
   void detach_iterators();
 
   // Committed overlays being written, readable until they are in the DB. The worker reads

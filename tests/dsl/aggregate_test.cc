@@ -255,6 +255,19 @@ TEST(WindowTest, AWindowClosedBeforeARestartStaysClosedAfterIt) {
   }
 }
 
+// Every key of `expected` is in the store `store` of exactly one task, and no other key is.
+void expect_each_key_in_one_task(TopologyTestDriver& d, const std::string& store,
+                                 const std::map<std::string, int64_t>& expected) {
+  auto by_task = d.key_value_store_by_task<std::string, int64_t>(store);
+  ASSERT_TRUE(by_task.ok()) << by_task.status().to_string();
+  std::map<std::string, int> tasks_holding;
+  for (const auto& [partition, contents] : *by_task) {
+    for (const auto& [key, count] : contents) ++tasks_holding[key];
+  }
+  EXPECT_EQ(tasks_holding.size(), expected.size());
+  for (const auto& [key, n] : tasks_holding) EXPECT_EQ(n, 1) << key;
+}
+
 TEST(RepartitionTest, GroupByOnANewKeyPutsEachKeysStateInExactlyOneTask) {
   TopologyBuilder b;
   b.stream<std::string, std::string>("in")
@@ -275,14 +288,7 @@ TEST(RepartitionTest, GroupByOnANewKeyPutsEachKeysStateInExactlyOneTask) {
   auto final_counts = out.read_key_value_map();
   ASSERT_TRUE(final_counts.ok());
   EXPECT_EQ(*final_counts, expected);
-  auto by_task = d->key_value_store_by_task<std::string, int64_t>("value-counts");
-  ASSERT_TRUE(by_task.ok()) << by_task.status().to_string();
-  std::map<std::string, int> tasks_holding;
-  for (const auto& [partition, contents] : *by_task) {
-    for (const auto& [key, count] : contents) ++tasks_holding[key];
-  }
-  EXPECT_EQ(tasks_holding.size(), expected.size());
-  for (const auto& [key, n] : tasks_holding) EXPECT_EQ(n, 1) << key;
+  expect_each_key_in_one_task(*d, "value-counts", expected);
   // The repartition topic is a real topic of the log, named after the application.
   auto repartition = d->partitions("test-app-by-value-repartition");
   ASSERT_TRUE(repartition.ok()) << repartition.status().to_string();
@@ -324,13 +330,7 @@ TEST(RepartitionTest, ARepartitionedSideMergedWithAKeyedTopicNeedsNoSecondRepart
   auto final_counts = out.read_key_value_map();
   ASSERT_TRUE(final_counts.ok());
   EXPECT_EQ(*final_counts, expected);
-  auto by_task = d->key_value_store_by_task<std::string, int64_t>("activity");
-  ASSERT_TRUE(by_task.ok()) << by_task.status().to_string();
-  std::map<std::string, int> tasks_holding;
-  for (const auto& [partition, contents] : *by_task) {
-    for (const auto& [key, count] : contents) ++tasks_holding[key];
-  }
-  for (const auto& [key, n] : tasks_holding) EXPECT_EQ(n, 1) << key;
+  expect_each_key_in_one_task(*d, "activity", expected);
 
   TopologyBuilder again;
   auto t = customer_activity(again).build();
@@ -372,6 +372,7 @@ TEST(RepartitionTest, ASideRepartitionedAndMergedBackIntoItsOwnStreamIsCountedPe
   auto final_counts = out.read_key_value_map();
   ASSERT_TRUE(final_counts.ok());
   EXPECT_EQ(*final_counts, expected);
+  expect_each_key_in_one_task(*d, "activity", expected);
   auto repartition = d->partitions("test-app-by-customer-repartition");
   ASSERT_TRUE(repartition.ok()) << repartition.status().to_string();
   EXPECT_EQ(*repartition, 4);

@@ -17,6 +17,15 @@ using runtime::testing::Event;
 
 const NexmarkOptions kOptions{.seed = 12, .events = 50'000};
 
+// The values a query wrote, sorted (as its oracle returns them).
+template <typename V>
+std::vector<V> sorted_values(const std::vector<runtime::testing::Output<std::string, V>>& out) {
+  std::vector<V> values;
+  for (const auto& r : out) values.push_back(r.value);
+  std::sort(values.begin(), values.end());
+  return values;
+}
+
 std::vector<std::pair<std::string, std::vector<Event>>> inputs(const NexmarkEvents& e) {
   std::vector<Event> people, auctions, bids;
   for (const auto& p : e.people) {
@@ -107,9 +116,7 @@ TEST(NexmarkTest, Q2SelectsTheBidsOfEvery123rdAuction) {
   const auto e = generate_nexmark(kOptions);
   const auto out =
       testing::run_sample_on<std::string, Q2Row>(nexmark_topology(2), inputs(e), nexmark_output(2));
-  std::vector<Q2Row> got;
-  for (const auto& r : out) got.push_back(r.value);
-  std::sort(got.begin(), got.end());
+  const std::vector<Q2Row> got = sorted_values(out);
   EXPECT_EQ(got, nexmark_q2(e));
 }
 
@@ -117,9 +124,7 @@ TEST(NexmarkTest, Q3FindsLocalSellersOfCategory10) {
   const auto e = generate_nexmark(kOptions);
   const auto out =
       testing::run_sample_on<std::string, Q3Row>(nexmark_topology(3), inputs(e), nexmark_output(3));
-  std::vector<Q3Row> got;
-  for (const auto& r : out) got.push_back(r.value);
-  std::sort(got.begin(), got.end());
+  const std::vector<Q3Row> got = sorted_values(out);
   EXPECT_EQ(got, nexmark_q3(e));
 }
 
@@ -238,9 +243,7 @@ TEST(NexmarkTest, Q8FindsNewSellersOncePerWindow) {
   const auto e = generate_nexmark(kOptions);
   const auto out =
       testing::run_sample_on<std::string, Q8Row>(nexmark_topology(8), inputs(e), nexmark_output(8));
-  std::vector<Q8Row> got;
-  for (const auto& r : out) got.push_back(r.value);
-  std::sort(got.begin(), got.end());
+  const std::vector<Q8Row> got = sorted_values(out);
   const auto want = nexmark_q8(e);
   EXPECT_GT(want.size(), 50u);
   EXPECT_EQ(got.size(), want.size());
@@ -263,9 +266,7 @@ TEST(NexmarkTest, Q3AndQ8OverTheSingleStreamOfEveryEventFindTheSameRows) {
   {
     const auto out = testing::run_sample_on<std::string, Q3Row>(
         nexmark_one_stream_topology(3), single_stream(e), nexmark_output(3));
-    std::vector<Q3Row> got;
-    for (const auto& r : out) got.push_back(r.value);
-    std::sort(got.begin(), got.end());
+    const std::vector<Q3Row> got = sorted_values(out);
     const auto want = nexmark_q3(e);
     EXPECT_GT(want.size(), 5u);
     EXPECT_TRUE(got == want) << got.size() << " q3 rows, want " << want.size();
@@ -273,9 +274,7 @@ TEST(NexmarkTest, Q3AndQ8OverTheSingleStreamOfEveryEventFindTheSameRows) {
   {
     const auto out = testing::run_sample_on<std::string, Q8Row>(
         nexmark_one_stream_topology(8), single_stream(e), nexmark_output(8));
-    std::vector<Q8Row> got;
-    for (const auto& r : out) got.push_back(r.value);
-    std::sort(got.begin(), got.end());
+    const std::vector<Q8Row> got = sorted_values(out);
     const auto want = nexmark_q8(e);
     EXPECT_GT(want.size(), 50u);
     EXPECT_TRUE(got == want) << got.size() << " q8 rows, want " << want.size();

@@ -40,19 +40,6 @@
 namespace sluice::operators {
 namespace detail {
 
-template <typename T>
-struct BinaryFieldTable {
-  static const auto& fields() {
-    static const auto t = sluice_binary_fields(static_cast<const T*>(nullptr));
-    return t;
-  }
-  static constexpr size_t size() {
-    return std::tuple_size_v<
-        std::decay_t<decltype(sluice_binary_fields(static_cast<const T*>(nullptr)))>>;
-  }
-  static_assert(size() <= 64, "SLUICE_BINARY_FIELDS: at most 64 members");
-};
-
 // Structs written member by member: SLUICE_BINARY_FIELDS ones, and SLUICE_JSON_FIELDS ones
 // nested in them (from the same member table, in declaration order).
 template <typename T>
@@ -61,7 +48,8 @@ concept BinaryMembers = HasBinaryFields<T> || HasJsonFields<T>;
 template <typename T>
 const auto& binary_members() {
   if constexpr (HasBinaryFields<T>) {
-    return BinaryFieldTable<T>::fields();
+    static const auto fields = sluice_binary_fields(static_cast<const T*>(nullptr));
+    return fields;
   } else {
     return JsonFieldTable<T>::fields();
   }
@@ -80,7 +68,9 @@ void write_binary_value(const M& v, Bytes& out);
 template <typename T>
 void write_binary_fields(const T& v, Bytes& out) {
   const auto& fields = binary_members<T>();
-  out.push_back(static_cast<char>(std::tuple_size_v<std::decay_t<decltype(fields)>>));
+  constexpr size_t kSize = std::tuple_size_v<std::decay_t<decltype(fields)>>;
+  static_assert(kSize <= 64, "SLUICE_BINARY_FIELDS: at most 64 members");
+  out.push_back(static_cast<char>(kSize));
   std::apply([&](const auto&... f) { (write_binary_value(v.*(f.member), out), ...); }, fields);
 }
 
